@@ -1,0 +1,6 @@
+/**
+ * Placeholder for the conformance suite entry point; being built.
+ *
+ * @module
+ */
+export {};

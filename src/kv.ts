@@ -1,0 +1,514 @@
+/**
+ * The AtomicKv contract: the one narrow seam between kvq's queue logic and a storage backend,
+ * modelled on Deno KV. Also the order-preserving key codec and the shared atomic-operation
+ * buffer that byte-storing adapters build on.
+ *
+ * Key order follows Deno KV exactly: by type first, `Uint8Array < string < bigint < number <
+ * boolean` (this is what `Deno.openKv` does; bigints sort before numbers), then bytewise for
+ * `Uint8Array` and UTF-8 strings, numerically for bigints and numbers (`-0` before `0`, `NaN`
+ * last), `false < true`.
+ *
+ * @module
+ */
+
+import { LimitError, StorageError } from "./errors.ts";
+
+/** One part of a key. */
+export type KvKeyPart = Uint8Array | string | number | bigint | boolean;
+
+/** A key: a tuple of parts, ordered as Deno KV orders them. */
+export type KvKey = readonly KvKeyPart[];
+
+/** A stored entry. */
+export interface KvEntry {
+  /** The entry's key. */
+  readonly key: KvKey;
+  /** The stored bytes, exactly as written. */
+  readonly value: Uint8Array;
+  /** The versionstamp of the commit that last wrote this key. */
+  readonly versionstamp: string;
+}
+
+/**
+ * A list selector: every key strictly under `prefix` (the prefix key itself is not listed),
+ * optionally narrowed to `[start, end)`; or a plain range `[start, end)`.
+ */
+export type KvListSelector =
+  | { readonly prefix: KvKey; readonly start?: KvKey; readonly end?: KvKey }
+  | { readonly start: KvKey; readonly end: KvKey };
+
+/** Options of {@link AtomicKv.list}. */
+export interface KvListOptions {
+  /** At most this many entries. */
+  readonly limit?: number;
+  /** Descending key order. @default false */
+  readonly reverse?: boolean;
+}
+
+/** Where a store's data can be seen from. */
+export type KvScope = "process" | "machine" | "cluster";
+
+/** What a store declares about itself. The core adapts to it; nothing is probed. */
+export interface KvInfo {
+  /** Adapter name, used in error messages (`"memory"`, `"file"`, ...). */
+  readonly name: string;
+  /** Largest value accepted by `set`, in bytes. */
+  readonly maxValueBytes: number;
+  /** Largest encoded key, in bytes. */
+  readonly maxKeyBytes: number;
+  /** Most mutations (`set` + `delete`) in one atomic operation. */
+  readonly maxMutations: number;
+  /** Most checks in one atomic operation. */
+  readonly maxChecks: number;
+  /** Who sees the data: one process, processes on one machine, or many machines. */
+  readonly scope: KvScope;
+  /** True when a resolved commit survives SIGKILL and power loss. */
+  readonly durable: boolean;
+  /** True when the store implements {@link AtomicKv.watch}. */
+  readonly watch: boolean;
+}
+
+/** Result of {@link AtomicOp.commit}. */
+export type KvCommitResult = { readonly ok: true; readonly versionstamp: string } | { readonly ok: false };
+
+/** An atomic operation: checks, then mutations, applied all together or not at all. */
+export interface AtomicOp {
+  /** Require `key` to have this versionstamp (`null`: the key must not exist). */
+  check(key: KvKey, versionstamp: string | null): this;
+  /** Write `value` at `key`. */
+  set(key: KvKey, value: Uint8Array): this;
+  /** Remove `key` (no error if absent). */
+  delete(key: KvKey): this;
+  /**
+   * Apply everything. Resolves `{ ok: false }` when a check failed (nothing applied); rejects
+   * with {@link LimitError} or {@link StorageError} on a real fault (nothing applied either).
+   * When the store is durable, resolving means the commit is durable.
+   */
+  commit(): Promise<KvCommitResult>;
+}
+
+/**
+ * The atomic key-value contract every storage adapter implements.
+ *
+ * @example Use the memory adapter through the contract
+ * ```ts
+ * import { MemoryKv } from "../adapters/memory/mod.ts";
+ * const kv = new MemoryKv();
+ * const res = await kv.atomic().check(["a"], null).set(["a"], new Uint8Array([1])).commit();
+ * console.log(res.ok, (await kv.get(["a"]))?.value);
+ * await kv.close();
+ * ```
+ */
+export interface AtomicKv {
+  /** Declared limits and capabilities. */
+  readonly info: KvInfo;
+  /** Read one key. */
+  get(key: KvKey): Promise<KvEntry | null>;
+  /** Read several keys at one consistent point. */
+  getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]>;
+  /** List entries in key order (or reverse), at most `limit`. */
+  list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry>;
+  /** Start an atomic operation. */
+  atomic(): AtomicOp;
+  /**
+   * Optional wake-up hint: yields (possibly coalesced) after commits that touch keys under
+   * `prefix`, until `signal` aborts. Present only when `info.watch` is true.
+   */
+  watch?(prefix: KvKey, signal: AbortSignal): AsyncIterable<void>;
+  /** Release resources. Pending commits settle first. */
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Key codec: an order-preserving tuple encoding (FoundationDB tuple layer, as Deno KV uses).
+
+const BYTES = 0x01;
+const STRING = 0x02;
+const NEG_INT_BIG = 0x0b; // negative bigint wider than 8 bytes
+const INT_ZERO = 0x14; // 0x0c..0x13 negative (8..1 bytes), 0x15..0x1c positive (1..8 bytes)
+const POS_INT_BIG = 0x1d; // positive bigint wider than 8 bytes
+const DOUBLE = 0x21;
+const FALSE = 0x26;
+const TRUE = 0x27;
+
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
+
+class ByteWriter {
+  buf: Uint8Array = new Uint8Array(64);
+  len = 0;
+  ensure(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+  push(b: number): void {
+    this.ensure(1);
+    this.buf[this.len++] = b;
+  }
+  /** Writes bytes with 0x00 escaped as 0x00 0xff, then the 0x00 terminator. */
+  escaped(bytes: Uint8Array): void {
+    this.ensure(bytes.length * 2 + 1);
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i];
+      this.buf[this.len++] = b;
+      if (b === 0) this.buf[this.len++] = 0xff;
+    }
+    this.buf[this.len++] = 0;
+  }
+  bytes(bytes: Uint8Array): void {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.len);
+    this.len += bytes.length;
+  }
+}
+
+const f64 = new DataView(new ArrayBuffer(8));
+
+function magnitudeBytes(n: bigint): Uint8Array {
+  let hex = n.toString(16);
+  if (hex.length % 2) hex = "0" + hex;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  return out;
+}
+
+function writeBigInt(w: ByteWriter, n: bigint): void {
+  if (n === 0n) return w.push(INT_ZERO);
+  const neg = n < 0n;
+  const mag = magnitudeBytes(neg ? -n : n);
+  if (mag.length <= 8) {
+    w.push(neg ? INT_ZERO - mag.length : INT_ZERO + mag.length);
+  } else {
+    // Wider than 8 bytes: tag, then the length as [count of length bytes][length bytes],
+    // so a longer magnitude sorts after (positive) or before (negative) a shorter one.
+    const len = magnitudeBytes(BigInt(mag.length));
+    w.push(neg ? NEG_INT_BIG : POS_INT_BIG);
+    w.push(neg ? 0xff - len.length : len.length);
+    for (const b of len) w.push(neg ? 0xff - b : b);
+  }
+  if (neg) { for (let i = 0; i < mag.length; i++) mag[i] = 0xff - mag[i]; }
+  w.bytes(mag);
+}
+
+function writePart(w: ByteWriter, part: KvKeyPart): void {
+  if (part instanceof Uint8Array) {
+    w.push(BYTES);
+    w.escaped(part);
+  } else if (typeof part === "string") {
+    if (!part.isWellFormed()) throw new TypeError("Invalid key part: string contains a lone surrogate");
+    w.push(STRING);
+    w.escaped(utf8.encode(part));
+  } else if (typeof part === "bigint") {
+    writeBigInt(w, part);
+  } else if (typeof part === "number") {
+    f64.setFloat64(0, Number.isNaN(part) ? NaN : part);
+    w.ensure(9);
+    w.buf[w.len++] = DOUBLE;
+    const negative = (f64.getUint8(0) & 0x80) !== 0;
+    for (let i = 0; i < 8; i++) {
+      const b = f64.getUint8(i);
+      w.buf[w.len++] = negative ? 0xff - b : i === 0 ? b ^ 0x80 : b;
+    }
+  } else if (typeof part === "boolean") {
+    w.push(part ? TRUE : FALSE);
+  } else {
+    throw new TypeError(
+      `Invalid key part: ${typeof part} is not a Uint8Array, string, number, bigint or boolean`,
+    );
+  }
+}
+
+/**
+ * Encodes a key into bytes whose bytewise order equals the key order.
+ *
+ * @example
+ * ```ts
+ * import { compareBytes, encodeKey } from "./kv.ts";
+ * console.log(compareBytes(encodeKey(["a", 1n]), encodeKey(["a", 1])) < 0); // true: bigint < number
+ * ```
+ */
+export function encodeKey(key: KvKey): Uint8Array {
+  if (!Array.isArray(key)) throw new TypeError("Invalid key: expected an array of key parts");
+  const w = new ByteWriter();
+  for (const part of key) writePart(w, part);
+  return w.buf.slice(0, w.len);
+}
+
+function readEscaped(bytes: Uint8Array, pos: number): [Uint8Array, number] {
+  const out: number[] = [];
+  for (;;) {
+    if (pos >= bytes.length) throw new TypeError("Invalid encoded key: unterminated byte string");
+    const b = bytes[pos++];
+    if (b !== 0) {
+      out.push(b);
+      continue;
+    }
+    if (bytes[pos] === 0xff) {
+      out.push(0);
+      pos++;
+      continue;
+    }
+    return [Uint8Array.from(out), pos];
+  }
+}
+
+function readMagnitude(bytes: Uint8Array, pos: number, len: number, neg: boolean): bigint {
+  if (pos + len > bytes.length) throw new TypeError("Invalid encoded key: truncated integer");
+  let hex = "";
+  for (let i = 0; i < len; i++) {
+    const b = neg ? 0xff - bytes[pos + i] : bytes[pos + i];
+    hex += b.toString(16).padStart(2, "0");
+  }
+  return len === 0 ? 0n : BigInt("0x" + hex);
+}
+
+/**
+ * Decodes bytes produced by {@link encodeKey}. Throws `TypeError` on malformed input.
+ *
+ * @example
+ * ```ts
+ * import { decodeKey, encodeKey } from "./kv.ts";
+ * console.log(decodeKey(encodeKey(["job", 42n, true]))); // ["job", 42n, true]
+ * ```
+ */
+export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
+  const key: KvKeyPart[] = [];
+  let pos = 0;
+  while (pos < bytes.length) {
+    const tag = bytes[pos++];
+    if (tag === BYTES || tag === STRING) {
+      const [raw, next] = readEscaped(bytes, pos);
+      pos = next;
+      key.push(tag === BYTES ? raw : utf8Decoder.decode(raw));
+    } else if (tag > NEG_INT_BIG && tag < POS_INT_BIG) {
+      const neg = tag < INT_ZERO;
+      const len = neg ? INT_ZERO - tag : tag - INT_ZERO;
+      const mag = readMagnitude(bytes, pos, len, neg);
+      pos += len;
+      key.push(neg ? -mag : mag);
+    } else if (tag === NEG_INT_BIG || tag === POS_INT_BIG) {
+      const neg = tag === NEG_INT_BIG;
+      if (pos >= bytes.length) throw new TypeError("Invalid encoded key: truncated integer");
+      const lenLen = neg ? 0xff - bytes[pos] : bytes[pos];
+      const len = Number(readMagnitude(bytes, pos + 1, lenLen, neg));
+      pos += 1 + lenLen;
+      const mag = readMagnitude(bytes, pos, len, neg);
+      pos += len;
+      key.push(neg ? -mag : mag);
+    } else if (tag === DOUBLE) {
+      if (pos + 8 > bytes.length) throw new TypeError("Invalid encoded key: truncated number");
+      const negative = (bytes[pos] & 0x80) === 0;
+      for (let i = 0; i < 8; i++) {
+        const b = bytes[pos + i];
+        f64.setUint8(i, negative ? 0xff - b : i === 0 ? b ^ 0x80 : b);
+      }
+      pos += 8;
+      key.push(f64.getFloat64(0));
+    } else if (tag === FALSE || tag === TRUE) {
+      key.push(tag === TRUE);
+    } else {
+      throw new TypeError(`Invalid encoded key: unknown type tag 0x${tag.toString(16)} at byte ${pos - 1}`);
+    }
+  }
+  return key;
+}
+
+/**
+ * Compares two byte strings lexicographically: negative, zero or positive.
+ *
+ * @example
+ * ```ts
+ * import { compareBytes } from "./kv.ts";
+ * console.log(compareBytes(new Uint8Array([1]), new Uint8Array([1, 0]))); // -1
+ * ```
+ */
+export function compareBytes(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1;
+  }
+  return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
+}
+
+/**
+ * Compares two keys in store order.
+ *
+ * @example
+ * ```ts
+ * import { compareKeys } from "./kv.ts";
+ * console.log(compareKeys(["a", 2], ["a", 10]) < 0); // true
+ * ```
+ */
+export function compareKeys(a: KvKey, b: KvKey): number {
+  return compareBytes(encodeKey(a), encodeKey(b));
+}
+
+function concatBytes(a: Uint8Array, b: number): Uint8Array {
+  const out = new Uint8Array(a.length + 1);
+  out.set(a);
+  out[a.length] = b;
+  return out;
+}
+
+/**
+ * The byte range `[start, end)` a selector covers, for adapters that store encoded keys.
+ *
+ * @example
+ * ```ts
+ * import { selectorRange } from "./kv.ts";
+ * const { start, end } = selectorRange({ prefix: ["ready"] });
+ * console.log(start.length, end.length);
+ * ```
+ */
+export function selectorRange(selector: KvListSelector): { start: Uint8Array; end: Uint8Array } {
+  if ("prefix" in selector && selector.prefix !== undefined) {
+    const prefix = encodeKey(selector.prefix);
+    const start = selector.start ? encodeKey(selector.start) : concatBytes(prefix, 0x00);
+    const end = selector.end ? encodeKey(selector.end) : concatBytes(prefix, 0xff);
+    if (selector.start && !startsWith(start, prefix)) {
+      throw new TypeError("Invalid list selector: start is not within prefix");
+    }
+    if (selector.end && !startsWith(end, prefix)) {
+      throw new TypeError("Invalid list selector: end is not within prefix");
+    }
+    return { start, end };
+  }
+  const sel = selector as { start?: KvKey; end?: KvKey };
+  if (!sel.start || !sel.end) throw new TypeError("Invalid list selector: expected prefix, or start and end");
+  return { start: encodeKey(sel.start), end: encodeKey(sel.end) };
+}
+
+function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  if (bytes.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
+  return true;
+}
+
+/**
+ * Formats a commit sequence number as a versionstamp: 20 hex digits, so versionstamps compare
+ * as strings in commit order.
+ *
+ * @example
+ * ```ts
+ * import { formatVersionstamp } from "./kv.ts";
+ * console.log(formatVersionstamp(1n)); // "00000000000000000001"
+ * ```
+ */
+export function formatVersionstamp(seq: bigint | number): string {
+  return BigInt(seq).toString(16).padStart(20, "0");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The shared atomic-operation buffer.
+
+/** A check in an {@link AtomicBatch}. */
+export interface BatchCheck {
+  /** The key. */
+  readonly key: KvKey;
+  /** Its encoded bytes. */
+  readonly keyBytes: Uint8Array;
+  /** Required versionstamp, `null` for "must not exist". */
+  readonly versionstamp: string | null;
+}
+
+/** A mutation in an {@link AtomicBatch}. */
+export type BatchMutation =
+  | { readonly type: "set"; readonly key: KvKey; readonly keyBytes: Uint8Array; readonly value: Uint8Array }
+  | { readonly type: "delete"; readonly key: KvKey; readonly keyBytes: Uint8Array };
+
+/** A validated atomic operation, handed to an adapter's commit function. */
+export interface AtomicBatch {
+  /** The checks, in call order. */
+  readonly checks: readonly BatchCheck[];
+  /** The mutations, in call order (a later one on the same key wins). */
+  readonly mutations: readonly BatchMutation[];
+}
+
+/**
+ * An {@link AtomicOp} that buffers and validates checks and mutations against the store's
+ * declared limits, then hands the batch to the adapter. Adapters share it so that limits and
+ * key validation behave the same everywhere.
+ *
+ * @example
+ * ```ts
+ * import { BufferedAtomicOp } from "./kv.ts";
+ * const info = { name: "demo", maxValueBytes: 16, maxKeyBytes: 64, maxMutations: 10, maxChecks: 10,
+ *   scope: "process", durable: false, watch: false } as const;
+ * const op = new BufferedAtomicOp(info, (batch) => Promise.resolve({ ok: true, versionstamp: String(batch.mutations.length) }));
+ * console.log(await op.set(["k"], new Uint8Array(1)).commit());
+ * ```
+ */
+export class BufferedAtomicOp implements AtomicOp {
+  readonly #info: KvInfo;
+  readonly #apply: (batch: AtomicBatch) => Promise<KvCommitResult>;
+  readonly #checks: BatchCheck[] = [];
+  readonly #mutations: BatchMutation[] = [];
+  #error: unknown = undefined;
+  #committed = false;
+
+  /** Creates the buffer; `apply` runs the validated batch. */
+  constructor(info: KvInfo, apply: (batch: AtomicBatch) => Promise<KvCommitResult>) {
+    this.#info = info;
+    this.#apply = apply;
+  }
+
+  #key(key: KvKey): Uint8Array {
+    const bytes = encodeKey(key);
+    if (bytes.length > this.#info.maxKeyBytes) {
+      this.#error ??= new LimitError(this.#info.name, "keyBytes", bytes.length, this.#info.maxKeyBytes);
+    }
+    return bytes;
+  }
+
+  /** {@inheritDoc AtomicOp.check} */
+  check(key: KvKey, versionstamp: string | null): this {
+    if (versionstamp !== null && typeof versionstamp !== "string") {
+      throw new TypeError("Invalid check: versionstamp must be a string or null");
+    }
+    this.#checks.push({ key, keyBytes: this.#key(key), versionstamp });
+    return this;
+  }
+
+  /** {@inheritDoc AtomicOp.set} */
+  set(key: KvKey, value: Uint8Array): this {
+    if (!(value instanceof Uint8Array)) throw new TypeError("Invalid value: expected a Uint8Array");
+    if (value.length > this.#info.maxValueBytes) {
+      this.#error ??= new LimitError(this.#info.name, "valueBytes", value.length, this.#info.maxValueBytes);
+    }
+    this.#mutations.push({ type: "set", key, keyBytes: this.#key(key), value: value.slice() });
+    return this;
+  }
+
+  /** {@inheritDoc AtomicOp.delete} */
+  delete(key: KvKey): this {
+    this.#mutations.push({ type: "delete", key, keyBytes: this.#key(key) });
+    return this;
+  }
+
+  /** {@inheritDoc AtomicOp.commit} */
+  commit(): Promise<KvCommitResult> {
+    if (this.#committed) {
+      return Promise.reject(new TypeError("Invalid atomic operation: commit() was already called"));
+    }
+    this.#committed = true;
+    const info = this.#info;
+    if (this.#error) return Promise.reject(this.#error);
+    if (this.#mutations.length > info.maxMutations) {
+      return Promise.reject(
+        new LimitError(info.name, "mutations", this.#mutations.length, info.maxMutations),
+      );
+    }
+    if (this.#checks.length > info.maxChecks) {
+      return Promise.reject(new LimitError(info.name, "checks", this.#checks.length, info.maxChecks));
+    }
+    try {
+      return this.#apply({ checks: this.#checks, mutations: this.#mutations });
+    } catch (e) {
+      return Promise.reject(
+        e instanceof StorageError ? e : new StorageError(info.name, "commit", String(e), { cause: e }),
+      );
+    }
+  }
+}
