@@ -145,3 +145,55 @@ const LIMIT_WORDS: Record<LimitKind, (n: number) => string> = {
   checks: (n) => `atomic operation has ${n} checks`,
   payloadBytes: (n) => `payload is ${n} bytes`,
 };
+
+/**
+ * The store is already open by another writer (in this process or another one). Stores that
+ * allow one writer (the file store) raise it on open; close the other store first.
+ *
+ * @example
+ * ```ts
+ * import { StoreLockedError } from "./errors.ts";
+ * const e = new StoreLockedError("file", "/data/jobs.kvq", 4242);
+ * console.log(e.code, e.pid); // "LOCKED" 4242
+ * ```
+ */
+export class StoreLockedError extends StorageError {
+  /** The store's path. */
+  readonly path: string;
+  /** The process holding the lock, when known. */
+  readonly pid: number | undefined;
+  /** Creates the error. */
+  constructor(adapter: string, path: string, pid: number | undefined, options?: KvqErrorOptions) {
+    super(
+      adapter,
+      "open",
+      `${path} is already open for writing by ${
+        pid === undefined ? "another store" : `process ${pid}`
+      } (lock file ${path}.lock); close that store first, or delete the lock file if that process is gone`,
+      { ...options, code: "LOCKED" },
+    );
+    this.path = path;
+    this.pid = pid;
+  }
+}
+
+/**
+ * An operation did not finish in time. Thrown by `deadline()` when the promise it watches has not
+ * settled after the given number of ms.
+ *
+ * @example
+ * ```ts
+ * import { TimeoutError } from "./errors.ts";
+ * const e = new TimeoutError("Job handler timed out", 30_000);
+ * console.log(e.name, e.ms); // "TimeoutError" 30000
+ * ```
+ */
+export class TimeoutError extends KvqError {
+  /** The time limit that was exceeded, in ms. */
+  readonly ms: number;
+  /** Creates the error; the message gains " after <ms> ms". */
+  constructor(message: string, ms: number, options?: KvqErrorOptions) {
+    super(`${message} after ${ms} ms`, options);
+    this.ms = ms;
+  }
+}
