@@ -197,24 +197,3 @@ export class TimeoutError extends KvqError {
     this.ms = ms;
   }
 }
-
-/**
- * An operation did not finish in time. Thrown by `deadline()` when the promise it watches has not
- * settled after the given number of ms.
- *
- * @example
- * ```ts
- * import { TimeoutError } from "./errors.ts";
- * const e = new TimeoutError("Job handler timed out", 30_000);
- * console.log(e.name, e.ms); // "TimeoutError" 30000
- * ```
- */
-export class TimeoutError extends KvqError {
-  /** The time limit that was exceeded, in ms. */
-  readonly ms: number;
-  /** Creates the error; the message gains " after <ms> ms". */
-  constructor(message: string, ms: number, options?: KvqErrorOptions) {
-    super(`${message} after ${ms} ms`, options);
-    this.ms = ms;
-  }
-}
