@@ -100,15 +100,16 @@ export function createSigner(key: SigningKey): Signer {
   if (bytes.length === 0) {
     throw new TypeError("Cannot create signer: key is empty, expected a non-empty secret");
   }
-  let imported: Promise<CryptoKey> | undefined;
-  const cryptoKey = (): Promise<CryptoKey> => {
+  // The key type is named through `crypto.subtle` so no DOM lib is needed to type-check.
+  let imported: ReturnType<typeof crypto.subtle.importKey> | undefined;
+  const cryptoKey = (): ReturnType<typeof crypto.subtle.importKey> => {
     imported ??= crypto.subtle.importKey("raw", bytes, { name: "HMAC", hash: "SHA-256" }, false, [
       "sign",
       "verify",
     ]);
     return imported;
   };
-  const checkData = (op: string, data: unknown): BufferSource => {
+  const checkData = (op: string, data: unknown): Uint8Array<ArrayBuffer> => {
     if (!(data instanceof Uint8Array)) {
       throw new TypeError(`Cannot ${op}: data must be a Uint8Array, got ${typeof data}`);
     }
