@@ -102,7 +102,7 @@ export interface FakeClockOptions {
    * How many microtask turns {@linkcode FakeClock.settle} yields, so promise chains started by a
    * timer run before the next timer fires.
    *
-   * @default 100
+   * @default 1000 (about 0.1 ms)
    */
   settleTurns?: number;
 }
@@ -140,7 +140,7 @@ export class FakeClock implements Clock {
     if (!Number.isFinite(start)) {
       throw new RangeError(`Cannot create FakeClock: start must be a finite number, got ${start}`);
     }
-    const turns = options.settleTurns ?? 100;
+    const turns = options.settleTurns ?? 1000;
     if (!Number.isInteger(turns) || turns < 0) {
       throw new RangeError(`Cannot create FakeClock: settleTurns must be an integer >= 0, got ${turns}`);
     }

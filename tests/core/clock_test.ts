@@ -150,3 +150,34 @@ test("systemClock tells real time and fires and clears real timers", async () =>
   systemClock.clearTimer(long);
   systemClock.clearTimer(never);
 });
+
+test("FakeClock.advance settles long promise chains started by a timer", async () => {
+  const clock = new FakeClock();
+  let depth = 0;
+  clock.setTimer(async () => {
+    for (let i = 0; i < 300; i++) {
+      await Promise.resolve();
+      depth++;
+    }
+    clock.setTimer(() => (depth = -1), 10);
+  }, 5);
+  await clock.advance(5);
+  assert.equal(depth, 300);
+  assert.equal(clock.pending, 1);
+  await clock.advance(10);
+  assert.equal(depth, -1);
+});
+
+test("FakeClock settleTurns configures how many microtask turns settle yields", async () => {
+  const clock = new FakeClock(0, { settleTurns: 0 });
+  let ran = false;
+  (async () => {
+    for (let i = 0; i < 20; i++) await Promise.resolve();
+    ran = true;
+  })();
+  await clock.settle();
+  assert.equal(ran, false);
+  await new FakeClock().settle();
+  assert.equal(ran, true);
+  assert.throws(() => new FakeClock(0, { settleTurns: -1 }), RangeError);
+});
