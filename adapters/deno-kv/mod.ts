@@ -42,6 +42,7 @@ import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
+  encodeKey,
   type KvCommitResult,
   type KvEntry,
   type KvInfo,
@@ -168,6 +169,22 @@ function plainBytes(v: Uint8Array): Uint8Array {
 
 function plainKey(key: readonly unknown[]): KvKeyPart[] {
   return key.map((p) => (p instanceof Uint8Array ? plainBytes(p) : p)) as KvKeyPart[];
+}
+
+/** Deno KV stores bigints of at most 255 bytes (`@deno/kv` silently writes a broken key beyond). */
+function checkKeyParts(key: KvKey): void {
+  for (const p of key) {
+    if (typeof p === "bigint" && (p < 0n ? -p : p).toString(16).length > 510) {
+      throw new TypeError("Invalid key part: Deno KV cannot store a bigint wider than 255 bytes");
+    }
+  }
+}
+
+/** Validates a key as every adapter does (TypeError), plus Deno KV's own bigint limit. */
+function validKey(key: KvKey): Uint8Array {
+  const bytes = encodeKey(key);
+  checkKeyParts(key);
+  return bytes;
 }
 
 function message(e: unknown): string {
@@ -337,7 +354,7 @@ export class DenoKv implements AtomicKv {
   get(key: KvKey): Promise<KvEntry | null> {
     try {
       this.#open("get");
-      if (!Array.isArray(key)) throw new TypeError("Invalid key: expected an array of key parts");
+      validKey(key);
       if (key.length === 0) return Promise.resolve(null); // Deno KV cannot store the empty key
     } catch (e) {
       return Promise.reject(e);
@@ -418,6 +435,7 @@ export class DenoKv implements AtomicKv {
     if (limit === 0) return;
     selectorRange(selector); // validates the selector the way every adapter does (TypeError)
     const sel = selector as { prefix?: KvKey; start?: KvKey; end?: KvKey };
+    for (const k of [sel.prefix, sel.start, sel.end]) if (k) checkKeyParts(k);
     const clean: KvListSelector = sel.prefix === undefined
       ? { start: sel.start!, end: sel.end! }
       : sel.start !== undefined && sel.end !== undefined
@@ -427,16 +445,22 @@ export class DenoKv implements AtomicKv {
       : sel.end !== undefined
       ? { prefix: sel.prefix, end: sel.end }
       : { prefix: sel.prefix };
+    // The limit is counted here: @deno/kv lists the prefix key itself in reverse prefix scans,
+    // and that entry is dropped below.
     const iter = this.#kv.list(clean, {
       reverse: options.reverse ?? false,
-      ...(limit !== undefined && limit !== Infinity ? { limit } : {}),
-      batchSize: Math.min(limit ?? 500, 500),
+      batchSize: Math.min((limit ?? 500) + 1, 500),
     });
+    const prefixLength = "prefix" in clean ? clean.prefix.length : -1;
+    let remaining = limit ?? Infinity;
     try {
       for await (const e of iter) {
         this.#open("list");
+        if (e.key.length === prefixLength) continue;
         const entry = this.#entry(plainKey(e.key), e);
-        if (entry) yield entry;
+        if (!entry) continue;
+        yield entry;
+        if (--remaining <= 0) return;
       }
     } catch (e) {
       if (e instanceof TypeError || e instanceof RangeError) throw e;
@@ -466,7 +490,9 @@ export class DenoKv implements AtomicKv {
     }
     for (const m of batch.mutations) {
       if (m.key.length === 0) throw new TypeError("Invalid key: Deno KV cannot store the empty key []");
+      checkKeyParts(m.key);
     }
+    for (const c of batch.checks) checkKeyParts(c.key);
     let res: { ok: boolean; versionstamp?: string };
     try {
       const op = this.#kv.atomic();
@@ -496,6 +522,11 @@ export class DenoKv implements AtomicKv {
         (n, m) => Math.max(n, pick(m.keyBytes.length, m.type === "set" ? m.value.length : 0)),
         0,
       );
+    if (/requires more than 255 bytes/i.test(text)) {
+      return new TypeError("Invalid key part: Deno KV cannot store a bigint wider than 255 bytes", {
+        cause: e,
+      });
+    }
     if (/value too large|ValueTooLong/i.test(text)) {
       return new LimitError(NAME, "valueBytes", longest((_, v) => v), 65536, { cause: e });
     }
