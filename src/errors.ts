@@ -197,3 +197,216 @@ export class TimeoutError extends KvqError {
     this.ms = ms;
   }
 }
+
+/**
+ * A job cannot take an action in its current state: completing a job that is not active,
+ * redriving one that is not dead, or writing with a lease token the job no longer holds.
+ *
+ * @example Redrive only dead jobs
+ * ```ts
+ * import { JobStateError } from "./errors.ts";
+ * const e = new JobStateError("01J0", "ready", "redrive", "it is ready, expected dead");
+ * console.log(e.message); // "Cannot redrive job 01J0: it is ready, expected dead"
+ * ```
+ */
+export class JobStateError extends KvqError {
+  /** The job id. */
+  readonly jobId: string;
+  /** The job's state when the action was refused. */
+  readonly state: string;
+  /** The refused action (a transition event name such as `"complete"`). */
+  readonly action: string;
+  /** Creates the error. */
+  constructor(jobId: string, state: string, action: string, reason: string, options?: KvqErrorOptions) {
+    super(`Cannot ${action} job ${jobId}: ${reason}`, options);
+    this.jobId = jobId;
+    this.state = state;
+    this.action = action;
+  }
+}
+
+/**
+ * Thrown by a job handler to fail the job for good: it goes straight to `dead`, with no retry.
+ * Anything else a handler throws is retried while attempts remain.
+ *
+ * @example Give up on a bad address
+ * ```ts
+ * import { PermanentError } from "./errors.ts";
+ * function send(to: string): void {
+ *   if (!to.includes("@")) throw new PermanentError(`not an email address: ${to}`);
+ * }
+ * try {
+ *   send("nobody");
+ * } catch (e) {
+ *   console.log(e instanceof PermanentError); // true
+ * }
+ * ```
+ */
+export class PermanentError extends KvqError {
+  /** Creates the error. */
+  constructor(message: string, options?: KvqErrorOptions) {
+    super(message, options);
+  }
+}
+
+/**
+ * `add` was refused because the queue holds `limit` unfinished jobs (`maxQueued`). Nothing was
+ * stored.
+ *
+ * @example
+ * ```ts
+ * import { QueueFullError } from "./errors.ts";
+ * const e = new QueueFullError("mail", 1000);
+ * console.log(e.message); // "Cannot enqueue job: queue mail is full (maxQueued 1000)"
+ * ```
+ */
+export class QueueFullError extends KvqError {
+  /** The queue. */
+  readonly queue: string;
+  /** Its `maxQueued`. */
+  readonly limit: number;
+  /** Creates the error. */
+  constructor(queue: string, limit: number, options?: KvqErrorOptions) {
+    super(`Cannot enqueue job: queue ${queue} is full (maxQueued ${limit})`, options);
+    this.queue = queue;
+    this.limit = limit;
+  }
+}
+
+/**
+ * A worker's write for a job was refused because the worker no longer holds the job's lease
+ * (it expired and the job was recovered, possibly claimed by another worker). Nothing changed.
+ *
+ * @example
+ * ```ts
+ * import { LeaseLostError } from "./errors.ts";
+ * const e = new LeaseLostError("01J0", "complete");
+ * console.log(e.jobId, e.operation); // "01J0" "complete"
+ * ```
+ */
+export class LeaseLostError extends KvqError {
+  /** The job id. */
+  readonly jobId: string;
+  /** The refused write (`"heartbeat"`, `"progress"`, `"complete"`, `"fail"`, `"release"`). */
+  readonly operation: string;
+  /** Creates the error. */
+  constructor(jobId: string, operation: string, options?: KvqErrorOptions) {
+    super(`Cannot ${operation} job ${jobId}: this worker no longer holds its lease`, options);
+    this.jobId = jobId;
+    this.operation = operation;
+  }
+}
+
+/**
+ * A job's payload failed its HMAC-SHA256 signature check (it was changed in the store, or signed
+ * with another key). The handler never ran; the job is `dead` with reason `integrity`.
+ *
+ * @example
+ * ```ts
+ * import { IntegrityError } from "./errors.ts";
+ * console.log(new IntegrityError("01J0", "signature mismatch").message);
+ * ```
+ */
+export class IntegrityError extends KvqError {
+  /** The job id. */
+  readonly jobId: string;
+  /** Creates the error. */
+  constructor(jobId: string, reason: string, options?: KvqErrorOptions) {
+    super(`Job ${jobId} failed its integrity check: ${reason}`, options);
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * No job with this id exists (it never did, or retention removed it).
+ *
+ * @example
+ * ```ts
+ * import { JobNotFoundError } from "./errors.ts";
+ * console.log(new JobNotFoundError("01J0", "mail").message); // "Job 01J0 not found in queue mail"
+ * ```
+ */
+export class JobNotFoundError extends KvqError {
+  /** The job id. */
+  readonly jobId: string;
+  /** The queue searched. */
+  readonly queue: string;
+  /** Creates the error. */
+  constructor(jobId: string, queue: string, options?: KvqErrorOptions) {
+    super(`Job ${jobId} not found in queue ${queue}`, options);
+    this.jobId = jobId;
+    this.queue = queue;
+  }
+}
+
+/**
+ * The job was canceled. `queue.result(id)` rejects with it; it is also the abort reason of a
+ * handler's `ctx.signal` when its job is canceled.
+ *
+ * @example
+ * ```ts
+ * import { CanceledError } from "./errors.ts";
+ * console.log(new CanceledError("01J0").message); // "Job 01J0 was canceled"
+ * ```
+ */
+export class CanceledError extends KvqError {
+  /** The job id. */
+  readonly jobId: string;
+  /** Creates the error. */
+  constructor(jobId: string, options?: KvqErrorOptions) {
+    super(`Job ${jobId} was canceled`, options);
+    this.jobId = jobId;
+  }
+}
+
+/**
+ * The job ended `dead`: `queue.result(id)` rejects with it. `reason` says why and `lastError`
+ * holds the last attempt's error (message and stack as stored).
+ *
+ * @example
+ * ```ts
+ * import { JobFailedError } from "./errors.ts";
+ * const e = new JobFailedError("01J0", "exhausted", { name: "Error", message: "smtp down" });
+ * console.log(e.message); // "Job 01J0 is dead (exhausted): smtp down"
+ * ```
+ */
+export class JobFailedError extends KvqError {
+  /** The job id. */
+  readonly jobId: string;
+  /** Why it is dead: `"exhausted"`, `"permanent"`, `"stalled"`, `"integrity"` or `"overflow"`. */
+  readonly reason: string;
+  /** The last error, as stored in the job's history. */
+  readonly lastError:
+    | { readonly name: string; readonly message: string; readonly stack?: string }
+    | undefined;
+  /** Creates the error. */
+  constructor(
+    jobId: string,
+    reason: string,
+    lastError?: { readonly name: string; readonly message: string; readonly stack?: string },
+    options?: KvqErrorOptions,
+  ) {
+    super(`Job ${jobId} is dead (${reason})${lastError ? `: ${lastError.message}` : ""}`, options);
+    this.jobId = jobId;
+    this.reason = reason;
+    this.lastError = lastError;
+  }
+}
+
+/**
+ * The worker is shutting down: the abort reason of `ctx.signal` for jobs still running when
+ * `worker.close({ timeout })` ran out of time. Those jobs go back to `ready`, the attempt not
+ * counted.
+ *
+ * @example
+ * ```ts
+ * import { ShutdownError } from "./errors.ts";
+ * console.log(new ShutdownError().message); // "The worker is shutting down"
+ * ```
+ */
+export class ShutdownError extends KvqError {
+  /** Creates the error. */
+  constructor(options?: KvqErrorOptions) {
+    super("The worker is shutting down", options);
+  }
+}

@@ -1,0 +1,509 @@
+/**
+ * The job record, the closed set of job states and the pure transition function. Every rule of
+ * the job lifecycle (attempt counting, backoff, dead-lettering, cancellation, lease expiry,
+ * release on shutdown, redrive) lives in {@linkcode transition}; storage code only moves index
+ * entries to match the record it returns.
+ *
+ * @module
+ */
+
+import { type Backoff, backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
+import { JobStateError } from "./errors.ts";
+
+/**
+ * Every job state, in lifecycle order. This is the one canonical list; {@linkcode JobState} is
+ * derived from it.
+ *
+ * - `scheduled`: waiting for its `runAt` time. Left by promotion (due → `ready`) or cancel.
+ * - `ready`: claimable now. Left by a claim (→ `active`) or cancel.
+ * - `active`: leased to a worker. Left by complete (→ `completed`), fail (→ `failed` or `dead`),
+ *   lease expiry (→ `ready` or `dead`), release on shutdown (→ `ready`, attempt not counted), or, when
+ *   a cancel was requested, by any of these (→ `canceled`).
+ * - `completed`: the handler returned. Terminal; left only by removal (retention).
+ * - `failed`: an attempt failed and another remains; waits for its backoff (`runAt`). Left by
+ *   promotion (→ `ready`) or cancel.
+ * - `dead`: retries exhausted, a permanent failure, a failed integrity check or an overflow.
+ *   Left by redrive (→ `ready`, attempts reset) or removal.
+ * - `canceled`: canceled by a caller. Terminal; left only by removal.
+ *
+ * @example List the states
+ * ```ts
+ * import { JOB_STATES } from "./job.ts";
+ * console.log(JOB_STATES.join(" ")); // "scheduled ready active completed failed dead canceled"
+ * ```
+ */
+export const JOB_STATES: readonly [
+  "scheduled",
+  "ready",
+  "active",
+  "completed",
+  "failed",
+  "dead",
+  "canceled",
+] = Object.freeze(["scheduled", "ready", "active", "completed", "failed", "dead", "canceled"] as const);
+
+/** A job state: one of {@linkcode JOB_STATES}. */
+export type JobState = (typeof JOB_STATES)[number];
+
+/** States a job never leaves except by removal or redrive. */
+export const TERMINAL_STATES: readonly JobState[] = Object.freeze(["completed", "dead", "canceled"]);
+
+/**
+ * Tells whether a state is terminal (`completed`, `dead`, `canceled`).
+ *
+ * @example
+ * ```ts
+ * import { isTerminal } from "./job.ts";
+ * console.log(isTerminal("dead"), isTerminal("failed")); // true false
+ * ```
+ */
+export function isTerminal(state: JobState): boolean {
+  return state === "completed" || state === "dead" || state === "canceled";
+}
+
+/** Why a job ended `dead` or `canceled`. */
+export type EndReason =
+  /** Every allowed attempt failed. */
+  | "exhausted"
+  /** The handler threw a `PermanentError` (or failed with `retry: false`). */
+  | "permanent"
+  /** The last attempt's lease expired (its worker stopped) and no attempt remained. */
+  | "stalled"
+  /** The payload signature did not verify. */
+  | "integrity"
+  /** The queue was full (`maxQueued`) and overflow is set to `"dead"`. */
+  | "overflow"
+  /** A caller canceled the job. */
+  | "canceled";
+
+/** A serializable description of an error, as kept in a job's history. */
+export interface ErrorInfo {
+  /** The error's `name` (`"Error"`, `"TypeError"`, ...). */
+  readonly name: string;
+  /** The error's message. */
+  readonly message: string;
+  /** The stack trace, when there was one. */
+  readonly stack?: string;
+}
+
+/** What ended one attempt. */
+export type AttemptOutcome = "completed" | "failed" | "stalled" | "released" | "canceled";
+
+/** One attempt in a job's history. */
+export interface AttemptRecord {
+  /** The attempt number (1-based). */
+  readonly attempt: number;
+  /** When the attempt started (ms since the epoch). */
+  readonly startedAt: number;
+  /** When it ended. */
+  readonly endedAt: number;
+  /** How it ended. */
+  readonly outcome: AttemptOutcome;
+  /** The error it failed with, if any. */
+  readonly error?: ErrorInfo;
+}
+
+/**
+ * Where a stored value (payload or result) lives: inline in the record as JSON (`json`) or base64
+ * (`b64`), or split into `chunks` separate keys (`bytes` long; `binary` for a `Uint8Array`).
+ */
+export type ValueRef =
+  | { readonly json: unknown }
+  | { readonly b64: string }
+  | { readonly chunks: number; readonly bytes: number; readonly binary: boolean };
+
+/** The lease of an active job. */
+export interface Lease {
+  /** A fresh token per claim; a worker's writes are valid only while the record holds its token. */
+  readonly token: string;
+  /** The worker holding it. */
+  readonly owner: string;
+  /** When it expires (ms since the epoch) unless renewed by a heartbeat. */
+  readonly expiresAt: number;
+}
+
+/** The stored job record (JSON-encoded in the store). */
+export interface JobRecord {
+  /** The job id (a ULID: ids sort in submission order). */
+  readonly id: string;
+  /** The queue name. */
+  readonly queue: string;
+  /** The state. */
+  readonly state: JobState;
+  /** Higher runs first. @default 0 */
+  readonly priority: number;
+  /** Attempts started and counted so far. */
+  readonly attempt: number;
+  /** Most attempts in total (first run included). */
+  readonly maxAttempts: number;
+  /** Per-job backoff; absent: the queue's. */
+  readonly backoff?: number | BackoffOptions;
+  /** Per-attempt time limit in ms. */
+  readonly timeout?: number;
+  /** Earliest start (scheduled, failed); for others the time it last became ready. */
+  readonly runAt: number;
+  /** When it was added. */
+  readonly createdAt: number;
+  /** When it last changed. */
+  readonly updatedAt: number;
+  /** When its current or last attempt started. */
+  readonly startedAt?: number;
+  /** When it reached a terminal state. */
+  readonly finishedAt?: number;
+  /** Idempotency key / external id. */
+  readonly key?: string;
+  /** The lease, while active. */
+  readonly lease?: Lease;
+  /** A cancel was requested while active. */
+  readonly cancelRequested?: boolean;
+  /** The last reported progress. */
+  readonly progress?: unknown;
+  /** The handler's return value, once completed. */
+  readonly result?: ValueRef;
+  /** The last error. */
+  readonly error?: ErrorInfo;
+  /** Why it is dead or canceled. */
+  readonly reason?: EndReason;
+  /** Every attempt that ended, oldest first. */
+  readonly history: readonly AttemptRecord[];
+  /** The payload. */
+  readonly payload: ValueRef;
+  /** HMAC-SHA256 signature of the payload (base64url), when the queue signs payloads. */
+  readonly signature?: string;
+  /** Delete the job instead of keeping it `completed`. */
+  readonly removeOnComplete?: boolean;
+  /** The repeating schedule that enqueued it. */
+  readonly schedule?: string;
+}
+
+/** What {@linkcode createJob} needs. */
+export interface JobInit {
+  /** The id. */
+  id: string;
+  /** The queue. */
+  queue: string;
+  /** The encoded payload. */
+  payload: ValueRef;
+  /** Earliest start; a time after `now` makes the job `scheduled`. @default now */
+  runAt?: number;
+  /** @default 0 */
+  priority?: number;
+  /** @default 3 */
+  maxAttempts?: number;
+  /** Per-job backoff. */
+  backoff?: number | BackoffOptions;
+  /** Per-attempt timeout in ms. */
+  timeout?: number;
+  /** Idempotency key. */
+  key?: string;
+  /** Payload signature. */
+  signature?: string;
+  /** Delete when completed. */
+  removeOnComplete?: boolean;
+  /** Creating schedule. */
+  schedule?: string;
+}
+
+/** Default {@linkcode JobRecord.maxAttempts}. */
+export const DEFAULT_MAX_ATTEMPTS = 3;
+
+/**
+ * Creates a new job record: `scheduled` when `runAt` is after `now`, else `ready`.
+ *
+ * @param init The job's fields.
+ * @param now The current time in ms.
+ * @returns The record.
+ *
+ * @example
+ * ```ts
+ * import { createJob } from "./job.ts";
+ * const job = createJob({ id: "01J0000000000000000000000A", queue: "mail", payload: { json: 1 }, runAt: 5000 }, 1000);
+ * console.log(job.state); // "scheduled"
+ * ```
+ */
+export function createJob(init: JobInit, now: number): JobRecord {
+  const runAt = init.runAt ?? now;
+  const record: JobRecord = {
+    id: init.id,
+    queue: init.queue,
+    state: runAt > now ? "scheduled" : "ready",
+    priority: init.priority ?? 0,
+    attempt: 0,
+    maxAttempts: init.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+    runAt,
+    createdAt: now,
+    updatedAt: now,
+    history: [],
+    payload: init.payload,
+  };
+  return stripUndefined({
+    ...record,
+    backoff: init.backoff,
+    timeout: init.timeout,
+    key: init.key,
+    signature: init.signature,
+    removeOnComplete: init.removeOnComplete || undefined,
+    schedule: init.schedule,
+  });
+}
+
+/**
+ * An event that moves a job. See {@linkcode transition} for the rules.
+ */
+export type JobEvent =
+  /** A `scheduled` or `failed` job whose `runAt` has come becomes `ready`. */
+  | { readonly type: "promote" }
+  /** A worker claims a `ready` job: `active`, attempt + 1, a lease of `leaseMs`. */
+  | { readonly type: "claim"; readonly token: string; readonly owner: string; readonly leaseMs: number }
+  /** The lease holder renews the lease for `leaseMs` from now. */
+  | { readonly type: "heartbeat"; readonly token: string; readonly leaseMs: number }
+  /** The lease holder reports progress. */
+  | { readonly type: "progress"; readonly token: string; readonly value: unknown }
+  /** The handler returned. */
+  | { readonly type: "complete"; readonly token: string; readonly result?: ValueRef }
+  /**
+   * The handler threw. `permanent` skips retries. `backoff` is the queue's default (used when the
+   * job has none), `random` the generator for jitter. `reason` overrides the dead reason.
+   */
+  | {
+    readonly type: "fail";
+    readonly token: string;
+    readonly error: ErrorInfo;
+    readonly permanent?: boolean;
+    readonly reason?: EndReason;
+    readonly backoff?: Backoff;
+    readonly cause?: unknown;
+    readonly random?: () => number;
+  }
+  /** The lease expired without a heartbeat (the healer found it). */
+  | { readonly type: "expire" }
+  /** The worker gives the job back on shutdown: `ready`, the attempt is not counted. */
+  | { readonly type: "release"; readonly token: string }
+  /** A caller cancels the job. */
+  | { readonly type: "cancel" }
+  /** A caller redrives a dead job: `ready` with fresh attempts. */
+  | { readonly type: "redrive" }
+  /** The queue was full: a just-created job goes straight to `dead` with reason `overflow`. */
+  | { readonly type: "overflow" };
+
+/** The type name of a {@linkcode JobEvent}. */
+export type JobEventType = JobEvent["type"];
+
+/**
+ * Turns anything thrown into an {@linkcode ErrorInfo} (message and stack capped at 4 KiB each).
+ *
+ * @example
+ * ```ts
+ * import { errorInfo } from "./job.ts";
+ * console.log(errorInfo(new TypeError("bad")).name); // "TypeError"
+ * ```
+ */
+export function errorInfo(error: unknown): ErrorInfo {
+  const cap = (s: string) => (s.length > 4096 ? s.slice(0, 4096) + "…" : s);
+  if (error instanceof Error) {
+    return stripUndefined({
+      name: cap(String(error.name || "Error")),
+      message: cap(String(error.message)),
+      stack: typeof error.stack === "string" ? cap(error.stack) : undefined,
+    });
+  }
+  let message: string;
+  try {
+    message = typeof error === "string" ? error : JSON.stringify(error) ?? String(error);
+  } catch {
+    message = String(error);
+  }
+  return { name: "Error", message: cap(message) };
+}
+
+function stripUndefined<T extends object>(o: T): T {
+  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
+  return o;
+}
+
+function requireState(job: JobRecord, event: JobEventType, ...states: JobState[]): void {
+  if (!states.includes(job.state)) {
+    throw new JobStateError(job.id, job.state, event, `it is ${job.state}, expected ${states.join(" or ")}`);
+  }
+}
+
+function requireToken(job: JobRecord, event: JobEventType, token: string): void {
+  requireState(job, event, "active");
+  if (job.lease?.token !== token) {
+    throw new JobStateError(job.id, job.state, event, "the lease token does not match (the lease was lost)");
+  }
+}
+
+/** Ends the current attempt: a history entry and the fields every ending clears. */
+function endAttempt(
+  job: JobRecord,
+  now: number,
+  outcome: AttemptOutcome,
+  error?: ErrorInfo,
+): JobRecord {
+  const entry: AttemptRecord = stripUndefined({
+    attempt: job.attempt,
+    startedAt: job.startedAt ?? now,
+    endedAt: now,
+    outcome,
+    error,
+  });
+  const next: JobRecord = { ...job, history: [...job.history, entry], updatedAt: now };
+  delete (next as { lease?: Lease }).lease;
+  return error ? { ...next, error } : next;
+}
+
+function toTerminal(
+  job: JobRecord,
+  state: "completed" | "dead" | "canceled",
+  now: number,
+  reason?: EndReason,
+) {
+  const next: JobRecord = { ...job, state, finishedAt: now, updatedAt: now };
+  delete (next as { cancelRequested?: boolean }).cancelRequested;
+  return reason ? { ...next, reason } : next;
+}
+
+/**
+ * Applies one event to a job and returns the new record; the input is not changed. Pure: the
+ * result depends only on the arguments (jitter uses the generator the event carries).
+ *
+ * Rules:
+ * - `promote`: `scheduled`/`failed` with `runAt <= now` → `ready`.
+ * - `claim`: `ready` → `active`; `attempt + 1`; a lease `{ token, owner, expiresAt: now + leaseMs }`.
+ * - `heartbeat` / `progress`: `active` with the matching token; extends the lease / stores progress.
+ * - `complete`: `active` → `completed` (stores the result; history "completed").
+ * - `fail`: `active` → `canceled` when a cancel was requested; else `dead` (reason `permanent`) when
+ *   `permanent`; else `dead` (reason `exhausted`) when `attempt >= maxAttempts`; else `failed` with
+ *   `runAt = now + backoff(attempt)`. The error goes to the history.
+ * - `expire`: `active` whose lease expired → `canceled` when a cancel was requested; `dead` (reason
+ *   `stalled`) when no attempt remains; else `ready` at once. The attempt counts.
+ * - `release`: `active` → `ready` with `attempt - 1` (shutdown does not use up an attempt), or
+ *   `canceled` when a cancel was requested.
+ * - `cancel`: `scheduled`/`ready`/`failed` → `canceled`; `active` → stays `active` with
+ *   `cancelRequested` (its worker aborts the handler and ends it `canceled`).
+ * - `redrive`: `dead` → `ready`, `attempt = 0`, reason cleared; the history stays.
+ * - `overflow`: a new `ready`/`scheduled` job (attempt 0) → `dead` with reason `overflow`.
+ *
+ * @param job The current record.
+ * @param event What happened.
+ * @param now The current time in ms.
+ * @returns The new record.
+ * @throws {JobStateError} When the job cannot take the event in its state, or the token is stale.
+ *
+ * @example Fail, retry after backoff, then die
+ * ```ts
+ * import { createJob, transition } from "./job.ts";
+ * let job = createJob({ id: "a", queue: "q", payload: { json: 1 }, maxAttempts: 2, backoff: 1000 }, 0);
+ * job = transition(job, { type: "claim", token: "t1", owner: "w", leaseMs: 30_000 }, 0);
+ * job = transition(job, { type: "fail", token: "t1", error: { name: "Error", message: "x" } }, 10);
+ * console.log(job.state, job.runAt); // "failed" 1010
+ * job = transition(transition(job, { type: "promote" }, 1010), { type: "claim", token: "t2", owner: "w", leaseMs: 30_000 }, 1010);
+ * job = transition(job, { type: "fail", token: "t2", error: { name: "Error", message: "y" } }, 1020);
+ * console.log(job.state, job.reason, job.history.length); // "dead" "exhausted" 2
+ * ```
+ */
+export function transition(job: JobRecord, event: JobEvent, now: number): JobRecord {
+  switch (event.type) {
+    case "promote": {
+      requireState(job, "promote", "scheduled", "failed");
+      if (job.runAt > now) {
+        throw new JobStateError(
+          job.id,
+          job.state,
+          "promote",
+          `it is not due before ${job.runAt} (now ${now})`,
+        );
+      }
+      return { ...job, state: "ready", runAt: now, updatedAt: now };
+    }
+    case "claim": {
+      requireState(job, "claim", "ready");
+      if (!(event.leaseMs > 0)) throw new RangeError(`Cannot claim job ${job.id}: leaseMs must be > 0`);
+      return {
+        ...job,
+        state: "active",
+        attempt: job.attempt + 1,
+        startedAt: now,
+        updatedAt: now,
+        lease: { token: event.token, owner: event.owner, expiresAt: now + event.leaseMs },
+      };
+    }
+    case "heartbeat": {
+      requireToken(job, "heartbeat", event.token);
+      return { ...job, updatedAt: now, lease: { ...job.lease!, expiresAt: now + event.leaseMs } };
+    }
+    case "progress": {
+      requireToken(job, "progress", event.token);
+      return { ...job, updatedAt: now, progress: event.value };
+    }
+    case "complete": {
+      requireToken(job, "complete", event.token);
+      const done = toTerminal(endAttempt(job, now, "completed"), "completed", now);
+      return event.result === undefined ? done : { ...done, result: event.result };
+    }
+    case "fail": {
+      requireToken(job, "fail", event.token);
+      if (job.cancelRequested) {
+        return toTerminal(endAttempt(job, now, "canceled", event.error), "canceled", now, "canceled");
+      }
+      const ended = endAttempt(job, now, "failed", event.error);
+      if (event.permanent) return toTerminal(ended, "dead", now, event.reason ?? "permanent");
+      if (job.attempt >= job.maxAttempts) return toTerminal(ended, "dead", now, event.reason ?? "exhausted");
+      const backoff: Backoff = job.backoff ?? event.backoff ?? DEFAULT_BACKOFF;
+      const delay = backoffDelay(backoff, job.attempt, { random: event.random, error: event.cause });
+      return { ...ended, state: "failed", runAt: now + delay };
+    }
+    case "expire": {
+      requireState(job, "expire", "active");
+      const expiresAt = job.lease?.expiresAt ?? 0;
+      if (expiresAt > now) {
+        throw new JobStateError(
+          job.id,
+          job.state,
+          "expire",
+          `its lease runs until ${expiresAt} (now ${now})`,
+        );
+      }
+      const error: ErrorInfo = {
+        name: "LeaseExpiredError",
+        message: `the lease of worker ${job.lease?.owner ?? "?"} expired at ${expiresAt} without a heartbeat`,
+      };
+      if (job.cancelRequested) {
+        return toTerminal(endAttempt(job, now, "canceled", error), "canceled", now, "canceled");
+      }
+      const ended = endAttempt(job, now, "stalled", error);
+      if (job.attempt >= job.maxAttempts) return toTerminal(ended, "dead", now, "stalled");
+      return { ...ended, state: "ready", runAt: now };
+    }
+    case "release": {
+      requireToken(job, "release", event.token);
+      if (job.cancelRequested) {
+        return toTerminal(endAttempt(job, now, "canceled"), "canceled", now, "canceled");
+      }
+      const ended = endAttempt(job, now, "released");
+      return { ...ended, state: "ready", attempt: job.attempt - 1, runAt: now };
+    }
+    case "cancel": {
+      if (job.state === "active") return { ...job, cancelRequested: true, updatedAt: now };
+      requireState(job, "cancel", "scheduled", "ready", "failed");
+      return toTerminal({ ...job }, "canceled", now, "canceled");
+    }
+    case "redrive": {
+      requireState(job, "redrive", "dead");
+      const next: JobRecord = { ...job, state: "ready", attempt: 0, runAt: now, updatedAt: now };
+      delete (next as { reason?: EndReason }).reason;
+      delete (next as { finishedAt?: number }).finishedAt;
+      return next;
+    }
+    case "overflow": {
+      requireState(job, "overflow", "ready", "scheduled");
+      if (job.attempt !== 0) throw new JobStateError(job.id, job.state, "overflow", "it has already run");
+      return toTerminal({ ...job }, "dead", now, "overflow");
+    }
+    default: {
+      const never: never = event;
+      throw new TypeError(`Unknown job event: ${JSON.stringify(never)}`);
+    }
+  }
+}
