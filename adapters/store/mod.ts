@@ -1,6 +1,192 @@
 /**
- * Placeholder for the store entry point; being built (see the issue tracker).
+ * The default store: `openStore(path)` opens the best embedded durable store for the runtime it
+ * runs on, loading only that store's driver.
+ *
+ * | runtime | store | why |
+ * | --- | --- | --- |
+ * | Deno | Deno KV (`Deno.openKv`, or `@deno/kv` without `--unstable-kv`) | the runtime's own store |
+ * | Bun | SQLite over `bun:sqlite` | built in, multi-process safe |
+ * | Node | SQLite over `node:sqlite` (the file store where `node:sqlite` is missing) | measured faster than the file store, multi-process safe |
+ *
+ * On Node, `node:sqlite` measured faster than the file store on the machine this was built on
+ * (8 concurrent committers, fsync on: about 21,000 against 14,000 commits/s), is safe for
+ * several processes on one file where the file store admits one, and writes the same format as
+ * Bun, so a database moves between Node and Bun. Deno KV writes its own format: a path opened
+ * on Deno is not readable by the SQLite store and the other way round (each refuses the
+ * other's file with a `StorageError`).
+ *
+ * The returned store's `info.name` says which adapter runs (`"deno-kv"`, `"sqlite"`, `"file"`),
+ * and its `choice` says which driver and why.
+ *
+ * @example Open the default store for this runtime
+ * ```ts
+ * import { openStore } from "@kvq/kvq/store";
+ * const dir = await Deno.makeTempDir();
+ * const kv = await openStore(`${dir}/jobs.db`);
+ * console.log(kv.info.name, kv.choice.driver, kv.info.durable);
+ * await kv.close();
+ * ```
  *
  * @module
  */
-export {};
+
+import type { AtomicKv } from "../../src/kv.ts";
+import type { DenoKvOptions } from "../deno-kv/mod.ts";
+import type { FileKvOptions } from "../file/mod.ts";
+import type { SqliteKvOptions } from "../sqlite/mod.ts";
+
+/** A JavaScript runtime kvq runs on. */
+export type Runtime = "deno" | "bun" | "node";
+
+/** An embedded durable adapter {@link openStore} can choose. */
+export type StoreAdapter = "deno-kv" | "sqlite" | "file";
+
+/** What {@link openStore} chose, and why. */
+export interface StoreChoice {
+  /** The runtime detected. */
+  readonly runtime: Runtime;
+  /** The adapter (equal to the store's `info.name`). */
+  readonly adapter: StoreAdapter;
+  /** The driver under it: `"Deno.openKv"`, `"@deno/kv"`, `"bun:sqlite"`, `"node:sqlite"` or `"node:fs"`. */
+  readonly driver: string;
+  /** Why this adapter, in words (including a fallback and its cause). */
+  readonly reason: string;
+}
+
+/** A store opened by {@link openStore}: the adapter itself, plus what was chosen. */
+export type OpenedStore = AtomicKv & { readonly choice: StoreChoice };
+
+/** Options of {@link openStore}. */
+export interface OpenStoreOptions {
+  /** Force an adapter instead of the runtime's default. @default "auto" */
+  adapter?: StoreAdapter | "auto";
+  /** Options for the sqlite adapter, when it is chosen. */
+  sqlite?: SqliteKvOptions;
+  /** Options for the file store, when it is chosen. */
+  file?: FileKvOptions;
+  /** Options for the deno-kv adapter, when it is chosen. */
+  denoKv?: DenoKvOptions;
+}
+
+/**
+ * The runtime this code runs on.
+ *
+ * @example
+ * ```ts
+ * import { detectRuntime } from "@kvq/kvq/store";
+ * console.log(detectRuntime()); // "deno" here
+ * ```
+ */
+export function detectRuntime(): Runtime {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  if (typeof g.Deno !== "undefined") return "deno";
+  if (typeof g.Bun !== "undefined") return "bun";
+  return "node";
+}
+
+/**
+ * The adapters {@link openStore} tries on a runtime, best first.
+ *
+ * @param runtime The runtime. @default detectRuntime()
+ *
+ * @example
+ * ```ts
+ * import { storePreference } from "@kvq/kvq/store";
+ * console.log(storePreference("node")); // ["sqlite", "file"]
+ * ```
+ */
+export function storePreference(runtime: Runtime = detectRuntime()): StoreAdapter[] {
+  if (runtime === "deno") return ["deno-kv", "sqlite"];
+  if (runtime === "bun") return ["sqlite"];
+  return ["sqlite", "file"];
+}
+
+const REASONS: Record<Runtime, Partial<Record<StoreAdapter, string>>> = {
+  deno: { "deno-kv": "Deno KV is Deno's own durable store", sqlite: "node:sqlite, built into Deno" },
+  bun: { sqlite: "bun:sqlite is built into Bun and safe for several processes on one file" },
+  node: {
+    sqlite:
+      "node:sqlite measured faster than the file store (8 committers, fsync on) and is multi-process safe",
+    file: "the file store (node:fs), durable with group commit",
+  },
+};
+
+async function openAdapter(
+  adapter: StoreAdapter,
+  path: string,
+  options: OpenStoreOptions,
+): Promise<AtomicKv> {
+  if (adapter === "deno-kv") {
+    const { DenoKv } = await import("../deno-kv/mod.ts");
+    return DenoKv.open(path, options.denoKv);
+  }
+  if (adapter === "sqlite") {
+    const { SqliteKv } = await import("../sqlite/mod.ts");
+    return SqliteKv.open(path, options.sqlite);
+  }
+  const { FileKv } = await import("../file/mod.ts");
+  return FileKv.open(path, options.file);
+}
+
+function driverOf(kv: AtomicKv): string {
+  const k = kv as { implementation?: string; driver?: string };
+  return k.implementation ?? k.driver ?? "node:fs";
+}
+
+/**
+ * Opens the best embedded durable store for this runtime (see the module docs for the table).
+ * When the preferred driver is missing (e.g. `node:sqlite` on an old Node), the next one is
+ * used and `choice.reason` says why.
+ *
+ * @param path The store's file. Its format depends on the adapter chosen.
+ * @param options Force an adapter, or pass options to the one chosen.
+ * @returns The adapter instance, with `choice` describing it.
+ *
+ * @example Force the file store
+ * ```ts
+ * import { openStore } from "@kvq/kvq/store";
+ * const dir = await Deno.makeTempDir();
+ * const kv = await openStore(`${dir}/jobs.kvq`, { adapter: "file" });
+ * console.log(kv.info.name); // "file"
+ * await kv.close();
+ * ```
+ */
+export async function openStore(path: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
+  if (typeof path !== "string" || path === "") {
+    throw new TypeError("Cannot open store: path must be a non-empty file path");
+  }
+  const runtime = detectRuntime();
+  const wanted = options.adapter ?? "auto";
+  if (wanted !== "auto" && !["deno-kv", "sqlite", "file"].includes(wanted)) {
+    throw new TypeError(`Cannot open store: unknown adapter "${wanted}" (expected deno-kv, sqlite or file)`);
+  }
+  const candidates: StoreAdapter[] = wanted === "auto" ? storePreference(runtime) : [wanted];
+  const failures: string[] = [];
+  for (let i = 0; i < candidates.length; i++) {
+    const adapter = candidates[i];
+    let kv: AtomicKv;
+    try {
+      kv = await openAdapter(adapter, path, options);
+    } catch (e) {
+      // Fall back only when the driver itself is missing, never on a bad or busy file.
+      if (i === candidates.length - 1 || !isMissingDriver(e)) throw e;
+      failures.push(`${adapter} unavailable: ${String((e as Error)?.message ?? e).split("\n")[0]}`);
+      continue;
+    }
+    const reason = wanted !== "auto"
+      ? `adapter "${adapter}" was requested`
+      : [REASONS[runtime][adapter] ?? adapter, ...failures].join("; ");
+    const choice: StoreChoice = { runtime, adapter, driver: driverOf(kv), reason };
+    Object.defineProperty(kv, "choice", { value: choice, enumerable: true });
+    return kv as OpenedStore;
+  }
+  throw new Error("unreachable");
+}
+
+function isMissingDriver(e: unknown): boolean {
+  const text = `${(e as Error)?.message ?? e} ${((e as { cause?: Error })?.cause)?.message ?? ""}`;
+  const code = (e as { code?: string })?.code ?? (e as { cause?: { code?: string } })?.cause?.code;
+  return code === "ERR_UNKNOWN_BUILTIN_MODULE" || code === "ERR_MODULE_NOT_FOUND" ||
+    /no such built-in module|cannot find (module|package)|not installed|is not available|unknown builtin/i
+      .test(text);
+}

@@ -1,0 +1,73 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { detectRuntime, openStore, storePreference } from "../../adapters/store/mod.ts";
+
+const g = globalThis as { Deno?: unknown; Bun?: unknown };
+const runtime = typeof g.Deno !== "undefined" ? "deno" : typeof g.Bun !== "undefined" ? "bun" : "node";
+
+async function inTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "kvq-store-"));
+  try {
+    await fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test("detectRuntime names the runtime running the test", () => {
+  assert.equal(detectRuntime(), runtime);
+  assert.deepEqual(storePreference("deno"), ["deno-kv", "sqlite"]);
+  assert.deepEqual(storePreference("bun"), ["sqlite"]);
+  assert.deepEqual(storePreference("node"), ["sqlite", "file"]);
+});
+
+test("openStore opens Deno KV on Deno, bun:sqlite on Bun and node:sqlite on Node, durable", async () => {
+  await inTempDir(async (dir) => {
+    const kv = await openStore(join(dir, "jobs.db"));
+    const expected = {
+      deno: { adapter: "deno-kv", driver: "Deno.openKv" },
+      bun: { adapter: "sqlite", driver: "bun:sqlite" },
+      node: { adapter: "sqlite", driver: "node:sqlite" },
+    }[runtime];
+    assert.equal(kv.info.name, expected.adapter);
+    assert.equal(kv.choice.adapter, expected.adapter);
+    assert.equal(kv.choice.driver, expected.driver);
+    assert.equal(kv.choice.runtime, runtime);
+    assert.ok(kv.choice.reason.length > 0);
+    assert.equal(kv.info.durable, true);
+    await kv.close();
+  });
+});
+
+test("openStore reopens the same data from the same path", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "jobs.db");
+    const a = await openStore(path);
+    const res = await a.atomic().check(["job", 1], null).set(["job", 1], Uint8Array.of(1, 2)).commit();
+    assert.equal(res.ok, true);
+    await a.close();
+    const b = await openStore(path);
+    assert.deepEqual((await b.get(["job", 1]))?.value, Uint8Array.of(1, 2));
+    await b.close();
+  });
+});
+
+test("openStore with an adapter opens that adapter on any runtime", async () => {
+  await inTempDir(async (dir) => {
+    for (const adapter of ["sqlite", "file", "deno-kv"] as const) {
+      const kv = await openStore(join(dir, `forced-${adapter}`), { adapter });
+      assert.equal(kv.info.name, adapter);
+      assert.equal(kv.choice.reason, `adapter "${adapter}" was requested`);
+      assert.equal((await kv.atomic().set(["x"], Uint8Array.of(1)).commit()).ok, true);
+      await kv.close();
+    }
+  });
+});
+
+test("openStore rejects an empty path and an unknown adapter with TypeError", async () => {
+  await assert.rejects(openStore(""), TypeError);
+  await assert.rejects(openStore("x.db", { adapter: "redis" as "file" }), TypeError);
+});
