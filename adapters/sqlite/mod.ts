@@ -271,6 +271,15 @@ export class SqliteKv implements AtomicKv {
       if (file !== "") this.#retryBusy(() => db.exec("PRAGMA journal_mode = WAL"), busy);
       db.exec(`PRAGMA synchronous = ${synchronous.toUpperCase()}`);
       this.#retryBusy(() => this.#transaction(() => SCHEMA.forEach((sql) => db.exec(sql))), busy);
+      const columns = (db.prepare("PRAGMA table_info(kv)").all() as { name: string }[]).map((c) => c.name);
+      if (!["k", "v", "vs"].every((c) => columns.includes(c))) {
+        throw new StorageError(
+          NAME,
+          "open",
+          `${file || "the database"} has a table "kv" that is not kvq's (columns ${columns.join(", ")}; ` +
+            "a Deno KV database?)",
+        );
+      }
       this.#st = {
         get: db.prepare("SELECT v, vs FROM kv WHERE k = ?"),
         version: db.prepare("SELECT vs FROM kv WHERE k = ?"),
