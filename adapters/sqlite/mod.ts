@@ -14,6 +14,9 @@
  * one fsync for all of them), each with its own versionstamp; none resolves before the shared
  * `COMMIT` has returned.
  *
+ * Both drivers are synchronous: a commit runs on the JavaScript thread, including its fsync and,
+ * when another process holds the write lock, its wait of up to `busyTimeoutMs`.
+ *
  * @example Open a durable store on any runtime
  * ```ts
  * import { SqliteKv } from "@kvq/kvq/sqlite";
