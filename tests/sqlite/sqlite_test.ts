@@ -289,3 +289,29 @@ test("SqliteKv.watch wakes on commits under the prefix from this handle and from
     await kv.close();
   });
 });
+
+test("SqliteKv fails only the faulty commit of a group, and applies nothing of it", async () => {
+  const db = await openSqliteDatabase(":memory:");
+  const kv = SqliteKv.fromDatabase(db);
+  // A fault injected at the SQL level: writing the bytes DE AD aborts the statement.
+  db.exec(
+    "CREATE TRIGGER fault BEFORE INSERT ON kv WHEN NEW.v = x'dead' BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+  );
+  const [a, b, c] = await Promise.allSettled([
+    kv.atomic().set(["a"], u8(1)).commit(),
+    kv.atomic().set(["b1"], u8(2)).set(["b2"], u8(0xde, 0xad)).commit(),
+    kv.atomic().set(["c"], u8(3)).commit(),
+  ]);
+  assert.equal(a.status === "fulfilled" && a.value.ok, true);
+  assert.equal(c.status === "fulfilled" && c.value.ok, true);
+  assert.equal(b.status, "rejected");
+  assert.ok((b as PromiseRejectedResult).reason instanceof StorageError);
+  assert.match(String((b as PromiseRejectedResult).reason.message), /injected fault/);
+  assert.equal(await kv.get(["b1"]), null, "nothing of the failed commit is applied");
+  assert.deepEqual((await kv.get(["a"]))?.value, u8(1));
+  assert.deepEqual((await kv.get(["c"]))?.value, u8(3));
+  const next = await kv.atomic().set(["d"], u8(4)).commit();
+  assert.equal(next.ok, true, "the store goes on after a failed commit");
+  await kv.close();
+  db.close();
+});
