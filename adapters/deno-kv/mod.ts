@@ -373,8 +373,9 @@ export class DenoKv implements AtomicKv {
    * {@inheritDoc AtomicKv.getMany}
    *
    * Deno KV reads at most 10 keys at one point. Longer lists are read in chunks of 10 twice; the
-   * result is returned when both passes agree on every versionstamp (so every key was unchanged
-   * across the moment the first pass ended), else it retries.
+   * result is returned when both passes agree on every versionstamp (so every present key was
+   * unchanged across the moment the first pass ended), else it retries. A key created and
+   * deleted again between the passes reads as absent.
    */
   getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
     try {
