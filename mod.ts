@@ -19,3 +19,9 @@
 
 export * from "./src/errors.ts";
 export * from "./src/kv.ts";
+export * from "./src/queue.ts";
+export * from "./src/worker.ts";
+export * from "./src/types.ts";
+export * from "./src/events.ts";
+export * from "./src/job.ts";
+export * from "./src/keys.ts";

@@ -1,0 +1,402 @@
+/**
+ * The group committer: every write the engine makes for one queue goes through it. Writes that
+ * arrive while a commit is in flight (or in the same tick) are packed into one atomic commit,
+ * within the store's declared limits, so `add`, claim and complete cost one commit per batch, not
+ * per job.
+ *
+ * It also keeps the queue's per-state counts exact: one counts record per queue, updated in the
+ * same commit as every state change (checked by versionstamp, so concurrent writers from other
+ * processes serialize on it). That makes `counts()` O(1) and `maxQueued` exact and cheap: the
+ * capacity check reads the counts, not the backlog. The price is one hot key per queue; within a
+ * process the batching means it is read once and written once per commit.
+ *
+ * A unit whose own checks fail (a job moved under us) resolves `{ ok: false }` without holding the
+ * others back: on a failed commit the committer finds the culprits by reading their checked keys,
+ * and retries the rest.
+ *
+ * @module
+ */
+
+import { type AtomicKv, encodeKey, type KvEntry, type KvKey } from "./kv.ts";
+import { JOB_STATES, type JobState } from "./job.ts";
+import { LimitError } from "./errors.ts";
+
+/** Jobs per state. */
+export type Counts = Record<JobState, number>;
+
+/** One logical write: checks, mutations and how it changes the counts. */
+export interface WriteUnit {
+  /** Keys that must still have these versionstamps (`null`: absent). */
+  readonly checks: ReadonlyArray<readonly [KvKey, string | null]>;
+  /** Keys to write. */
+  readonly sets: ReadonlyArray<readonly [KvKey, Uint8Array]>;
+  /** Keys to delete. */
+  readonly deletes: readonly KvKey[];
+  /** Change of the per-state counts. */
+  readonly delta?: Partial<Counts>;
+  /** Unfinished jobs this unit adds; checked against `maxQueued`. */
+  readonly room?: number;
+  /** Written instead when the queue is full; without it a full queue refuses the unit. */
+  readonly overflow?: WriteUnit;
+}
+
+/** The outcome of one unit. */
+export type WriteResult =
+  | { readonly ok: true; readonly versionstamp: string; readonly overflowed: boolean }
+  | { readonly ok: false; readonly full: boolean };
+
+/** The empty counts. */
+export function zeroCounts(): Counts {
+  return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Counts;
+}
+
+/** Unfinished jobs: scheduled, ready, active and failed. */
+export function unfinished(c: Counts): number {
+  return c.scheduled + c.ready + c.active + c.failed;
+}
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Decodes a counts record (absent: zeros). */
+export function decodeCounts(value: Uint8Array | undefined): Counts {
+  const c = zeroCounts();
+  if (!value) return c;
+  const raw = JSON.parse(dec.decode(value)) as Partial<Counts>;
+  for (const s of JOB_STATES) c[s] = raw[s] ?? 0;
+  return c;
+}
+
+/** Encodes counts. */
+export function encodeCounts(c: Counts): Uint8Array {
+  return enc.encode(JSON.stringify(c));
+}
+
+/** Adds `delta` to `c` in place. */
+export function addCounts(c: Counts, delta: Partial<Counts> | undefined): Counts {
+  if (delta) { for (const s of JOB_STATES) c[s] += delta[s] ?? 0; }
+  return c;
+}
+
+/** Most value+key bytes packed into one commit (Deno KV allows 800 KiB per atomic operation). */
+const BATCH_BYTES = 256 * 1024;
+/** Most rounds for one batch before giving up on a store that keeps refusing. */
+const MAX_ROUNDS = 1000;
+
+interface Pending {
+  unit: WriteUnit;
+  /** Commit alone (a packed batch broke a limit the store does not declare). */
+  solo?: boolean;
+  resolve: (r: WriteResult) => void;
+  reject: (e: unknown) => void;
+}
+
+function hex(key: KvKey): string {
+  const b = encodeKey(key);
+  let s = "";
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+
+function unitSize(u: WriteUnit): number {
+  let n = 0;
+  for (const [k, v] of u.sets) n += v.length + k.length * 16;
+  n += (u.deletes.length + u.checks.length) * 64;
+  return n;
+}
+
+function hasDelta(u: WriteUnit): boolean {
+  if (u.room) return true;
+  if (!u.delta) return false;
+  for (const s of JOB_STATES) if (u.delta[s]) return true;
+  return false;
+}
+
+/**
+ * Packs writes for one queue into as few atomic commits as the store's limits allow.
+ *
+ * @example Two writes, one commit
+ * ```ts
+ * import { MemoryKv } from "../adapters/memory/mod.ts";
+ * import { Committer } from "./committer.ts";
+ * const kv = new MemoryKv();
+ * const c = new Committer(kv, ["counts"], ["delta"]);
+ * const unit = (k: string) => ({ checks: [], sets: [[[k], new Uint8Array(1)] as const], deletes: [] });
+ * const [a, b] = await Promise.all([c.write(unit("a")), c.write(unit("b"))]);
+ * console.log(a.ok && b.ok && a.versionstamp === b.versionstamp); // true
+ * ```
+ */
+export class Committer {
+  readonly #kv: AtomicKv;
+  readonly #countsKey: KvKey;
+  readonly #deltaPrefix: KvKey;
+  #maxQueued: number;
+  #queue: Pending[] = [];
+  #running = false;
+  #cached: { counts: Counts; versionstamp: string | null } | null = null;
+  /** Commits made (for tests and metrics). */
+  commits = 0;
+
+  /**
+   * @param kv The store.
+   * @param countsKey Where the per-state counts live.
+   * @param deltaPrefix Where transactional adds leave count deltas.
+   * @param maxQueued Most unfinished jobs. @default Infinity
+   */
+  constructor(kv: AtomicKv, countsKey: KvKey, deltaPrefix: KvKey, maxQueued: number = Infinity) {
+    this.#kv = kv;
+    this.#countsKey = countsKey;
+    this.#deltaPrefix = deltaPrefix;
+    this.#maxQueued = maxQueued;
+  }
+
+  /** Queues one unit; resolves once its commit resolved. */
+  write(unit: WriteUnit): Promise<WriteResult> {
+    return new Promise<WriteResult>((resolve, reject) => {
+      this.#queue.push({ unit, resolve, reject });
+      if (!this.#running) {
+        this.#running = true;
+        queueMicrotask(() => void this.#run());
+      }
+    });
+  }
+
+  /** Queues several units (packed together as limits allow). */
+  writeMany(units: readonly WriteUnit[]): Promise<WriteResult[]> {
+    return Promise.all(units.map((u) => this.write(u)));
+  }
+
+  /** Reads the counts, including deltas of transactional adds not yet folded in. */
+  async readCounts(): Promise<Counts> {
+    const entry = await this.#kv.get(this.#countsKey);
+    const c = decodeCounts(entry?.value);
+    for await (const d of this.#kv.list({ prefix: this.#deltaPrefix })) addCounts(c, decodeCounts(d.value));
+    return c;
+  }
+
+  /** Folds transactional-add deltas into the counts record (idempotent; safe concurrently). */
+  async foldDeltas(limit = 200): Promise<number> {
+    const deltas = [];
+    for await (const d of this.#kv.list({ prefix: this.#deltaPrefix }, { limit })) deltas.push(d);
+    if (deltas.length === 0) return 0;
+    const maxN = Math.max(
+      1,
+      Math.min(deltas.length, this.#kv.info.maxMutations - 1, this.#kv.info.maxChecks - 2),
+    );
+    const batch = deltas.slice(0, maxN);
+    for (let round = 0; round < 10; round++) {
+      const entry = await this.#kv.get(this.#countsKey);
+      const c = decodeCounts(entry?.value);
+      const op = this.#kv.atomic().check(this.#countsKey, entry?.versionstamp ?? null);
+      for (const d of batch) {
+        op.check(d.key, d.versionstamp).delete(d.key);
+        addCounts(c, decodeCounts(d.value));
+      }
+      op.set(this.#countsKey, encodeCounts(c));
+      const res = await op.commit();
+      if (res.ok) {
+        this.#cached = { counts: c, versionstamp: res.versionstamp };
+        return batch.length;
+      }
+      const still = await getMany(this.#kv, batch.map((d) => d.key));
+      if (still.some((e, i) => e?.versionstamp !== batch[i].versionstamp)) return 0; // folded elsewhere
+    }
+    return 0;
+  }
+
+  async #counts(): Promise<{ counts: Counts; versionstamp: string | null }> {
+    if (!this.#cached) {
+      const entry = await this.#kv.get(this.#countsKey);
+      this.#cached = { counts: decodeCounts(entry?.value), versionstamp: entry?.versionstamp ?? null };
+    }
+    return this.#cached;
+  }
+
+  async #deltaRoom(): Promise<number> {
+    let n = 0;
+    for await (const d of this.#kv.list({ prefix: this.#deltaPrefix })) {
+      n += unfinished(decodeCounts(d.value));
+    }
+    return n;
+  }
+
+  /** Takes the next batch off the queue, within limits, with no key touched by two units. */
+  #take(): Pending[] {
+    const info = this.#kv.info;
+    const maxMut = info.maxMutations - 1;
+    const maxChecks = info.maxChecks - 1;
+    const batch: Pending[] = [];
+    const deferred: Pending[] = [];
+    const mutated = new Set<string>();
+    const checked = new Map<string, string | null>();
+    let muts = 0, checks = 0, bytes = 0;
+    let i = 0;
+    for (; i < this.#queue.length; i++) {
+      const p = this.#queue[i];
+      if (p.solo) {
+        if (batch.length === 0) {
+          batch.push(p);
+          i++;
+        }
+        break;
+      }
+      const u = p.unit;
+      const um = u.sets.length + u.deletes.length;
+      const uc = u.checks.length;
+      const ub = unitSize(u);
+      if (batch.length > 0 && (muts + um > maxMut || checks + uc > maxChecks || bytes + ub > BATCH_BYTES)) {
+        break;
+      }
+      const keys = [...u.sets.map((s) => hex(s[0])), ...u.deletes.map(hex)];
+      const ck = u.checks.map(([k, v]) => [hex(k), v] as const);
+      const clash = keys.some((k) => mutated.has(k) || checked.has(k)) ||
+        ck.some(([k, v]) => mutated.has(k) || (checked.has(k) && checked.get(k) !== v));
+      if (clash) {
+        deferred.push(p);
+        continue;
+      }
+      for (const k of keys) mutated.add(k);
+      for (const [k, v] of ck) checked.set(k, v);
+      muts += um;
+      checks += uc;
+      bytes += ub;
+      batch.push(p);
+    }
+    this.#queue = [...deferred, ...this.#queue.slice(i)];
+    return batch;
+  }
+
+  async #run(): Promise<void> {
+    try {
+      while (this.#queue.length) {
+        const batch = this.#take();
+        try {
+          await this.#commitBatch(batch);
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
+      }
+    } finally {
+      this.#running = false;
+      if (this.#queue.length) {
+        this.#running = true;
+        queueMicrotask(() => void this.#run());
+      }
+    }
+  }
+
+  async #commitBatch(batch: Pending[]): Promise<void> {
+    let live = batch.map((p) => ({ p, unit: p.unit, overflowed: false }));
+    for (let round = 0; live.length && round < MAX_ROUNDS; round++) {
+      const counting = live.some((l) => hasDelta(l.p.unit) || l.p.unit.overflow);
+      let state: { counts: Counts; versionstamp: string | null } | null = null;
+      let next = zeroCounts();
+      if (counting) {
+        state = await this.#counts();
+        next = addCounts({ ...state.counts }, undefined);
+        if (live.some((l) => l.p.unit.room) && this.#maxQueued !== Infinity) {
+          let used = unfinished(next) + (await this.#deltaRoom());
+          const kept = [];
+          for (const l of live) {
+            const room = l.p.unit.room ?? 0;
+            if (room && used + room > this.#maxQueued) {
+              if (l.p.unit.overflow) {
+                kept.push({ p: l.p, unit: l.p.unit.overflow, overflowed: true });
+              } else l.p.resolve({ ok: false, full: true });
+              continue;
+            }
+            used += room;
+            kept.push({ p: l.p, unit: l.p.unit, overflowed: false });
+          }
+          live = kept;
+          if (!live.length) return;
+        } else {
+          live = live.map((l) => ({ ...l, unit: l.p.unit, overflowed: false }));
+        }
+        for (const l of live) addCounts(next, l.unit.delta);
+      }
+      const op = this.#kv.atomic();
+      if (counting) op.check(this.#countsKey, state!.versionstamp);
+      const seen = new Set<string>();
+      for (const l of live) {
+        for (const [k, v] of l.unit.checks) {
+          const h = hex(k);
+          if (seen.has(h)) continue;
+          seen.add(h);
+          op.check(k, v);
+        }
+      }
+      for (const l of live) {
+        for (const k of l.unit.deletes) op.delete(k);
+        for (const [k, v] of l.unit.sets) op.set(k, v);
+      }
+      if (counting) op.set(this.#countsKey, encodeCounts(next));
+      let res;
+      try {
+        res = await op.commit();
+      } catch (e) {
+        if (live.length > 1 && e instanceof LimitError) {
+          // The batch as a whole broke a limit the store does not declare: write one by one.
+          this.#queue.unshift(...live.map((l) => ({ ...l.p, solo: true })));
+          return;
+        }
+        throw e;
+      }
+      this.commits++;
+      if (res.ok) {
+        if (counting) this.#cached = { counts: next, versionstamp: res.versionstamp };
+        for (const l of live) {
+          l.p.resolve({ ok: true, versionstamp: res.versionstamp, overflowed: l.overflowed });
+        }
+        return;
+      }
+      // Someone else moved the counts, or some unit's own check failed. Find out which.
+      if (counting) {
+        const entry = await this.#kv.get(this.#countsKey);
+        const vs = entry?.versionstamp ?? null;
+        if (vs !== state!.versionstamp) {
+          this.#cached = { counts: decodeCounts(entry?.value), versionstamp: vs };
+        }
+      }
+      const keys = live.flatMap((l) => l.unit.checks.map(([k]) => k));
+      const current = await getMany(this.#kv, keys);
+      let j = 0;
+      const survivors = [];
+      for (const l of live) {
+        let holds = true;
+        for (const [, v] of l.unit.checks) if ((current[j++]?.versionstamp ?? null) !== v) holds = false;
+        if (holds) survivors.push(l);
+        else l.p.resolve({ ok: false, full: false });
+      }
+      live = survivors;
+    }
+    for (const l of live) l.p.reject(new Error("Cannot commit: the store kept refusing the commit"));
+  }
+
+  /** Forgets the cached counts (after an external change). */
+  invalidate(): void {
+    this.#cached = null;
+  }
+
+  /** Changes `maxQueued`. */
+  set maxQueued(n: number) {
+    this.#maxQueued = n;
+  }
+}
+
+/**
+ * `getMany` in slices of 10 keys (the smallest limit among supported stores, Deno KV's).
+ *
+ * @example
+ * ```ts
+ * import { MemoryKv } from "../adapters/memory/mod.ts";
+ * import { getMany } from "./committer.ts";
+ * console.log((await getMany(new MemoryKv(), [["a"], ["b"]])).length); // 2
+ * ```
+ */
+export async function getMany(kv: AtomicKv, keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
+  if (keys.length <= 10) return keys.length ? await kv.getMany(keys) : [];
+  const parts: Promise<(KvEntry | null)[]>[] = [];
+  for (let i = 0; i < keys.length; i += 10) parts.push(kv.getMany(keys.slice(i, i + 10)));
+  return (await Promise.all(parts)).flat();
+}

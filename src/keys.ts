@@ -1,0 +1,157 @@
+/**
+ * The keyspace: which key holds what. Everything lives under one root prefix (default `["kvq"]`),
+ * so a store shared with application data never collides with it.
+ *
+ * ```
+ * root + ["job", id]                               -> job record (JSON)
+ * root + ["blob", id, "p" | "r", i]                -> chunk i of a large payload ("p") or result ("r")
+ * root + ["ready", queue, -priority, id]           -> ""        claim order: ascending key order
+ *                                                                (higher priority first, then id =
+ *                                                                submission order, ids are ULIDs)
+ * root + ["delayed", queue, runAt, id]             -> state     scheduled and failed (retry) jobs
+ * root + ["lease", queue, expiresAt, id]           -> ""        active jobs, by lease expiry
+ * root + ["done", queue, finishedAt, id]           -> ""        completed
+ * root + ["dead", queue, finishedAt, id]           -> ""        dead letters
+ * root + ["canceled", queue, finishedAt, id]       -> ""        canceled
+ * root + ["unique", queue, key]                    -> id        idempotency key / external id
+ * root + ["meta", queue, "counts"]                 -> per-state counts (JSON), exact
+ * root + ["meta", queue, "delta", id]              -> count delta of a transactional add, folded
+ *                                                     into "counts" by the next maintenance pass
+ * root + ["meta", queue, "paused"]                 -> present while the queue is paused
+ * root + ["cron", queue, name]                     -> repeating schedule (JSON)
+ * ```
+ *
+ * Every job is in exactly one state index at a time: each state change is one atomic commit that
+ * checks the job record's versionstamp, deletes the old index entry, writes the new one and the
+ * record, and adjusts the counts.
+ *
+ * @module
+ */
+
+import type { KvKey, KvKeyPart } from "./kv.ts";
+import type { JobRecord, JobState } from "./job.ts";
+
+/** The default root prefix. */
+export const DEFAULT_ROOT: readonly string[] = Object.freeze(["kvq"]);
+
+/** The index a state lives in. */
+export const STATE_INDEX: Readonly<Record<JobState, string>> = Object.freeze({
+  scheduled: "delayed",
+  failed: "delayed",
+  ready: "ready",
+  active: "lease",
+  completed: "done",
+  dead: "dead",
+  canceled: "canceled",
+});
+
+/**
+ * The keys of one queue under one root.
+ *
+ * @example Where a ready job's index entry lives
+ * ```ts
+ * import { Keyspace } from "./keys.ts";
+ * const ks = new Keyspace(["kvq"], "mail");
+ * console.log(ks.job("01J0")); // ["kvq", "job", "01J0"]
+ * ```
+ */
+export class Keyspace {
+  /** The root prefix. */
+  readonly root: KvKey;
+  /** The queue name. */
+  readonly queue: string;
+  /** The per-state counts. */
+  readonly counts: KvKey;
+  /** The paused flag. */
+  readonly paused: KvKey;
+
+  /**
+   * Creates the keyspace of `queue` under `root`.
+   *
+   * @param root The root prefix. @default ["kvq"]
+   * @param queue The queue name (a non-empty string).
+   */
+  constructor(root: KvKey = DEFAULT_ROOT, queue: string) {
+    if (typeof queue !== "string" || queue === "") {
+      throw new TypeError(`Invalid queue name: expected a non-empty string, got ${JSON.stringify(queue)}`);
+    }
+    if (!Array.isArray(root)) throw new TypeError("Invalid root prefix: expected an array of key parts");
+    this.root = root;
+    this.queue = queue;
+    this.counts = [...root, "meta", queue, "counts"];
+    this.paused = [...root, "meta", queue, "paused"];
+  }
+
+  /** The job record key. */
+  job(id: string): KvKey {
+    return [...this.root, "job", id];
+  }
+
+  /** Chunk `i` of a job's payload (`"p"`) or result (`"r"`). */
+  blob(id: string, kind: "p" | "r", i: number): KvKey {
+    return [...this.root, "blob", id, kind, i];
+  }
+
+  /** The prefix of one state's index in this queue. */
+  indexPrefix(state: JobState): KvKey {
+    return [...this.root, STATE_INDEX[state], this.queue];
+  }
+
+  /** The index key of a record in its current state. */
+  index(job: JobRecord): KvKey {
+    const p = this.indexPrefix(job.state);
+    switch (job.state) {
+      case "ready":
+        // 0 - priority: higher priority sorts first; never -0 (which sorts before 0).
+        return [...p, 0 - job.priority, job.id];
+      case "scheduled":
+      case "failed":
+        return [...p, job.runAt, job.id];
+      case "active":
+        return [...p, job.lease?.expiresAt ?? 0, job.id];
+      default:
+        return [...p, job.finishedAt ?? job.updatedAt, job.id];
+    }
+  }
+
+  /** The idempotency key entry. */
+  unique(key: string): KvKey {
+    return [...this.root, "unique", this.queue, key];
+  }
+
+  /** The prefix of transactional-add count deltas. */
+  get deltaPrefix(): KvKey {
+    return [...this.root, "meta", this.queue, "delta"];
+  }
+
+  /** A transactional add's count delta. */
+  delta(id: string): KvKey {
+    return [...this.deltaPrefix, id];
+  }
+
+  /** The prefix of repeating schedules. */
+  get cronPrefix(): KvKey {
+    return [...this.root, "cron", this.queue];
+  }
+
+  /** A repeating schedule. */
+  cron(name: string): KvKey {
+    return [...this.cronPrefix, name];
+  }
+
+  /** The id at the end of an index key. */
+  static idOf(indexKey: KvKey): string {
+    return indexKey[indexKey.length - 1] as string;
+  }
+
+  /** The time part (runAt / expiresAt / finishedAt) of a time-ordered index key. */
+  static timeOf(indexKey: KvKey): number {
+    return indexKey[indexKey.length - 2] as number;
+  }
+
+  /** A key that sorts right after `key` and before anything after it (for exclusive starts). */
+  static after(key: KvKey): KvKeyPart[] {
+    // No index key has children, so any one-part extension sorts after it and before its next sibling.
+    return [...key, new Uint8Array(0)];
+  }
+}

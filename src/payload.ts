@@ -1,0 +1,187 @@
+/**
+ * Encoding of job records and of the values they carry (payloads and results). A value is any
+ * JSON value or a `Uint8Array`; it is kept inline in the job record when the record still fits the
+ * store's `maxValueBytes`, and otherwise split into chunks stored under their own keys in the same
+ * atomic commit. Records are JSON, readable in any store.
+ *
+ * @module
+ */
+
+import type { ErrorInfo, JobRecord, ValueRef } from "./job.ts";
+import { LimitError } from "./errors.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/**
+ * The bytes of a value: `Uint8Array`s as they are, anything else as UTF-8 JSON (`undefined` as
+ * `null`).
+ *
+ * @example
+ * ```ts
+ * import { valueBytes } from "./payload.ts";
+ * console.log(valueBytes({ a: 1 }).bytes.length, valueBytes(new Uint8Array(3)).binary); // 7 true
+ * ```
+ */
+export function valueBytes(value: unknown): { bytes: Uint8Array; binary: boolean } {
+  if (value instanceof Uint8Array) return { bytes: value, binary: true };
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch (e) {
+    throw new TypeError(`Invalid job value: it cannot be encoded as JSON (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+  return { bytes: enc.encode(text ?? "null"), binary: false };
+}
+
+/**
+ * Base64 (standard alphabet, padded) of bytes.
+ *
+ * @example
+ * ```ts
+ * import { toBase64 } from "./payload.ts";
+ * console.log(toBase64(new Uint8Array([1, 2, 3]))); // "AQID"
+ * ```
+ */
+export function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000) as unknown as number[]);
+  }
+  return btoa(s);
+}
+
+/**
+ * Bytes of a base64 string.
+ *
+ * @example
+ * ```ts
+ * import { fromBase64 } from "./payload.ts";
+ * console.log(fromBase64("AQID")); // Uint8Array [1, 2, 3]
+ * ```
+ */
+export function fromBase64(b64: string): Uint8Array {
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/**
+ * The inline reference of a value (JSON in the record, or base64 for bytes).
+ *
+ * @example
+ * ```ts
+ * import { inlineRef } from "./payload.ts";
+ * console.log(inlineRef({ to: "a@b.c" })); // { json: { to: "a@b.c" } }
+ * ```
+ */
+export function inlineRef(value: unknown): ValueRef {
+  if (value instanceof Uint8Array) return { b64: toBase64(value) };
+  return { json: value === undefined ? null : value };
+}
+
+/**
+ * Splits bytes into chunks of at most `size` bytes.
+ *
+ * @example
+ * ```ts
+ * import { chunk } from "./payload.ts";
+ * console.log(chunk(new Uint8Array(5), 2).map((c) => c.length)); // [2, 2, 1]
+ * ```
+ */
+export function chunk(bytes: Uint8Array, size: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(bytes.subarray(i, i + size));
+  if (out.length === 0) out.push(new Uint8Array(0));
+  return out;
+}
+
+/**
+ * Decodes a value from its reference; `chunks` are the stored chunks when the reference says so.
+ *
+ * @example
+ * ```ts
+ * import { decodeValue } from "./payload.ts";
+ * console.log(decodeValue({ json: [1, 2] })); // [1, 2]
+ * ```
+ */
+export function decodeValue(ref: ValueRef | undefined, chunks?: readonly Uint8Array[]): unknown {
+  if (ref === undefined) return undefined;
+  if ("json" in ref) return ref.json;
+  if ("b64" in ref) return fromBase64(ref.b64);
+  if (!chunks || chunks.length !== ref.chunks) {
+    throw new TypeError(`Cannot decode value: expected ${ref.chunks} chunks, got ${chunks?.length ?? 0}`);
+  }
+  const bytes = new Uint8Array(ref.bytes);
+  let off = 0;
+  for (const c of chunks) {
+    bytes.set(c, off);
+    off += c.length;
+  }
+  return ref.binary ? bytes : JSON.parse(dec.decode(bytes));
+}
+
+/**
+ * The canonical bytes of a stored value (what a signature covers): the same bytes for the value at
+ * add time and for the value read back.
+ *
+ * @example
+ * ```ts
+ * import { canonicalBytes } from "./payload.ts";
+ * console.log(canonicalBytes({ json: { a: 1 } }).length); // 7
+ * ```
+ */
+export function canonicalBytes(ref: ValueRef, chunks?: readonly Uint8Array[]): Uint8Array {
+  if ("json" in ref) return enc.encode(JSON.stringify(ref.json) ?? "null");
+  if ("b64" in ref) return fromBase64(ref.b64);
+  const value = decodeValue(ref, chunks);
+  return value instanceof Uint8Array ? value : enc.encode(JSON.stringify(value) ?? "null");
+}
+
+/**
+ * Encodes a job record as UTF-8 JSON, fitting it under `maxBytes` by dropping history stack traces
+ * (oldest first), then shortening history messages. Throws {@linkcode LimitError} when it still does
+ * not fit.
+ *
+ * @example
+ * ```ts
+ * import { encodeRecord } from "./payload.ts";
+ * import { createJob } from "./job.ts";
+ * console.log(encodeRecord(createJob({ id: "a", queue: "q", payload: { json: 1 } }, 0), 65536).length > 0);
+ * ```
+ */
+export function encodeRecord(record: JobRecord, maxBytes: number = Infinity, adapter = "queue"): Uint8Array {
+  let bytes = enc.encode(JSON.stringify(record));
+  if (bytes.length <= maxBytes) return bytes;
+  const history = record.history.map((h) => ({ ...h }));
+  const shrink = (f: (e: ErrorInfo) => ErrorInfo) => {
+    for (let i = 0; i < history.length && bytes.length > maxBytes; i++) {
+      const h = history[i];
+      if (!h.error) continue;
+      history[i] = { ...h, error: f(h.error) };
+      bytes = enc.encode(JSON.stringify({ ...record, history }));
+    }
+  };
+  shrink((e) => ({ name: e.name, message: e.message }));
+  shrink((e) => ({ name: e.name, message: e.message.slice(0, 200) }));
+  if (bytes.length > maxBytes) throw new LimitError(adapter, "valueBytes", bytes.length, maxBytes);
+  return bytes;
+}
+
+/**
+ * Decodes a job record.
+ *
+ * @example
+ * ```ts
+ * import { decodeRecord, encodeRecord } from "./payload.ts";
+ * import { createJob } from "./job.ts";
+ * const job = createJob({ id: "a", queue: "q", payload: { json: 1 } }, 0);
+ * console.log(decodeRecord(encodeRecord(job)).id); // "a"
+ * ```
+ */
+export function decodeRecord(bytes: Uint8Array): JobRecord {
+  return JSON.parse(dec.decode(bytes)) as JobRecord;
+}

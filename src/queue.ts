@@ -1,0 +1,483 @@
+/**
+ * The queue: enqueue jobs, start workers, inspect and manage jobs. Built only on the AtomicKv
+ * contract, so the same code runs on every store: transient on the memory store (fast, lost when
+ * the process ends), durable on a durable store (a resolved `add` survives a crash).
+ *
+ * @module
+ */
+
+import type { AtomicKv } from "./kv.ts";
+import { Engine, engines } from "./engine.ts";
+import { Worker } from "./worker.ts";
+import type { JobState } from "./job.ts";
+import type { Counts } from "./committer.ts";
+import type {
+  AddedJob,
+  AddOptions,
+  Handler,
+  Job,
+  JobPage,
+  ListOptions,
+  Middleware,
+  QueueOptions,
+  RetentionRule,
+  ScheduleInfo,
+  ScheduleOptions,
+  WorkerOptions,
+} from "./types.ts";
+
+export type { Counts } from "./committer.ts";
+
+/**
+ * A named job queue on an AtomicKv store. Events (`completed`, `failed`, `retrying`, `dead`,
+ * `stalled`, `canceled`, `error`) are dispatched on it as {@linkcode QueueEvent}s by the process that
+ * made the change.
+ *
+ * @typeParam T The payload type: any JSON value or a `Uint8Array`.
+ * @typeParam R The handler's result type (stored with the job).
+ *
+ * @example Add, process with a retry, shut down
+ * ```ts
+ * import { MemoryKv } from "../adapters/memory/mod.ts";
+ * import { Queue } from "./queue.ts";
+ * const queue = new Queue<{ n: number }, number>(new MemoryKv(), "math", { backoff: 10 });
+ * let calls = 0;
+ * const worker = queue.process((job) => {
+ *   if (++calls === 1) throw new Error("flaky");
+ *   return job.data.n * 2;
+ * });
+ * const job = await queue.add({ n: 21 });
+ * console.log(await queue.result(job.id)); // 42
+ * await worker.close();
+ * ```
+ */
+export class Queue<T = unknown, R = unknown> extends EventTarget {
+  /** The queue name. */
+  readonly name: string;
+  /** The store. */
+  readonly kv: AtomicKv;
+  readonly #e: Engine<T, R>;
+
+  /**
+   * Opens a queue (nothing is written until the first change).
+   *
+   * @param kv The store; several queues (and your own data) may share it.
+   * @param name The queue name.
+   * @param options See {@linkcode QueueOptions}.
+   */
+  constructor(kv: AtomicKv, name: string, options: QueueOptions = {}) {
+    super();
+    this.#e = new Engine<T, R>(kv, name, options, this);
+    engines.set(this, this.#e as Engine<unknown, unknown>);
+    this.name = name;
+    this.kv = kv;
+  }
+
+  /** True when the store is not durable (the memory store): jobs are lost when the process ends. */
+  get transient(): boolean {
+    return !this.kv.info.durable;
+  }
+
+  /**
+   * Adds a job. Resolves once the store's commit resolved (durable when the store is). With `key`,
+   * a second add returns the existing job with `created: false` and stores nothing. Concurrent adds
+   * in one process share commits.
+   *
+   * @param data The payload: any JSON value or a `Uint8Array`.
+   * @param options See {@linkcode AddOptions}.
+   * @returns The job, with `created`.
+   * @throws {QueueFullError} When `maxQueued` is reached and overflow is `"reject"`.
+   * @throws {LimitError} When the payload is over `maxPayloadBytes` (kind `"payloadBytes"`).
+   *
+   * @example Delayed, prioritized, idempotent
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "mail");
+   * const a = await queue.add({ to: "x@y.z" }, { key: "welcome:42", delay: 60_000, priority: 5 });
+   * const b = await queue.add({ to: "x@y.z" }, { key: "welcome:42" });
+   * console.log(a.state, a.id === b.id, b.created); // "scheduled" true false
+   * ```
+   */
+  add(data: T, options?: AddOptions): Promise<AddedJob<T, R>> {
+    return this.#e.add(data, options);
+  }
+
+  /**
+   * Adds many jobs in as few commits as the store's limits allow. Each commit is atomic; if one
+   * fails, jobs of earlier commits stay stored.
+   *
+   * @param items The jobs.
+   * @returns The jobs, in order.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue<number>(new MemoryKv(), "n");
+   * const jobs = await queue.addBulk([1, 2, 3].map((data) => ({ data })));
+   * console.log(jobs.length); // 3
+   * ```
+   */
+  addBulk(items: readonly { data: T; options?: AddOptions }[]): Promise<AddedJob<T, R>[]> {
+    return this.#e.addBulk(items);
+  }
+
+  /**
+   * Starts a worker that runs `handler` for each job.
+   *
+   * @param handler Returns the result (stored with the job) or throws (retry; `PermanentError`: dead).
+   * @param options See {@linkcode WorkerOptions}.
+   * @returns The running worker; `close()` it to stop.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue<string>(new MemoryKv(), "echo");
+   * const worker = queue.process((job, ctx) => `${job.data} (attempt ${ctx.attempt})`, { concurrency: 8 });
+   * await worker.close();
+   * ```
+   */
+  process(handler: Handler<T, R>, options?: WorkerOptions): Worker<T, R> {
+    return new Worker<T, R>(this, handler, options);
+  }
+
+  /**
+   * Adds middleware around every handler call (first added runs outermost).
+   *
+   * @param middleware `(job, next, ctx) => Promise<result>`; call `next()` to go on.
+   * @returns This queue.
+   *
+   * @example Time every job
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "timed");
+   * queue.use(async (job, next) => {
+   *   const started = Date.now();
+   *   try {
+   *     return await next();
+   *   } finally {
+   *     console.log(job.id, Date.now() - started, "ms");
+   *   }
+   * });
+   * ```
+   */
+  use(middleware: Middleware<T, R>): this {
+    if (typeof middleware !== "function") throw new TypeError("Invalid middleware: expected a function");
+    this.#e.middleware.push(middleware);
+    return this;
+  }
+
+  /**
+   * Reads a job.
+   *
+   * @param id The job id.
+   * @returns The job, or `null` when there is none.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const { id } = await queue.add("hi");
+   * console.log((await queue.getJob(id))?.state); // "ready"
+   * ```
+   */
+  getJob(id: string): Promise<Job<T, R> | null> {
+    return this.#e.getJob(id);
+  }
+
+  /**
+   * Jobs per state, exact (kept in the same commits as the state changes; O(1)).
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * await queue.add(1);
+   * console.log((await queue.counts()).ready); // 1
+   * ```
+   */
+  counts(): Promise<Counts> {
+    return this.#e.counts();
+  }
+
+  /**
+   * Lists jobs in one state, a page at a time: `ready` in claim order, the others by time.
+   *
+   * @param state The state.
+   * @param options `limit` (default 100) and `cursor` from the previous page.
+   *
+   * @example Page through dead letters
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * let cursor: string | null = null;
+   * do {
+   *   const page = await queue.list("dead", { limit: 50, cursor });
+   *   for (const job of page.jobs) console.log(job.id, job.error?.message);
+   *   cursor = page.cursor;
+   * } while (cursor);
+   * ```
+   */
+  list(state: JobState, options?: ListOptions): Promise<JobPage<T, R>> {
+    return this.#e.list(state, options);
+  }
+
+  /**
+   * Pauses the queue: no worker (in any process) claims a job until `resume()`. Running jobs go on.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * await queue.pause();
+   * console.log(await queue.isPaused()); // true
+   * await queue.resume();
+   * ```
+   */
+  pause(): Promise<void> {
+    return this.#e.setPaused(true);
+  }
+
+  /**
+   * Resumes a paused queue.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * await queue.resume();
+   * ```
+   */
+  resume(): Promise<void> {
+    return this.#e.setPaused(false);
+  }
+
+  /**
+   * Whether the queue is paused (as stored).
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * console.log(await new Queue(new MemoryKv(), "q").isPaused()); // false
+   * ```
+   */
+  isPaused(): Promise<boolean> {
+    return this.#e.isPaused();
+  }
+
+  /**
+   * Cancels a job: a scheduled, ready or failed job ends `canceled` at once; an active job has its
+   * handler's signal aborted (`CanceledError`) and ends `canceled`, not retried (if its handler
+   * returns before the abort takes effect, it ends `completed`).
+   *
+   * @param id The job id.
+   * @returns `true` when canceled (or requested), `false` when it had already ended.
+   * @throws {JobNotFoundError} When there is no such job.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const job = await queue.add("x", { delay: 1000 });
+   * console.log(await queue.cancel(job.id)); // true
+   * ```
+   */
+  cancel(id: string): Promise<boolean> {
+    return this.#e.cancel(id);
+  }
+
+  /**
+   * Moves a dead job back to `ready` with fresh attempts; its history is kept.
+   *
+   * @param id The job id.
+   * @returns The job after the change.
+   * @throws {JobNotFoundError} When there is no such job.
+   * @throws {JobStateError} When the job is not dead.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * for (const job of (await queue.list("dead")).jobs) await queue.redrive(job.id);
+   * ```
+   */
+  redrive(id: string): Promise<Job<T, R>> {
+    return this.#e.redrive(id);
+  }
+
+  /**
+   * Redrives every dead job of the queue.
+   *
+   * @returns How many were redriven.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * console.log(await new Queue(new MemoryKv(), "q").redriveAll()); // 0
+   * ```
+   */
+  redriveAll(): Promise<number> {
+    return this.#e.redriveAll();
+  }
+
+  /**
+   * Deletes a job that is not active, with its payload and idempotency key.
+   *
+   * @param id The job id.
+   * @returns `false` when there was no such job.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const { id } = await queue.add(1);
+   * console.log(await queue.remove(id)); // true
+   * ```
+   */
+  remove(id: string): Promise<boolean> {
+    return this.#e.remove(id);
+  }
+
+  /**
+   * The cleaner: removes ended jobs of one state that ended more than `age` ms ago, or beyond the
+   * newest `count`. Workers apply the queue's `retention` option this way periodically.
+   *
+   * @param state `completed`, `dead` or `canceled`.
+   * @param rule `age` and/or `count`.
+   * @returns How many jobs were removed.
+   *
+   * @example Keep the last 1000 completed jobs
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * await new Queue(new MemoryKv(), "q").clean("completed", { count: 1000 });
+   * ```
+   */
+  clean(state: "completed" | "dead" | "canceled", rule: RetentionRule): Promise<number> {
+    return this.#e.clean(state, rule);
+  }
+
+  /**
+   * The healer, run once: every active job whose lease expired becomes claimable again (its attempt
+   * counted) or dead when none remains. Workers run it periodically; it is idempotent and safe to run
+   * in several processes at once.
+   *
+   * @returns How many jobs it recovered.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * console.log(await new Queue(new MemoryKv(), "q").heal()); // 0
+   * ```
+   */
+  heal(): Promise<number> {
+    return this.#e.heal();
+  }
+
+  /**
+   * Waits for a job to end. Cannot miss an ending that happened before the call.
+   *
+   * @param id The job id.
+   * @param options `signal` to stop waiting.
+   * @returns The handler's return value.
+   * @throws {JobFailedError} When the job ended `dead`.
+   * @throws {CanceledError} When it was canceled.
+   * @throws {JobNotFoundError} When there is no such job (or it was removed, e.g. `removeOnComplete`).
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue<number, number>(new MemoryKv(), "sq");
+   * const worker = queue.process((job) => job.data ** 2);
+   * console.log(await queue.result((await queue.add(7)).id)); // 49
+   * await worker.close();
+   * ```
+   */
+  result(id: string, options: { signal?: AbortSignal } = {}): Promise<R> {
+    return this.#e.result(id, options.signal);
+  }
+
+  /**
+   * Creates or replaces a repeating schedule (cron or interval). Workers' maintenance enqueues each
+   * tick once, as a job with key `<name>@<tick time>`.
+   *
+   * @param name The schedule's name, unique in the queue.
+   * @param options See {@linkcode ScheduleOptions}.
+   * @returns The stored schedule with its next tick.
+   *
+   * @example Every day at 02:00 Berlin time
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "reports");
+   * const s = await queue.schedule("nightly", { cron: "0 2 * * *", timezone: "Europe/Berlin", data: { kind: "daily" } });
+   * console.log(new Date(s.next!).toISOString());
+   * ```
+   */
+  schedule(name: string, options: ScheduleOptions<T>): Promise<ScheduleInfo> {
+    return this.#e.schedule(name, options);
+  }
+
+  /**
+   * Deletes a schedule (jobs it already enqueued stay).
+   *
+   * @returns `false` when there was none.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * console.log(await new Queue(new MemoryKv(), "q").unschedule("nightly")); // false
+   * ```
+   */
+  unschedule(name: string): Promise<boolean> {
+    return this.#e.unschedule(name);
+  }
+
+  /**
+   * Lists the schedules.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * console.log(await new Queue(new MemoryKv(), "q").schedules()); // []
+   * ```
+   */
+  schedules(): Promise<ScheduleInfo[]> {
+    return this.#e.schedules();
+  }
+
+  /**
+   * Closes every worker started from this queue (see `Worker.close`). The store stays open.
+   *
+   * @param options `timeout` for running jobs, in ms. @default Infinity
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * queue.process(() => {});
+   * await queue.close({ timeout: 1000 });
+   * ```
+   */
+  async close(options: { timeout?: number } = {}): Promise<void> {
+    await Promise.all([...this.#e.workers].map((w) => w.close(options)));
+  }
+}

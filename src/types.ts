@@ -1,0 +1,244 @@
+/**
+ * The public types of the job engine: jobs as callers see them, and the options of queues, adds,
+ * workers, schedules and retention.
+ *
+ * @module
+ */
+
+import type { AtomicOp, KvKey } from "./kv.ts";
+import type { Clock } from "./clock.ts";
+import type { IdFactory } from "./ids.ts";
+import type { Backoff, BackoffOptions } from "./backoff.ts";
+import type { AttemptRecord, EndReason, ErrorInfo, JobState } from "./job.ts";
+import type { SigningKey } from "./signing.ts";
+
+/**
+ * A job as read from the store, with its payload decoded.
+ *
+ * @typeParam T The payload type.
+ * @typeParam R The handler's result type.
+ */
+export interface Job<T = unknown, R = unknown> {
+  /** The id: a ULID, so ids sort in submission order. */
+  readonly id: string;
+  /** The queue. */
+  readonly queue: string;
+  /** The state. */
+  readonly state: JobState;
+  /** The payload. */
+  readonly data: T;
+  /** Higher runs first. */
+  readonly priority: number;
+  /** Attempts started and counted so far (1 while the first attempt runs). */
+  readonly attempt: number;
+  /** Most attempts. */
+  readonly maxAttempts: number;
+  /** Earliest start (for `scheduled` and `failed` jobs, when it becomes ready). */
+  readonly runAt: number;
+  /** When it was added (ms since the epoch). */
+  readonly createdAt: number;
+  /** When it last changed. */
+  readonly updatedAt: number;
+  /** When the current or last attempt started. */
+  readonly startedAt?: number;
+  /** When it ended. */
+  readonly finishedAt?: number;
+  /** The last reported progress. */
+  readonly progress?: unknown;
+  /** The handler's return value, once `completed`. */
+  readonly result?: R;
+  /** The last error. */
+  readonly error?: ErrorInfo;
+  /** Why it is `dead` or `canceled`. */
+  readonly reason?: EndReason;
+  /** Every ended attempt, oldest first, with its error. */
+  readonly history: readonly AttemptRecord[];
+  /** The idempotency key / external id, if given. */
+  readonly key?: string;
+  /** Per-attempt time limit in ms. */
+  readonly timeout?: number;
+  /** A cancel was requested while it was active. */
+  readonly cancelRequested?: boolean;
+  /** The repeating schedule that enqueued it. */
+  readonly schedule?: string;
+  /** The versionstamp of the record as read (`null` for a transactional add not yet committed). */
+  readonly versionstamp: string | null;
+}
+
+/** What `add` returns: the job, and whether this call created it (false: the key already existed). */
+export type AddedJob<T = unknown, R = unknown> = Job<T, R> & {
+  /** True when this call stored the job; false when a job with the same `key` already existed. */
+  readonly created: boolean;
+};
+
+/** Options of one job. */
+export interface AddOptions {
+  /** Higher runs first; an integer or any finite number. @default 0 */
+  priority?: number;
+  /** Run no earlier than this many ms from now. */
+  delay?: number;
+  /** Run no earlier than this time (ms since the epoch or a `Date`). Wins over `delay`. */
+  runAt?: number | Date;
+  /** Most attempts (first run included). @default the queue's, 3 */
+  maxAttempts?: number;
+  /** Backoff between attempts (a number of ms or options; functions only as the queue's default). */
+  backoff?: number | BackoffOptions;
+  /** Per-attempt time limit in ms: the handler's signal aborts and the attempt fails. */
+  timeout?: number;
+  /**
+   * Idempotency key / external id: a second add with the same key returns the existing job (with
+   * `created: false`) and stores nothing, for as long as the first job is kept.
+   */
+  key?: string;
+  /** Delete the job when it completes instead of keeping it `completed`. @default the queue's */
+  removeOnComplete?: boolean;
+  /**
+   * Add the job inside the caller's own atomic operation on the same store: the job exists if and
+   * only if that operation commits. `add` resolves once the mutations are in `atomic` (before it
+   * commits); commit it yourself.
+   */
+  atomic?: AtomicOp;
+}
+
+/** Age and count limits of one terminal state (the cleaner removes jobs past either). */
+export interface RetentionRule {
+  /** Remove jobs that ended more than this many ms ago. */
+  age?: number;
+  /** Keep at most this many (the newest). */
+  count?: number;
+}
+
+/** Retention per terminal state. */
+export interface RetentionOptions {
+  /** Completed jobs. */
+  completed?: RetentionRule;
+  /** Dead jobs. */
+  dead?: RetentionRule;
+  /** Canceled jobs. */
+  canceled?: RetentionRule;
+}
+
+/**
+ * Options of a queue.
+ *
+ * @typeParam R The handler's result type.
+ */
+export interface QueueOptions {
+  /** Root prefix of every key kvq writes. @default ["kvq"] */
+  root?: KvKey;
+  /** Time source. @default systemClock */
+  clock?: Clock;
+  /** Id factory (must return strictly increasing ids). @default one monotonic ULID factory per process */
+  ids?: IdFactory;
+  /** Random generator for backoff jitter (only used when a backoff asks for jitter). @default Math.random */
+  random?: () => number;
+  /** Default most attempts. @default 3 */
+  maxAttempts?: number;
+  /** Default backoff; may be a function. @default exponential 1 s, 2 s, 4 s, ... capped at 1 h */
+  backoff?: Backoff;
+  /** Default per-attempt timeout in ms. @default none */
+  timeout?: number;
+  /** Most unfinished jobs (scheduled, ready, active, failed). @default Infinity */
+  maxQueued?: number;
+  /** What `add` does when the queue is full: reject with `QueueFullError`, or store it `dead` (reason `overflow`). @default "reject" */
+  overflow?: "reject" | "dead";
+  /** Largest payload (and result) in bytes. @default 4 MiB */
+  maxPayloadBytes?: number;
+  /** Sign payloads with HMAC-SHA256 at add, verify before the handler runs. */
+  signingKey?: SigningKey;
+  /** Retention of ended jobs, applied by workers' maintenance. @default keep everything */
+  retention?: RetentionOptions;
+  /** Default of `removeOnComplete`. @default false */
+  removeOnComplete?: boolean;
+  /** How often workers and `result()` look at the store for changes made elsewhere, in ms. @default 1000 */
+  pollInterval?: number;
+}
+
+/** What a handler gets besides its job. */
+export interface JobContext {
+  /** Aborts on timeout (`TimeoutError`), cancellation (`CanceledError`), lost lease or shutdown (`ShutdownError`). */
+  readonly signal: AbortSignal;
+  /** The attempt number, 1-based. */
+  readonly attempt: number;
+  /** Renews the lease now (it is also renewed automatically). Rejects with `LeaseLostError`. */
+  heartbeat(): Promise<void>;
+  /** Stores a progress value with the job (and renews the lease). Rejects with `LeaseLostError`. */
+  progress(value: unknown): Promise<void>;
+}
+
+/**
+ * A job handler: its return value is stored as the job's result. Throw to fail the attempt (retried
+ * while attempts remain), throw a `PermanentError` to send the job straight to `dead`.
+ */
+export type Handler<T = unknown, R = unknown> = (job: Job<T, R>, ctx: JobContext) => R | Promise<R>;
+
+/** Middleware around every handler call: call `next()` to run the rest of the chain. */
+export type Middleware<T = unknown, R = unknown> = (
+  job: Job<T, R>,
+  next: () => Promise<R>,
+  ctx: JobContext,
+) => Promise<R>;
+
+/** Options of a worker. */
+export interface WorkerOptions {
+  /** Jobs run at once. @default 1 */
+  concurrency?: number;
+  /** Lease length in ms; renewed every `heartbeatInterval` while the handler runs. @default 30000 */
+  leaseMs?: number;
+  /** How often the lease is renewed, in ms. @default leaseMs / 3 */
+  heartbeatInterval?: number;
+  /** Most jobs claimed per commit. @default concurrency (at most 100) */
+  batchSize?: number;
+  /** Poll interval for changes from other processes, in ms. @default the queue's pollInterval */
+  pollInterval?: number;
+  /** Run maintenance (delayed promotion, healer, scheduler, cleaner). @default true */
+  maintenance?: boolean;
+  /** How often the cleaner runs when retention is set, in ms. @default 60000 */
+  cleanInterval?: number;
+}
+
+/** A repeating schedule: a cron expression or a fixed interval. */
+export interface ScheduleOptions<T = unknown> {
+  /** 5-field cron expression ("minute hour day-of-month month day-of-week"). */
+  cron?: string;
+  /** IANA time zone of `cron`. @default "UTC" */
+  timezone?: string;
+  /** Interval in ms (instead of `cron`). */
+  every?: number;
+  /** First tick of an interval schedule. @default now + every */
+  startAt?: number;
+  /** The payload of every tick's job. */
+  data?: T;
+  /** Options of every tick's job (no `key`, `delay`, `runAt` or `atomic`). */
+  job?: Omit<AddOptions, "key" | "delay" | "runAt" | "atomic">;
+}
+
+/** A stored schedule. */
+export interface ScheduleInfo {
+  /** Its name (unique in the queue). */
+  readonly name: string;
+  /** Cron expression, if any. */
+  readonly cron?: string;
+  /** Time zone of the cron expression. */
+  readonly timezone?: string;
+  /** Interval, if any. */
+  readonly every?: number;
+  /** The next tick (ms since the epoch), `null` when the cron expression never matches again. */
+  readonly next: number | null;
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /** Most jobs returned. @default 100 */
+  limit?: number;
+  /** Where the previous page ended (its `cursor`). */
+  cursor?: string | null;
+}
+
+/** A page of `list`. */
+export interface JobPage<T = unknown, R = unknown> {
+  /** The jobs, in index order (claim order for `ready`, time order for the others). */
+  readonly jobs: Job<T, R>[];
+  /** Pass to the next call; `null` when there is no more. */
+  readonly cursor: string | null;
+}

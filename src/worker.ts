@@ -1,0 +1,393 @@
+/**
+ * The worker: claims jobs in checked batches, runs the handler (through the queue's middleware)
+ * with a lease it renews automatically, and records the outcome with fenced writes. It also runs
+ * maintenance: delayed promotion, the healer, the scheduler, delta folding and the cleaner.
+ *
+ * @module
+ */
+
+import { type Engine, engines, type Held } from "./engine.ts";
+import {
+  CanceledError,
+  LeaseLostError,
+  LimitError,
+  PermanentError,
+  ShutdownError,
+  TimeoutError,
+} from "./errors.ts";
+import type { Handler, JobContext, WorkerOptions } from "./types.ts";
+import type { QueueSignal } from "./notifier.ts";
+import type { KvKey } from "./kv.ts";
+
+interface Run<T> {
+  readonly held: Held<T>;
+  readonly ac: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * A running consumer of one queue, created by `queue.process(handler, options)`.
+ *
+ * @typeParam T The payload type.
+ * @typeParam R The handler's result type.
+ *
+ * @example Process jobs, then shut down gracefully
+ * ```ts
+ * import { MemoryKv } from "../adapters/memory/mod.ts";
+ * import { Queue } from "./queue.ts";
+ * const queue = new Queue<{ to: string }>(new MemoryKv(), "mail");
+ * const worker = queue.process(async (job) => `sent to ${job.data.to}`, { concurrency: 4 });
+ * const job = await queue.add({ to: "a@example.com" });
+ * console.log(await queue.result(job.id)); // "sent to a@example.com"
+ * await worker.close({ timeout: 5_000 });
+ * ```
+ */
+export class Worker<T = unknown, R = unknown> {
+  /** This worker's id (the lease owner recorded in jobs). */
+  readonly id: string;
+  /** Jobs run at once. */
+  readonly concurrency: number;
+  readonly #e: Engine<T, R>;
+  readonly #handler: Handler<T, R>;
+  readonly #leaseMs: number;
+  readonly #heartbeatMs: number;
+  readonly #batch: number;
+  readonly #poll: number;
+  readonly #maintenance: boolean;
+  readonly #cleanEvery: number;
+  readonly #runs = new Map<string, Run<T>>();
+  #closing = false;
+  #closePromise: Promise<void> | null = null;
+  #loop: Promise<void>;
+  #wakeUp: (() => void) | null = null;
+  #dirty = false;
+  #timer: unknown = undefined;
+  #off: () => void;
+  #watch: AbortController | null = null;
+  #paused = false;
+  #more = false;
+  #nextMaintenance = -Infinity;
+  #nextClean = -Infinity;
+  #nextDelayed: number | null = -Infinity;
+  #nextSchedule: number | null = null;
+  #nextExpiry: number | null = null;
+
+  /**
+   * Starts a worker. Prefer `queue.process(handler, options)`.
+   *
+   * @param queue The queue to consume.
+   * @param handler The job handler.
+   * @param options See {@linkcode WorkerOptions}.
+   */
+  constructor(queue: object, handler: Handler<T, R>, options: WorkerOptions = {}) {
+    const e = engines.get(queue) as Engine<T, R> | undefined;
+    if (!e) throw new TypeError("Cannot start worker: expected a Queue");
+    if (typeof handler !== "function") {
+      throw new TypeError("Cannot start worker: the handler must be a function");
+    }
+    this.#e = e;
+    this.#handler = handler;
+    const int = (what: string, v: number, min: number) => {
+      if (
+        !Number.isFinite(v) || v < min ||
+        (what !== "leaseMs" && !Number.isInteger(v) && what !== "heartbeatInterval")
+      ) {
+        throw new RangeError(`Invalid worker option ${what}: expected a number >= ${min}, got ${v}`);
+      }
+      return v;
+    };
+    this.concurrency = int("concurrency", options.concurrency ?? 1, 1);
+    this.#leaseMs = int("leaseMs", options.leaseMs ?? 30_000, 1);
+    this.#heartbeatMs = int("heartbeatInterval", options.heartbeatInterval ?? this.#leaseMs / 3, 1);
+    this.#batch = int("batchSize", options.batchSize ?? Math.min(this.concurrency, 100), 1);
+    this.#poll = int("pollInterval", options.pollInterval ?? e.pollInterval, 1);
+    this.#maintenance = options.maintenance ?? true;
+    this.#cleanEvery = int("cleanInterval", options.cleanInterval ?? 60_000, 1);
+    this.id = `worker-${e.ids(e.clock.now())}`;
+    this.#off = e.subscribe((s) => this.#onSignal(s));
+    const info = e.kv.info;
+    if (info.watch && info.scope !== "process" && typeof e.kv.watch === "function") this.#startWatch();
+    e.workers.add(this);
+    this.#loop = this.#run();
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#runs.size;
+  }
+
+  /** True once `close()` was called. */
+  get closing(): boolean {
+    return this.#closing;
+  }
+
+  #onSignal(s: QueueSignal): void {
+    switch (s.type) {
+      case "ready":
+        if (this.#runs.size < this.concurrency) this.#wake();
+        break;
+      case "delayed":
+        this.#nextDelayed = this.#nextDelayed === null ? s.at : Math.min(this.#nextDelayed, s.at);
+        this.#nextSchedule = this.#nextSchedule === null ? s.at : Math.min(this.#nextSchedule, s.at);
+        this.#wake();
+        break;
+      case "cancel":
+        this.#runs.get(s.id)?.held.onCancel?.();
+        break;
+      case "paused":
+        this.#paused = s.paused;
+        if (!s.paused) this.#wake();
+        break;
+    }
+  }
+
+  #startWatch(): void {
+    const ac = this.#watch = new AbortController();
+    const follow = async (prefix: KvKey, delayed: boolean) => {
+      try {
+        for await (const _ of this.#e.kv.watch!(prefix, ac.signal)) {
+          if (delayed) this.#nextDelayed = -Infinity;
+          this.#wake();
+        }
+      } catch (err) {
+        if (!ac.signal.aborted) this.#e.emit("error", undefined, err);
+      }
+    };
+    void follow(this.#e.ks.indexPrefix("ready"), false);
+    void follow(this.#e.ks.indexPrefix("scheduled"), true);
+  }
+
+  #wake(): void {
+    if (this.#wakeUp) {
+      const r = this.#wakeUp;
+      this.#wakeUp = null;
+      if (this.#timer !== undefined) this.#e.clock.clearTimer(this.#timer);
+      this.#timer = undefined;
+      r();
+    } else this.#dirty = true;
+  }
+
+  #idle(): Promise<void> {
+    if (this.#dirty) {
+      this.#dirty = false;
+      return Promise.resolve();
+    }
+    const now = this.#e.clock.now();
+    let due = now + this.#poll;
+    if (this.#maintenance) due = Math.min(due, this.#nextMaintenance);
+    for (
+      const t of [
+        this.#nextDelayed,
+        this.#maintenance ? this.#nextSchedule : null,
+        this.#maintenance ? this.#nextExpiry : null,
+      ]
+    ) {
+      if (t !== null) due = Math.min(due, t);
+    }
+    return new Promise<void>((resolve) => {
+      this.#wakeUp = resolve;
+      this.#timer = this.#e.clock.setTimer(() => {
+        this.#timer = undefined;
+        this.#wake();
+      }, Math.max(0, due - now));
+    });
+  }
+
+  async #run(): Promise<void> {
+    await Promise.resolve();
+    while (!this.#closing) {
+      try {
+        await this.#tick();
+      } catch (err) {
+        if (this.#closing) break;
+        this.#e.emit("error", undefined, err);
+        this.#more = false;
+        this.#nextMaintenance = this.#e.clock.now() + this.#poll;
+      }
+      if (this.#closing) break;
+      if (this.#more) {
+        this.#more = false;
+        continue;
+      }
+      await this.#idle();
+    }
+  }
+
+  async #tick(): Promise<void> {
+    const e = this.#e;
+    const now = e.clock.now();
+    if (now >= this.#nextMaintenance) {
+      this.#nextMaintenance = now + this.#poll;
+      if (this.#maintenance) {
+        await e.heal();
+        this.#nextSchedule = await e.runSchedules();
+        await e.committer.foldDeltas();
+        if (e.retention && now >= this.#nextClean) {
+          this.#nextClean = now + this.#cleanEvery;
+          await e.applyRetention();
+        }
+        this.#nextExpiry = await e.nextExpiry();
+      }
+      this.#nextDelayed = -Infinity;
+      this.#paused = await e.isPaused();
+    }
+    if (this.#maintenance && this.#nextSchedule !== null && this.#nextSchedule <= now) {
+      this.#nextSchedule = await e.runSchedules();
+    }
+    if (this.#maintenance && this.#nextExpiry !== null && this.#nextExpiry <= now) {
+      await e.heal();
+      this.#nextExpiry = await e.nextExpiry();
+    }
+    if (this.#nextDelayed !== null && this.#nextDelayed <= now) {
+      await e.promote();
+      this.#nextDelayed = await e.nextDelayed();
+    }
+    const free = this.concurrency - this.#runs.size;
+    if (free > 0 && !this.#paused && !this.#closing) {
+      const want = Math.min(free, this.#batch);
+      const { held, paused } = await e.claim(want, this.id, this.#leaseMs);
+      this.#paused = paused;
+      for (const h of held) this.#start(h);
+      this.#more = held.length === want && this.#runs.size < this.concurrency;
+    }
+  }
+
+  #start(held: Held<T>): void {
+    const ac = new AbortController();
+    held.onCancel = () => {
+      if (!ac.signal.aborted) ac.abort(new CanceledError(held.record.id));
+    };
+    const run: Run<T> = { held, ac, done: Promise.resolve() };
+    this.#runs.set(held.record.id, run);
+    run.done = this.#execute(run).finally(() => {
+      this.#runs.delete(held.record.id);
+      this.#wake();
+    });
+  }
+
+  async #execute(run: Run<T>): Promise<void> {
+    const e = this.#e;
+    const { held, ac } = run;
+    const clock = e.clock;
+    const id = held.record.id;
+    let settled = false;
+    let hbTimer: unknown;
+    const beat = () => {
+      hbTimer = clock.setTimer(async () => {
+        hbTimer = undefined;
+        try {
+          await e.heartbeat(held, this.#leaseMs);
+        } catch (err) {
+          if (err instanceof LeaseLostError) {
+            if (!ac.signal.aborted) ac.abort(err);
+            return;
+          }
+          e.emit("error", e.view(held.record, held.versionstamp, held.data), err);
+        }
+        if (!settled) beat();
+      }, this.#heartbeatMs);
+    };
+    beat();
+    const timeout = held.record.timeout;
+    const toTimer = timeout === undefined ? undefined : clock.setTimer(() => {
+      if (!ac.signal.aborted) ac.abort(new TimeoutError(`Job ${id} timed out`, timeout));
+    }, timeout);
+    const aborted = new Promise<never>((_, reject) => {
+      ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true });
+    });
+    aborted.catch(() => {});
+    let outcome: { ok: true; value: R } | { ok: false; error: unknown };
+    try {
+      const bad = await e.verify(held);
+      if (bad) outcome = { ok: false, error: bad };
+      else {
+        const job = e.view(held.record, held.versionstamp, held.data);
+        const ctx: JobContext = {
+          signal: ac.signal,
+          attempt: held.record.attempt,
+          heartbeat: () => e.heartbeat(held, this.#leaseMs),
+          progress: (value: unknown) => e.progress(held, value, this.#leaseMs),
+        };
+        const mws = e.middleware;
+        const chain = (i: number): Promise<R> =>
+          i < mws.length
+            ? Promise.resolve().then(() => mws[i](job, () => chain(i + 1), ctx))
+            : Promise.resolve().then(() => this.#handler(job, ctx));
+        const value = await Promise.race([chain(0), aborted]);
+        outcome = { ok: true, value };
+      }
+    } catch (err) {
+      outcome = { ok: false, error: err };
+    } finally {
+      settled = true;
+      if (hbTimer !== undefined) clock.clearTimer(hbTimer);
+      if (toTimer !== undefined) clock.clearTimer(toTimer);
+    }
+    const reason = ac.signal.aborted ? ac.signal.reason : undefined;
+    if (reason instanceof ShutdownError) return; // close() gives the job back
+    try {
+      if (reason instanceof LeaseLostError) throw reason;
+      if (outcome.ok) {
+        try {
+          await e.complete(held, outcome.value);
+        } catch (err) {
+          if (!(err instanceof LimitError || err instanceof TypeError)) throw err;
+          await e.fail(
+            held,
+            new PermanentError(`Cannot store the result of job ${id}: ${err.message}`, { cause: err }),
+          );
+        }
+      } else {
+        await e.fail(
+          held,
+          reason instanceof TimeoutError || reason instanceof CanceledError ? reason : outcome.error,
+        );
+      }
+    } catch (err) {
+      // A stale worker (LeaseLostError) changed nothing; report it and move on.
+      e.emit("error", e.view(held.record, held.versionstamp, held.data), err);
+    }
+  }
+
+  /**
+   * Stops the worker: stops claiming, waits for running jobs; after `timeout` ms, aborts the rest
+   * (their signal's reason is a `ShutdownError`) and returns them to `ready` without counting the
+   * attempt. Resolves once every job is settled. Calling it again returns the same promise.
+   *
+   * @param options `timeout`: how long to wait for running jobs, in ms. @default Infinity
+   */
+  close(options: { timeout?: number } = {}): Promise<void> {
+    this.#closePromise ??= this.#close(options.timeout ?? Infinity);
+    return this.#closePromise;
+  }
+
+  async #close(timeout: number): Promise<void> {
+    this.#closing = true;
+    this.#wake();
+    await this.#loop;
+    this.#off();
+    this.#watch?.abort();
+    if (this.#timer !== undefined) this.#e.clock.clearTimer(this.#timer);
+    const all = () => Promise.all([...this.#runs.values()].map((r) => r.done)).then(() => false);
+    let timedOut = false;
+    if (this.#runs.size && timeout !== Infinity) {
+      let t: unknown;
+      const timer = new Promise<boolean>((r) => (t = this.#e.clock.setTimer(() => r(true), timeout)));
+      timedOut = await Promise.race([all(), timer]);
+      this.#e.clock.clearTimer(t);
+    }
+    if (timedOut) {
+      const left = [...this.#runs.values()];
+      for (const r of left) if (!r.ac.signal.aborted) r.ac.abort(new ShutdownError());
+      await Promise.all(left.map(async (r) => {
+        try {
+          await this.#e.release(r.held);
+        } catch (err) {
+          if (!(err instanceof LeaseLostError)) this.#e.emit("error", undefined, err);
+        }
+      }));
+    }
+    await all();
+    this.#e.workers.delete(this);
+  }
+}
