@@ -3,8 +3,8 @@
  * so a store shared with application data never collides with it.
  *
  * ```
- * root + ["job", id]                               -> job record (JSON)
- * root + ["blob", id, "p" | "r", i]                -> chunk i of a large payload ("p") or result ("r")
+ * root + ["job", queue, id]                        -> job record (JSON)
+ * root + ["blob", queue, id, "p" | "r", i]         -> chunk i of a large payload ("p") or result ("r")
  * root + ["ready", queue, -priority, id]           -> ""        claim order: ascending key order
  *                                                                (higher priority first, then id =
  *                                                                submission order, ids are ULIDs)
@@ -21,7 +21,8 @@
  * root + ["cron", queue, name]                     -> repeating schedule (JSON)
  * ```
  *
- * Every job is in exactly one state index at a time: each state change is one atomic commit that
+ * Job keys include the queue, so queues with their own (e.g. deterministic) id factories never
+ * collide. Every job is in exactly one state index at a time: each state change is one atomic commit that
  * checks the job record's versionstamp, deletes the old index entry, writes the new one and the
  * record, and adjusts the counts.
  *
@@ -52,7 +53,7 @@ export const STATE_INDEX: Readonly<Record<JobState, string>> = Object.freeze({
  * ```ts
  * import { Keyspace } from "./keys.ts";
  * const ks = new Keyspace(["kvq"], "mail");
- * console.log(ks.job("01J0")); // ["kvq", "job", "01J0"]
+ * console.log(ks.job("01J0")); // ["kvq", "job", "mail", "01J0"]
  * ```
  */
 export class Keyspace {
@@ -84,12 +85,12 @@ export class Keyspace {
 
   /** The job record key. */
   job(id: string): KvKey {
-    return [...this.root, "job", id];
+    return [...this.root, "job", this.queue, id];
   }
 
   /** Chunk `i` of a job's payload (`"p"`) or result (`"r"`). */
   blob(id: string, kind: "p" | "r", i: number): KvKey {
-    return [...this.root, "blob", id, kind, i];
+    return [...this.root, "blob", this.queue, id, kind, i];
   }
 
   /** The prefix of one state's index in this queue. */

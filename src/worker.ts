@@ -370,7 +370,8 @@ export class Worker<T = unknown, R = unknown> {
     if (this.#timer !== undefined) this.#e.clock.clearTimer(this.#timer);
     const all = () => Promise.all([...this.#runs.values()].map((r) => r.done)).then(() => false);
     let timedOut = false;
-    if (this.#runs.size && timeout !== Infinity) {
+    if (this.#runs.size && timeout <= 0) timedOut = true;
+    else if (this.#runs.size && timeout !== Infinity) {
       let t: unknown;
       const timer = new Promise<boolean>((r) => (t = this.#e.clock.setTimer(() => r(true), timeout)));
       timedOut = await Promise.race([all(), timer]);

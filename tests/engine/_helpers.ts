@@ -1,0 +1,146 @@
+// deno-lint-ignore-file no-explicit-any
+// Helpers of the engine suite: a per-test harness (store, fake clock, unique root, cleanup),
+// a commit-counting store wrapper, and a real-time `until` for conditions that depend on I/O.
+import type { AtomicKv, AtomicOp, KvEntry, KvKey, KvListOptions, KvListSelector } from "../../src/kv.ts";
+import { FakeClock } from "../../src/clock.ts";
+import { monotonicUlid, seededRandom } from "../../src/ids.ts";
+import { Queue } from "../../src/queue.ts";
+import type { QueueOptions } from "../../src/types.ts";
+import type { QueueEvent } from "../../src/events.ts";
+
+/** How the suite opens a fresh store. */
+export interface EngineSuiteOptions {
+  /** Shown in test names. */
+  readonly name: string;
+  /** Opens a fresh store for one test (the test closes it). */
+  open(): AtomicKv | Promise<AtomicKv>;
+}
+
+/** Waits (in real time, 1 ms steps) until `cond` holds; throws after `ms`. */
+export async function until(
+  cond: () => boolean | Promise<boolean>,
+  what = "condition",
+  ms = 5000,
+): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await cond()) return;
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Lets real I/O progress for a moment. */
+export function flush(ms = 2): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A store wrapper (a different object, so no in-process wake-ups reach it) counting commits. */
+export class CountingKv implements AtomicKv {
+  readonly inner: AtomicKv;
+  commits = 0;
+  constructor(inner: AtomicKv) {
+    this.inner = inner;
+  }
+  get info(): AtomicKv["info"] {
+    return this.inner.info;
+  }
+  get(key: KvKey): Promise<KvEntry | null> {
+    return this.inner.get(key);
+  }
+  getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
+    return this.inner.getMany(keys);
+  }
+  list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry> {
+    return this.inner.list(selector, options);
+  }
+  atomic(): AtomicOp {
+    const op = this.inner.atomic();
+    const commit = op.commit.bind(op);
+    op.commit = () => {
+      this.commits++;
+      return commit();
+    };
+    return op;
+  }
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+let seq = 0;
+
+/** Everything one test owns. */
+export class Harness {
+  readonly kv: AtomicKv;
+  readonly clock: FakeClock = new FakeClock(1_700_000_000_000);
+  readonly root: string[];
+  readonly queues: Queue<any, any>[] = [];
+  constructor(kv: AtomicKv) {
+    this.kv = kv;
+    this.root = ["kvq-test", `${Date.now().toString(36)}-${++seq}`];
+  }
+
+  /** A queue on this test's store, root and clock. */
+  queue<T = any, R = any>(name = "q", options: QueueOptions = {}, kv: AtomicKv = this.kv): Queue<T, R> {
+    const q = new Queue<T, R>(kv, name, {
+      clock: this.clock,
+      root: this.root,
+      pollInterval: 1000,
+      ...options,
+    });
+    this.queues.push(q);
+    return q;
+  }
+
+  /** Deterministic ids for a queue. */
+  ids(seed = 1): QueueOptions["ids"] {
+    return monotonicUlid(seededRandom(seed));
+  }
+
+  /** Moves the fake clock forward in steps, letting real I/O run between steps. */
+  async run(ms: number, step = 100): Promise<void> {
+    for (let t = 0; t < ms; t += step) {
+      await this.clock.advance(Math.min(step, ms - t));
+      await flush(1);
+    }
+  }
+
+  /** Records events of the given types on a queue. */
+  record(q: Queue<any, any>, ...types: string[]): { type: string; id?: string; event: QueueEvent }[] {
+    const out: { type: string; id?: string; event: QueueEvent }[] = [];
+    for (const t of types) {
+      q.addEventListener(
+        t,
+        (e) => out.push({ type: t, id: (e as QueueEvent).job?.id, event: e as QueueEvent }),
+      );
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const q of this.queues) await q.close({ timeout: 0 });
+    await flush(1);
+    await this.kv.close();
+  }
+}
+
+/** Runs `fn` with a fresh harness, always cleaning up. */
+export async function withHarness(
+  options: EngineSuiteOptions,
+  fn: (h: Harness) => Promise<void>,
+): Promise<void> {
+  const h = new Harness(await options.open());
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+/** A promise with its resolve function. */
+export function gate<T = void>(): { promise: Promise<T>; open: (v: T) => void } {
+  let open!: (v: T) => void;
+  const promise = new Promise<T>((r) => (open = r));
+  return { promise, open };
+}
