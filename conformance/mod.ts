@@ -1,6 +1,109 @@
 /**
- * Placeholder for the conformance suite entry point; being built.
+ * The AtomicKv adapter conformance suite. It proves that a storage backend keeps the contract
+ * kvq's queue relies on: Deno KV's key order across every key part type, listing by prefix and
+ * range, checks with versionstamps, all-or-nothing commits, exactly one winner among concurrent
+ * contenders, store-wide increasing versionstamps, declared limits enforced with typed errors,
+ * byte-exact values, consistent getMany, durability across a reopen, watch, and close.
+ *
+ * Cases register through `node:test`, so the same test file runs under `node --test`,
+ * `bun test` and `deno test`. Cases that need a capability (`watch`, `durable`) are skipped
+ * when the store does not declare it in its `info`, never by the adapter's name.
+ *
+ * @example Run the suite against your own backend
+ * ```ts
+ * import { testAdapter } from "@kvq/kvq/testing";
+ * import { MemoryKv } from "@kvq/kvq/memory"; // or your own AtomicKv
+ *
+ * await testAdapter({ name: "memory", open: () => new MemoryKv() });
+ * ```
  *
  * @module
  */
-export {};
+
+import { describe, test } from "node:test";
+import type { AtomicKv } from "../src/kv.ts";
+import { conformanceCases } from "./cases.ts";
+import type { ConformanceCapabilities, ConformanceCase, ConformanceOptions } from "./types.ts";
+
+export { conformanceCases } from "./cases.ts";
+export type {
+  ConformanceCapabilities,
+  ConformanceCapability,
+  ConformanceCase,
+  ConformanceContext,
+  ConformanceOptions,
+} from "./types.ts";
+
+/** Longest a single case may take, in milliseconds. */
+const CASE_TIMEOUT_MS = 60_000;
+
+type Declared = { readonly watch: boolean; readonly durable: boolean };
+
+/** Opens one store to read what it declares, then closes (and destroys) it again. */
+async function probe(options: ConformanceOptions): Promise<Declared> {
+  const context = { id: `kvq-probe-${crypto.getRandomValues(new Uint32Array(1))[0].toString(16)}` };
+  const kv: AtomicKv = await options.open(context);
+  try {
+    return { watch: kv.info.watch === true, durable: kv.info.durable === true };
+  } finally {
+    await kv.close();
+    await options.destroy?.(context);
+  }
+}
+
+function registerAll(name: string, cases: readonly ConformanceCase[], declared: Declared): void {
+  describe(`${name}: AtomicKv conformance`, () => {
+    const concerns = [...new Set(cases.map((c) => c.concern))];
+    for (const concern of concerns) {
+      describe(concern, () => {
+        for (const c of cases.filter((c) => c.concern === concern)) {
+          const missing = c.requires.filter((cap) => !declared[cap]);
+          const skip = missing.length > 0 ? `the store does not declare ${missing.join(", ")}` : false;
+          test(c.name, { skip, timeout: CASE_TIMEOUT_MS }, () => c.run());
+        }
+      });
+    }
+  });
+}
+
+/**
+ * Registers the whole conformance suite for a store with `node:test`, one test per case,
+ * grouped by concern under `"<name>: AtomicKv conformance"`. Await it at the top level of a
+ * test file: it may open one store first to read the capabilities the store declares. When
+ * `options.capabilities` names both `watch` and `durable`, it registers at once, without
+ * opening a store; the cases then also check that the store declares exactly those.
+ *
+ * @param options The adapter under test: a name, a factory, and optionally a `destroy` hook
+ *   and the expected capabilities.
+ * @returns Resolves when every case is registered.
+ *
+ * @example The memory adapter
+ * ```ts
+ * import { testAdapter } from "@kvq/kvq/testing";
+ * import { MemoryKv } from "@kvq/kvq/memory";
+ *
+ * await testAdapter({ name: "memory", open: () => new MemoryKv() });
+ * ```
+ *
+ * @example A durable store that reopens by context id
+ * ```ts ignore
+ * import { testAdapter } from "@kvq/kvq/testing";
+ * import { openFileKv } from "@kvq/kvq/file"; // hypothetical opener
+ *
+ * const dir = await Deno.makeTempDir();
+ * await testAdapter({
+ *   name: "file",
+ *   open: (ctx) => openFileKv(`${dir}/${ctx.id}`),
+ *   destroy: (ctx) => Deno.remove(`${dir}/${ctx.id}`, { recursive: true }),
+ *   capabilities: { durable: true, watch: true },
+ * });
+ * ```
+ */
+export async function testAdapter(options: ConformanceOptions): Promise<void> {
+  const cases = conformanceCases(options);
+  const caps: ConformanceCapabilities = options.capabilities ?? {};
+  const declared = caps.watch !== undefined && caps.durable !== undefined
+    ? { watch: caps.watch, durable: caps.durable }
+    : await probe(options);
+  registerAll(options.name, cases, declared);
+}
