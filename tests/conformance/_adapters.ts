@@ -276,6 +276,7 @@ export class DeafWatchKv extends ForwardingKv {
   constructor() {
     super(new MemoryKv(), { name: "broken-deaf-watch" });
   }
+  // deno-lint-ignore require-yield
   override async *watch(_prefix: KvKey, signal: AbortSignal): AsyncIterable<void> {
     if (signal.aborted) return;
     await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
