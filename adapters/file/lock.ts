@@ -92,8 +92,8 @@ async function takeLockFile(
       const pid = /^(\d+)\n/.exec(text)?.[1];
       if (pid === undefined) {
         // Being written right now by its creator, or left empty by a crash: wait a little.
-        if (++unreadable < 5) {
-          await pause(10);
+        if (++unreadable <= 3) {
+          await pause(5);
           continue;
         }
       } else if (Number(pid) !== fs.pid && fs.processAlive(Number(pid))) {
@@ -109,11 +109,19 @@ async function takeLockFile(
       continue;
     }
     try {
+      // Synced, so that after a power loss the lock file is either absent or names its owner.
       const bytes = new TextEncoder().encode(`${fs.pid}\n`);
       await fs.write(fd, bytes, 0, bytes.length, 0);
-    } finally {
-      await fs.close(fd);
+      await fs.fdatasync(fd);
+    } catch (e) {
+      await fs.close(fd).catch(() => {});
+      await fs.unlink(lockPath).catch(() => {});
+      throw new StorageError(adapter, "open", `cannot write lock file ${lockPath}: ${e}`, {
+        cause: e,
+        code: (e as { code?: string }).code,
+      });
     }
+    await fs.close(fd);
     let released = false;
     return {
       release: async () => {

@@ -264,7 +264,14 @@ export class SimFs implements FsLayer {
 
   /** The process dies but the OS keeps running: everything written stays (page cache). */
   processCrash(): SimFs {
+    const next = this.fork();
     this.#dead = true;
+    next.capacity = Infinity;
+    return next;
+  }
+
+  /** An independent copy of this disk (both its volatile and durable state), alive. */
+  fork(): SimFs {
     const inodes = this.#inodes.map((node): Inode => ({
       data: node.data.slice(),
       len: node.len,
@@ -272,7 +279,14 @@ export class SimFs implements FsLayer {
     }));
     const next = new SimFs(this.pid, inodes, this.#names);
     next.#durableNames = new Map(this.#durableNames);
+    next.capacity = this.capacity;
     return next;
+  }
+
+  /** The process dies now: this and every later call fails. */
+  kill(): Error {
+    this.#dead = true;
+    return fsError("ECRASHED", "the simulated process has crashed");
   }
 
   exists(path: string): boolean {
