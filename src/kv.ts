@@ -135,7 +135,7 @@ const utf8 = new TextEncoder();
 const utf8Decoder = new TextDecoder("utf-8", { fatal: true });
 
 class ByteWriter {
-  buf: Uint8Array = new Uint8Array(64);
+  buf: Uint8Array = new Uint8Array(256);
   len = 0;
   ensure(n: number): void {
     if (this.len + n <= this.buf.length) return;
@@ -192,14 +192,33 @@ function writeBigInt(w: ByteWriter, n: bigint): void {
   w.bytes(mag);
 }
 
+/** Writes an ASCII string escaped and terminated (its UTF-8 is itself); false if not ASCII. */
+function asciiEscaped(w: ByteWriter, s: string): boolean {
+  const n = s.length;
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  w.ensure(n * 2 + 1);
+  const buf = w.buf;
+  let len = w.len;
+  for (let i = 0; i < n; i++) {
+    const b = s.charCodeAt(i);
+    buf[len++] = b;
+    if (b === 0) buf[len++] = 0xff;
+  }
+  buf[len++] = 0;
+  w.len = len;
+  return true;
+}
+
 function writePart(w: ByteWriter, part: KvKeyPart): void {
   if (part instanceof Uint8Array) {
     w.push(BYTES);
     w.escaped(part);
   } else if (typeof part === "string") {
-    if (!part.isWellFormed()) throw new TypeError("Invalid key part: string contains a lone surrogate");
     w.push(STRING);
-    w.escaped(utf8.encode(part));
+    if (!asciiEscaped(w, part)) {
+      if (!part.isWellFormed()) throw new TypeError("Invalid key part: string contains a lone surrogate");
+      w.escaped(utf8.encode(part));
+    }
   } else if (typeof part === "bigint") {
     writeBigInt(w, part);
   } else if (typeof part === "number") {
