@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type AtomicKv, encodeKey, type KvEntry, type KvKey } from "./kv.ts";
+import type { AtomicKv, KvEntry, KvKey } from "./kv.ts";
 import { JOB_STATES, type JobState } from "./job.ts";
 import { LimitError } from "./errors.ts";
 
@@ -91,12 +91,23 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
-function hex(key: KvKey): string {
-  const b = encodeKey(key);
+/**
+ * An injective string form of a key (equal keys, equal strings), much cheaper than `encodeKey`;
+ * only used to find two units touching the same key.
+ */
+export function keyId(key: KvKey): string {
   let s = "";
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  for (const p of key) {
+    if (typeof p === "string") s += "s" + p.length + ":" + p;
+    else if (typeof p === "number") s += "n" + (Object.is(p, -0) ? "-0" : String(p)) + ";";
+    else if (typeof p === "bigint") s += "b" + p + ";";
+    else if (typeof p === "boolean") s += p ? "T" : "F";
+    else s += "u" + p.length + ":" + String.fromCharCode(...p);
+  }
   return s;
 }
+
+const hex = keyId;
 
 function unitSize(u: WriteUnit): number {
   let n = 0;

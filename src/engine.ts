@@ -32,6 +32,7 @@ import {
   decodeCounts,
   encodeCounts,
   getMany,
+  keyId,
   unfinished,
   type WriteUnit,
 } from "./committer.ts";
@@ -239,7 +240,7 @@ export class Engine<T, R> {
   moveUnit(from: Entry, next: JobRecord, extra: Partial<WriteUnit> = {}): WriteUnit {
     const oldIndex = this.ks.index(from.record);
     const newIndex = this.ks.index(next);
-    const same = encodeKey(oldIndex).join() === encodeKey(newIndex).join();
+    const same = keyId(oldIndex) === keyId(newIndex);
     const delta: Partial<Counts> = {};
     if (from.record.state !== next.state) {
       delta[from.record.state] = -1;
@@ -275,7 +276,7 @@ export class Engine<T, R> {
     if (keys.length) {
       const got = await getMany(this.kv, keys);
       got.forEach((e, i) => {
-        if (e) blobs.set(encodeKey(keys[i]).join(), e.value);
+        if (e) blobs.set(keyId(keys[i]), e.value);
       });
     }
     const out = new Map<string, { data: unknown; result: unknown }>();
@@ -283,7 +284,7 @@ export class Engine<T, R> {
       if (!ref || !("chunks" in ref)) return decodeValue(ref);
       const parts: Uint8Array[] = [];
       for (let i = 0; i < ref.chunks; i++) {
-        const b = blobs.get(encodeKey(this.ks.blob(r.id, kind, i)).join());
+        const b = blobs.get(keyId(this.ks.blob(r.id, kind, i)));
         if (!b) {
           throw new IntegrityError(
             r.id,
