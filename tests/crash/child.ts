@@ -1,0 +1,182 @@
+// The crash-test child: opens a durable store, dumps what it finds (the parent checks it against
+// its own record), then runs producers and workers until the parent SIGKILLs it. Runs unchanged
+// under node, bun and deno; the adapter comes from the arguments, the runtime is whichever runs it.
+//
+// Usage: <runtime> tests/crash/child.ts --adapter file|sqlite|deno-kv --path <store> --dump <file>
+//          [--mode work|final] [--base <n>] [--seed <s>] [--lease <ms>]
+//
+// Protocol (stdout, one line per event, written with a synchronous write so a line the parent
+// reads was written before the kill; a line is always whole, it is shorter than PIPE_BUF):
+//   open <ms> <driver>        the store opened in <ms> (recovery of the store itself)
+//   dumped <jobs>             the dump file is complete (written before any work started)
+//   go                        producers and workers started
+//   first <ms>                the first handler started: open + first claim, in ms
+//   added <n> <id>            add() of payload {n} RESOLVED (the acknowledgement)
+//   start <id> <attempt>      a handler started
+//   done <id>                 the completion commit resolved (the queue's `completed` event)
+//   stalled <id> <attempt>    the healer took back an expired lease
+//   err <text>                an `error` event (e.g. a stale worker's LeaseLostError)
+//   final <jobs>              (final mode) every job ended and the final dump is complete
+//   fatal <text>              the store did not open, or something else broke; exit code 2
+import { writeFileSync, writeSync } from "node:fs";
+import { openStore, type StoreAdapter } from "../../adapters/store/mod.ts";
+import type { AtomicKv } from "../../src/kv.ts";
+import { Queue } from "../../src/queue.ts";
+import type { QueueEvent } from "../../src/events.ts";
+import { seededRandom } from "../../src/ids.ts";
+import { decodeRecord } from "../../src/payload.ts";
+import { CRASH_QUEUE, dumpLines, INDEXES } from "./protocol.ts";
+import { Keyspace } from "../../src/keys.ts";
+
+const enc = new TextEncoder();
+const denoStdout = (globalThis as { Deno?: { stdout: { writeSync(b: Uint8Array): number } } }).Deno?.stdout;
+
+/** Writes one line to stdout synchronously (the kernel has it when this returns). */
+function out(line: string): void {
+  const bytes = enc.encode(line + "\n");
+  let off = 0;
+  while (off < bytes.length) {
+    try {
+      off += denoStdout ? denoStdout.writeSync(bytes.subarray(off)) : writeSync(1, bytes, off);
+    } catch (e) {
+      if ((e as { code?: string }).code !== "EAGAIN") throw e;
+    }
+  }
+}
+
+function arg(name: string, fallback?: string): string {
+  const argv = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
+    (globalThis as unknown as { process: { argv: string[] } }).process.argv.slice(2);
+  const i = argv.indexOf(`--${name}`);
+  if (i >= 0 && i + 1 < argv.length) return argv[i + 1];
+  if (fallback === undefined) throw new TypeError(`crash child: missing --${name}`);
+  return fallback;
+}
+
+function exit(code: number): never {
+  const g = globalThis as { Deno?: { exit(c: number): never }; process?: { exit(c: number): never } };
+  return g.Deno ? g.Deno.exit(code) : g.process!.exit(code);
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Reads the whole keyspace of the crash queue into dump lines (nothing else runs meanwhile). */
+async function dump(kv: AtomicKv, queue: Queue<{ n: number }, number>, file: string): Promise<number> {
+  const ks = new Keyspace(undefined, CRASH_QUEUE);
+  const records = [];
+  for await (const e of kv.list({ prefix: [...ks.root, "job"] })) records.push(decodeRecord(e.value));
+  const index: { idx: string; key: unknown[]; v: string }[] = [];
+  const dec = new TextDecoder();
+  for (const idx of INDEXES) {
+    const prefix = [...ks.root, idx, CRASH_QUEUE];
+    for await (const e of kv.list({ prefix })) {
+      index.push({ idx, key: e.key.slice(prefix.length) as unknown[], v: dec.decode(e.value) });
+    }
+  }
+  const counts = await queue.counts();
+  writeFileSync(file, dumpLines(records, index, counts));
+  return records.length;
+}
+
+async function main(): Promise<void> {
+  const adapter = arg("adapter") as StoreAdapter;
+  const path = arg("path");
+  const dumpFile = arg("dump");
+  const mode = arg("mode", "work");
+  const base = Number(arg("base", "0"));
+  const random = seededRandom(Number(arg("seed", "1")));
+  const leaseMs = Number(arg("lease", "1000"));
+
+  // Load the adapter's module first, so the open time below is the store's own recovery.
+  if (adapter === "file") await import("../../adapters/file/mod.ts");
+  else if (adapter === "sqlite") await import("../../adapters/sqlite/mod.ts");
+  else await import("../../adapters/deno-kv/mod.ts");
+  const t0 = performance.now();
+  let kv;
+  try {
+    kv = await openStore(path, {
+      adapter,
+      // Compact often, so kills land during compaction too.
+      file: { compactMinBytes: 256 * 1024, compactRatio: 2 },
+    });
+  } catch (e) {
+    out(`fatal open ${String((e as Error)?.stack ?? e).replace(/\s+/g, " ")}`);
+    exit(2);
+  }
+  const openMs = performance.now() - t0;
+  out(`open ${openMs.toFixed(2)} ${kv.choice.driver}`);
+  if (!kv.info.durable) {
+    out(`fatal the ${adapter} store is not durable`);
+    exit(2);
+  }
+  const queue = new Queue<{ n: number }, number>(kv, CRASH_QUEUE, { maxAttempts: 1000, pollInterval: 50 });
+  out(`dumped ${await dump(kv, queue, dumpFile)}`);
+
+  queue.addEventListener("completed", (e) => out(`done ${(e as QueueEvent).job!.id}`));
+  queue.addEventListener("stalled", (e) => {
+    const job = (e as QueueEvent).job!;
+    out(`stalled ${job.id} ${job.history.at(-1)?.attempt ?? 0}`);
+  });
+  queue.addEventListener("error", (e) => {
+    const err = (e as QueueEvent).error as Error | undefined;
+    out(`err ${String(err?.name ?? "")}: ${String(err?.message ?? err).replace(/\s+/g, " ")}`);
+  });
+
+  const tStart = performance.now();
+  let first = true;
+  const handler = async (job: { id: string; data: { n: number } }, ctx: { attempt: number }) => {
+    out(`start ${job.id} ${ctx.attempt}`);
+    if (first) {
+      first = false;
+      out(`first ${(openMs + performance.now() - tStart).toFixed(2)}`);
+    }
+    // Mostly short jobs; a few outlive the lease, so heartbeats keep them.
+    const r = random();
+    await sleep(r < 0.03 ? 300 + Math.floor(random() * 1200) : Math.floor(random() * 15));
+    return job.data.n;
+  };
+  const workers = [1, 2].map(() =>
+    queue.process(handler, { concurrency: 4, leaseMs, heartbeatInterval: leaseMs / 4, pollInterval: 50 })
+  );
+
+  if (mode === "work") {
+    let next = base;
+    const producer = async () => {
+      for (;;) {
+        const n = ++next;
+        const job = await queue.add({ n });
+        out(`added ${n} ${job.id}`);
+        await sleep(5 + Math.floor(random() * 20));
+      }
+    };
+    out("go");
+    producer().catch((e) => out(`fatal producer ${String((e as Error)?.stack ?? e).replace(/\s+/g, " ")}`));
+    producer().catch((e) => out(`fatal producer ${String((e as Error)?.stack ?? e).replace(/\s+/g, " ")}`));
+    // Never killed (a broken parent): leave after a while.
+    await sleep(120_000);
+    out("fatal not killed within 120 s");
+    exit(2);
+  }
+
+  // Final mode: no producers; run until every job ended, then dump again.
+  out("go");
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const c = await queue.counts();
+    if (c.scheduled + c.ready + c.active + c.failed === 0) break;
+    if (Date.now() > deadline) {
+      out(`fatal jobs left after 120 s: ${JSON.stringify(c)}`);
+      exit(2);
+    }
+    await sleep(50);
+  }
+  await Promise.all(workers.map((w) => w.close()));
+  out(`final ${await dump(kv, queue, dumpFile + ".final")}`);
+  await kv.close();
+  exit(0);
+}
+
+main().catch((e) => {
+  out(`fatal ${String((e as Error)?.stack ?? e).replace(/\s+/g, " ")}`);
+  exit(2);
+});

@@ -1,0 +1,605 @@
+// The crash-test parent. For one durable adapter on one runtime it runs kill cycles: start the
+// child (tests/crash/child.ts), let it add and process jobs for a random time (seeded), SIGKILL
+// it; the next child reopens the store and dumps it before doing anything else, and this parent
+// checks the dump against its own record of every acknowledged add and completion. After the
+// last kill a final child runs without a kill until every job ended; then the parent checks that
+// every acknowledged job ended `completed` and that every repeated run is explained.
+//
+// CLI (npm run test:crash runs the heavy tier):
+//   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv]
+//                              [--runtime node|bun|deno] [--matrix default|all]
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { seededRandom } from "../../src/ids.ts";
+import { Keyspace, STATE_INDEX } from "../../src/keys.ts";
+import { JOB_STATES, type JobRecord } from "../../src/job.ts";
+import { CRASH_QUEUE, type Dump, parseDump } from "./protocol.ts";
+
+/** A durable adapter under test. */
+export type CrashAdapter = "file" | "sqlite" | "deno-kv";
+/** A runtime the child runs on. */
+export type CrashRuntime = "node" | "bun" | "deno";
+
+/** Options of {@link runCrash}. */
+export interface CrashOptions {
+  /** The adapter the child opens. */
+  adapter: CrashAdapter;
+  /** The runtime the child runs on. */
+  runtime: CrashRuntime;
+  /** Kill cycles. */
+  cycles: number;
+  /** Seed of the kill schedule. @default 1 */
+  seed?: number;
+  /** Shortest time the child works before the kill, in ms (from its "go"). @default 50 */
+  minMs?: number;
+  /** Longest time the child works before the kill, in ms. @default 500 */
+  maxMs?: number;
+  /** Share of cycles killed 0-150 ms after spawn instead (while opening and recovering). @default 0.1 */
+  earlyKill?: number;
+  /** The workers' lease, in ms. @default 1000 */
+  leaseMs?: number;
+  /** Progress lines go here. */
+  log?: (line: string) => void;
+}
+
+/** The figures of one run. */
+export interface CrashReport {
+  readonly adapter: CrashAdapter;
+  readonly runtime: CrashRuntime;
+  /** The driver the child reported (e.g. "node:sqlite"). */
+  readonly driver: string;
+  readonly seed: number;
+  /** Kill cycles run. */
+  readonly cycles: number;
+  /** Of those, killed during open/recovery (before the dump was complete). */
+  readonly earlyKills: number;
+  /** Dumps checked (one per restart that got past its dump, plus the final one). */
+  readonly verified: number;
+  /** Acknowledged adds. */
+  readonly jobs: number;
+  /** Jobs found in the store whose add was not acknowledged (killed in between): allowed. */
+  readonly unacknowledged: number;
+  /** Acknowledged completions. */
+  readonly completions: number;
+  /** Acknowledged adds missing from a dump. */
+  readonly lost: number;
+  /** Acknowledged completions later found not `completed`. */
+  readonly lostCompletions: number;
+  /** Index/record/count disagreements (a job in two states or none, counts off). */
+  readonly inconsistent: number;
+  /** Jobs not `completed` after the final run. */
+  readonly notCompleted: number;
+  /** Jobs whose handler started more than once. */
+  readonly rerunJobs: number;
+  /** Extra starts explained by a kill between start and acknowledged completion. */
+  readonly explainedByCrash: number;
+  /** Extra starts explained by lease expiry in a live process. */
+  readonly explainedByLease: number;
+  /** Extra starts nothing explains. */
+  readonly unexplained: number;
+  /** Opens that failed. */
+  readonly openErrors: number;
+  /** Leases the healer took back (stalled events). */
+  readonly stalls: number;
+  /** `error` events reported by children (e.g. stale workers' LeaseLostError). */
+  readonly errorEvents: number;
+  /** Open + first claim after a restart, in ms. */
+  readonly recovery: {
+    readonly samples: number;
+    readonly p50: number;
+    readonly p99: number;
+    readonly max: number;
+  };
+  /** Store open alone, in ms. */
+  readonly open: {
+    readonly samples: number;
+    readonly p50: number;
+    readonly p99: number;
+    readonly max: number;
+  };
+  /** Wall time of the run, in ms. */
+  readonly durationMs: number;
+  /** What went wrong (empty when all is well); at most 50. */
+  readonly problems: readonly string[];
+}
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
+
+function command(runtime: CrashRuntime, args: string[]): [string, string[]] {
+  const bin = join(ROOT, "node_modules", ".bin", runtime);
+  if (runtime === "node") return [bin, ["--no-warnings", CHILD, ...args]];
+  if (runtime === "bun") return [bin, [CHILD, ...args]];
+  return [bin, ["run", "-A", "--quiet", "--unstable-kv", CHILD, ...args]];
+}
+
+function storeFile(adapter: CrashAdapter): string {
+  return adapter === "file" ? "store.kvq" : adapter === "sqlite" ? "store.db" : "store.denokv";
+}
+
+interface ChildRun {
+  lines: string[];
+  code: number | null;
+  signal: string | null;
+  killed: boolean;
+  stderr: string;
+}
+
+/** Runs one child; `killAt` decides when to SIGKILL it (from spawn, or from its "go" line). */
+function runChild(
+  runtime: CrashRuntime,
+  args: string[],
+  kill: { early: boolean; ms: number } | null,
+  watchdogMs: number,
+): Promise<ChildRun> {
+  const [cmd, argv] = command(runtime, args);
+  const child = spawn(cmd, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  const run: ChildRun = { lines: [], code: null, signal: null, killed: false, stderr: "" };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const doKill = () => {
+    if (run.killed) return;
+    run.killed = true;
+    child.kill("SIGKILL");
+  };
+  if (kill?.early) timer = setTimeout(doKill, kill.ms);
+  const watchdog = setTimeout(() => {
+    run.stderr += `\n[crash driver: watchdog killed the child after ${watchdogMs} ms]`;
+    doKill();
+  }, watchdogMs);
+  let partial = "";
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (chunk: string) => {
+    const parts = (partial + chunk).split("\n");
+    partial = parts.pop()!;
+    for (const line of parts) {
+      run.lines.push(line);
+      if (line === "go" && kill && !kill.early && timer === undefined) timer = setTimeout(doKill, kill.ms);
+    }
+  });
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (chunk: string) => {
+    run.stderr = (run.stderr + chunk).slice(-4000);
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", (e) => {
+      clearTimeout(watchdog);
+      if (timer !== undefined) clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code, signal) => {
+      clearTimeout(watchdog);
+      if (timer !== undefined) clearTimeout(timer);
+      run.code = code;
+      run.signal = signal;
+      // A line cut by the kill (never happens with whole-line writes) is dropped.
+      resolve(run);
+    });
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function summary(xs: number[]): CrashReport["recovery"] {
+  const s = [...xs].sort((a, b) => a - b);
+  const r = (v: number) => Math.round(v * 100) / 100;
+  return { samples: s.length, p50: r(percentile(s, 50)), p99: r(percentile(s, 99)), max: r(s.at(-1) ?? NaN) };
+}
+
+interface Start {
+  cycle: number;
+  attempt: number;
+  seq: number;
+}
+
+/**
+ * Runs kill cycles on one adapter and runtime, then a final run to completion, and checks
+ * everything the parent was told against what the store holds.
+ *
+ * @param options See {@link CrashOptions}.
+ * @returns The figures; `problems` is empty when nothing was lost, inconsistent or unexplained.
+ */
+export async function runCrash(options: CrashOptions): Promise<CrashReport> {
+  const { adapter, runtime, cycles } = options;
+  const seed = options.seed ?? 1;
+  const minMs = options.minMs ?? 50;
+  const maxMs = options.maxMs ?? 500;
+  const earlyKill = options.earlyKill ?? 0.1;
+  const leaseMs = options.leaseMs ?? 1000;
+  const log = options.log ?? (() => {});
+  const rnd = seededRandom(seed);
+  const began = Date.now();
+  const dir = mkdtempSync(join(tmpdir(), `kvq-crash-${adapter}-${runtime}-`));
+  const path = join(dir, storeFile(adapter));
+  const ks = new Keyspace(undefined, CRASH_QUEUE);
+
+  const problems: string[] = [];
+  const problem = (s: string) => {
+    if (problems.length < 50) problems.push(s);
+  };
+  // The parent's own record.
+  const acked = new Map<number, { id: string; cycle: number }>();
+  const nOf = new Map<string, number>();
+  const starts = new Map<string, Start[]>();
+  const doneAt = new Map<string, { cycle: number; seq: number }>();
+  const seenCompleted = new Set<string>();
+  const unacked = new Set<string>();
+  const killedCycles = new Set<number>();
+  const recovery: number[] = [];
+  const opens: number[] = [];
+  let seq = 0;
+  let driver = "";
+  let earlyKills = 0, verified = 0, lost = 0, lostCompletions = 0, inconsistent = 0, notCompleted = 0;
+  let openErrors = 0, stalls = 0, errorEvents = 0;
+
+  const verify = (dump: Dump, label: string) => {
+    verified++;
+    const { jobs } = dump;
+    for (const [n, a] of acked) {
+      const job = jobs.get(a.id);
+      if (!job) {
+        lost++;
+        problem(`${label}: job n=${n} id=${a.id}, acknowledged in cycle ${a.cycle}, is missing`);
+      } else if (job.n !== n) {
+        lost++;
+        problem(`${label}: job ${a.id} holds payload n=${job.n}, expected ${n}`);
+      }
+    }
+    for (const [id, d] of doneAt) {
+      const job = jobs.get(id);
+      if (job && job.state !== "completed") {
+        lostCompletions++;
+        problem(`${label}: job ${id}, completion acknowledged in cycle ${d.cycle}, is ${job.state}`);
+      }
+    }
+    for (const id of seenCompleted) {
+      const job = jobs.get(id);
+      if (!job || job.state !== "completed") {
+        lostCompletions++;
+        problem(`${label}: job ${id} was completed in an earlier dump, now ${job?.state ?? "missing"}`);
+      }
+    }
+    // Every job in exactly one index, the one of its state, under the key its record implies.
+    const entries = new Map<string, { idx: string; key: string; v: string }[]>();
+    for (const e of dump.index) {
+      const id = e.key.at(-1) as string;
+      const list = entries.get(id) ?? [];
+      list.push({ idx: e.idx, key: JSON.stringify(e.key), v: e.v });
+      entries.set(id, list);
+    }
+    const tally = Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Record<string, number>;
+    for (const job of jobs.values()) {
+      tally[job.state]++;
+      if (job.state === "completed") seenCompleted.add(job.id);
+      if (job.n !== null && !nOf.has(job.id)) {
+        nOf.set(job.id, job.n);
+        unacked.add(job.id);
+      }
+      const found = entries.get(job.id) ?? [];
+      entries.delete(job.id);
+      const want = ks.index(job as unknown as JobRecord).slice(ks.indexPrefix(job.state).length);
+      const wantIdx = STATE_INDEX[job.state];
+      const ok = found.length === 1 && found[0].idx === wantIdx && found[0].key === JSON.stringify(want) &&
+        (wantIdx !== "delayed" || found[0].v === job.state);
+      if (!ok) {
+        inconsistent++;
+        problem(
+          `${label}: job ${job.id} is ${job.state} (index ${wantIdx} ${JSON.stringify(want)}) ` +
+            `but its index entries are ${JSON.stringify(found)}`,
+        );
+      }
+    }
+    for (const [id, list] of entries) {
+      inconsistent++;
+      problem(`${label}: index entries ${JSON.stringify(list)} point to job ${id}, which does not exist`);
+    }
+    const counts = dump.counts;
+    for (const s of JOB_STATES) {
+      const stored = counts?.[s] ?? 0;
+      if (stored !== tally[s]) {
+        inconsistent++;
+        problem(`${label}: counts say ${stored} ${s}, the store holds ${tally[s]}`);
+      }
+    }
+  };
+
+  /** Applies a finished child's lines to the record; checks its dump when it got that far. */
+  const absorb = (run: ChildRun, cycle: number, dumpFile: string) => {
+    let dumped = false;
+    for (const line of run.lines) {
+      const sp = line.indexOf(" ");
+      const word = sp < 0 ? line : line.slice(0, sp);
+      const rest = sp < 0 ? "" : line.slice(sp + 1);
+      const [a, b] = rest.split(" ");
+      switch (word) {
+        case "open":
+          opens.push(Number(a));
+          driver = b;
+          break;
+        case "dumped":
+          dumped = true;
+          verify(parseDump(readFileSync(dumpFile, "utf8")), `cycle ${cycle} restart`);
+          break;
+        case "first":
+          recovery.push(Number(a));
+          break;
+        case "added": {
+          const n = Number(a);
+          if (acked.has(n)) problem(`cycle ${cycle}: n=${n} acknowledged twice`);
+          acked.set(n, { id: b, cycle });
+          nOf.set(b, n);
+          unacked.delete(b);
+          break;
+        }
+        case "start": {
+          const list = starts.get(a) ?? [];
+          list.push({ cycle, attempt: Number(b), seq: ++seq });
+          starts.set(a, list);
+          break;
+        }
+        case "done":
+          if (!doneAt.has(a)) doneAt.set(a, { cycle, seq: ++seq });
+          break;
+        case "stalled":
+          stalls++;
+          break;
+        case "err":
+          errorEvents++;
+          break;
+        case "fatal":
+          if (rest.startsWith("open")) openErrors++;
+          problem(`cycle ${cycle}: child: ${line.slice(0, 2000)}`);
+          break;
+        case "go":
+        case "final":
+          break;
+        default:
+          problem(`cycle ${cycle}: unexpected line ${JSON.stringify(line.slice(0, 200))}`);
+      }
+    }
+    return dumped;
+  };
+
+  const childArgs = (cycle: number, mode: string, dumpFile: string) => [
+    "--adapter",
+    adapter,
+    "--path",
+    path,
+    "--dump",
+    dumpFile,
+    "--mode",
+    mode,
+    "--base",
+    String(cycle * 1_000_000),
+    "--seed",
+    String((seed * 7919 + cycle) >>> 0),
+    "--lease",
+    String(leaseMs),
+  ];
+
+  let final: Dump | null = null;
+  try {
+    for (let cycle = 1; cycle <= cycles; cycle++) {
+      const early = rnd() < earlyKill;
+      const ms = early ? rnd() * 150 : minMs + rnd() * (maxMs - minMs);
+      const dumpFile = join(dir, `dump-${cycle}.jsonl`);
+      const run = await runChild(runtime, childArgs(cycle, "work", dumpFile), { early, ms }, 60_000);
+      if (!run.killed || run.signal !== "SIGKILL") {
+        problem(
+          `cycle ${cycle}: the child ended by itself (code ${run.code}, signal ${run.signal}): ` +
+            run.stderr.slice(-1500),
+        );
+      }
+      killedCycles.add(cycle);
+      const dumped = absorb(run, cycle, dumpFile);
+      if (!dumped) earlyKills++;
+      rmSync(dumpFile, { force: true });
+      if (cycle % 25 === 0 || cycle === cycles) {
+        log(
+          `${adapter}/${runtime}: cycle ${cycle}/${cycles}, ${acked.size} jobs, ${doneAt.size} completions, ` +
+            `${problems.length} problems`,
+        );
+      }
+      if (problems.length >= 50) break;
+    }
+
+    // The final run: no kill, until every job ended.
+    const last = cycles + 1;
+    const dumpFile = join(dir, `dump-${last}.jsonl`);
+    const run = await runChild(runtime, childArgs(last, "final", dumpFile), null, 180_000);
+    absorb(run, last, dumpFile);
+    if (run.code !== 0 || !run.lines.some((l) => l.startsWith("final "))) {
+      problem(`final run: exit code ${run.code}, signal ${run.signal}: ${run.stderr.slice(-1500)}`);
+    }
+    try {
+      final = parseDump(readFileSync(dumpFile + ".final", "utf8"));
+    } catch (e) {
+      problem(`final run: no final dump (${(e as Error).message})`);
+    }
+    if (final) verify(final, "final");
+
+    // Every job ends completed; every acknowledged one with its own result.
+    if (final) {
+      for (const [n, a] of acked) {
+        const job = final.jobs.get(a.id);
+        if (job && job.state === "completed" && job.result !== n) {
+          problem(`final: job ${a.id} completed with result ${JSON.stringify(job.result)}, expected ${n}`);
+        }
+      }
+      for (const job of final.jobs.values()) {
+        if (job.state !== "completed") {
+          notCompleted++;
+          problem(`final: job ${job.id} (n=${job.n}) ended ${job.state}, expected completed`);
+        }
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  // Repeated runs: each start but the completing one needs an explanation.
+  let rerunJobs = 0, explainedByCrash = 0, explainedByLease = 0, unexplained = 0;
+  const lastDump: Dump | null = final;
+  for (const [id, list] of starts) {
+    const job = lastDump?.jobs.get(id);
+    if (list.length > 1) rerunJobs++;
+    if (!job) continue;
+    const outcome = new Map<number, string>();
+    for (const [attempt, how] of job.history) outcome.set(attempt, how);
+    const attempts = new Set<number>();
+    const done = doneAt.get(id);
+    list.forEach((s, i) => {
+      const isLast = i === list.length - 1;
+      if (attempts.has(s.attempt)) {
+        unexplained++;
+        problem(`job ${id}: attempt ${s.attempt} started twice (cycle ${s.cycle})`);
+        return;
+      }
+      attempts.add(s.attempt);
+      if (isLast) {
+        if (job.state === "completed" && outcome.get(s.attempt) !== "completed") {
+          problem(`job ${id}: its last start (attempt ${s.attempt}) is not the attempt that completed it`);
+          unexplained++;
+        }
+        return;
+      }
+      if (done && done.seq < list[i + 1].seq) {
+        unexplained++;
+        problem(
+          `job ${id}: started again (cycle ${list[i + 1].cycle}) after its completion was acknowledged`,
+        );
+        return;
+      }
+      const how = outcome.get(s.attempt);
+      if (how === "stalled" || how === "released" || how === "failed") {
+        const crashed = killedCycles.has(s.cycle) && !(done && done.cycle === s.cycle);
+        if (crashed && list[i + 1].cycle > s.cycle) explainedByCrash++;
+        else explainedByLease++;
+      } else {
+        unexplained++;
+        problem(
+          `job ${id}: attempt ${s.attempt} (cycle ${s.cycle}) ran again, but its history says ${
+            how ?? "nothing"
+          }`,
+        );
+      }
+    });
+  }
+  if (lastDump) {
+    for (const job of lastDump.jobs.values()) {
+      if (job.state === "completed" && !starts.has(job.id)) {
+        problem(`job ${job.id} completed, but no child reported starting it`);
+      }
+    }
+  }
+
+  return {
+    adapter,
+    runtime,
+    driver,
+    seed,
+    cycles,
+    earlyKills,
+    verified,
+    jobs: acked.size,
+    unacknowledged: unacked.size,
+    completions: doneAt.size,
+    lost,
+    lostCompletions,
+    inconsistent,
+    notCompleted,
+    rerunJobs,
+    explainedByCrash,
+    explainedByLease,
+    unexplained,
+    openErrors,
+    stalls,
+    errorEvents,
+    recovery: summary(recovery),
+    open: summary(opens),
+    durationMs: Date.now() - began,
+    problems,
+  };
+}
+
+/**
+ * The figures of a run, as printed by `npm run test:crash`.
+ *
+ * @param r A report.
+ * @returns One block of text.
+ */
+export function formatReport(r: CrashReport): string {
+  const ms = (v: number) => (Number.isNaN(v) ? "-" : `${v.toFixed(1)} ms`);
+  return [
+    `crash ${r.adapter} on ${r.runtime} (${r.driver}), seed ${r.seed}: ${
+      r.problems.length ? "FAILED" : "ok"
+    }`,
+    `  cycles ${r.cycles} (${r.earlyKills} killed while opening/recovering), dumps checked ${r.verified}`,
+    `  jobs ${r.jobs} acknowledged (+${r.unacknowledged} stored but unacknowledged), completions acknowledged ${r.completions}`,
+    `  lost ${r.lost}, lost completions ${r.lostCompletions}, inconsistent ${r.inconsistent}, not completed ${r.notCompleted}, open errors ${r.openErrors}`,
+    `  reruns: ${r.rerunJobs} jobs; explained by a kill ${r.explainedByCrash}, by lease expiry ${r.explainedByLease}; unexplained duplicates ${r.unexplained}`,
+    `  recovery (open + first claim) p50 ${ms(r.recovery.p50)}, p99 ${ms(r.recovery.p99)}, max ${
+      ms(r.recovery.max)
+    } (${r.recovery.samples} restarts); open alone p50 ${ms(r.open.p50)}, p99 ${ms(r.open.p99)}`,
+    `  stalled leases healed ${r.stalls}, error events ${r.errorEvents}, wall time ${
+      (r.durationMs / 1000).toFixed(1)
+    } s`,
+    ...r.problems.map((p) => `  problem: ${p}`),
+  ].join("\n");
+}
+
+/** The (adapter, runtime) pairs of a matrix: "default" is every durable adapter on its native runtimes. */
+export function crashMatrix(name: "default" | "all"): [CrashAdapter, CrashRuntime][] {
+  if (name === "all") {
+    return [
+      ["file", "node"],
+      ["file", "bun"],
+      ["file", "deno"],
+      ["sqlite", "node"],
+      ["sqlite", "bun"],
+      ["sqlite", "deno"],
+      ["deno-kv", "deno"],
+    ];
+  }
+  return [["file", "node"], ["sqlite", "node"], ["sqlite", "bun"], ["deno-kv", "deno"]];
+}
+
+async function main(argv: string[]): Promise<number> {
+  const opt = (name: string, fallback: string) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
+  };
+  const cycles = Number(opt("cycles", "500"));
+  const seed = Number(opt("seed", "1"));
+  const adapter = opt("adapter", "");
+  const runtime = opt("runtime", "");
+  let matrix = crashMatrix(opt("matrix", "default") as "default" | "all");
+  if (adapter) matrix = matrix.filter(([a]) => a === adapter);
+  if (runtime) matrix = matrix.filter(([, r]) => r === runtime);
+  if (!matrix.length) throw new TypeError(`No crash run matches --adapter ${adapter} --runtime ${runtime}`);
+  let failed = 0;
+  const reports: string[] = [];
+  for (const [a, r] of matrix) {
+    const report = await runCrash({ adapter: a, runtime: r, cycles, seed, log: (l) => console.log(l) });
+    const text = formatReport(report);
+    console.log(text);
+    reports.push(text);
+    if (report.problems.length) failed++;
+  }
+  console.log(`\n=== crash summary (${cycles} kill cycles per run, seed ${seed})\n${reports.join("\n")}`);
+  return failed ? 1 : 0;
+}
+
+const isMain = (import.meta as { main?: boolean }).main ??
+  (typeof process !== "undefined" && process.argv[1] === fileURLToPath(import.meta.url));
+if (isMain) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (e) => {
+    console.error(e);
+    process.exit(2);
+  });
+}
