@@ -250,10 +250,18 @@ function writePart(w: ByteWriter, part: KvKeyPart): void {
  */
 export function encodeKey(key: KvKey): Uint8Array {
   if (!Array.isArray(key)) throw new TypeError("Invalid key: expected an array of key parts");
-  const w = new ByteWriter();
-  for (const part of key) writePart(w, part);
-  return w.buf.slice(0, w.len);
+  // encodeKey is synchronous and not reentrant: one scratch writer serves every call.
+  const w = scratch;
+  w.len = 0;
+  try {
+    for (const part of key) writePart(w, part);
+    return w.buf.slice(0, w.len);
+  } finally {
+    if (w.buf.length > 4096) w.buf = new Uint8Array(256);
+  }
 }
+
+const scratch = new ByteWriter();
 
 function readEscaped(bytes: Uint8Array, pos: number): [Uint8Array, number] {
   const out: number[] = [];
