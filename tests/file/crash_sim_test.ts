@@ -13,7 +13,7 @@ const WORKERS = 6;
  * ["last", w] = i, one commit after another (overwrites, so automatic compaction runs too), on a simulated disk that loses power after a random number of
  * operations, with a torn, partly zeroed tail. Returns what each writer had acknowledged.
  */
-async function cycle(sim: SimFs, random: () => number, round: number) {
+async function cycle(sim: SimFs, random: () => number) {
   const kv = await FileKv.open(PATH, { fs: sim, compactMinBytes: 2048, compactRatio: 2 });
   const start: number[] = [];
   for (let w = 0; w < WORKERS; w++) {
@@ -48,7 +48,7 @@ test("FileKv power loss at random moments (simulated torn writes): every acked c
   let torn = 0;
   let compactions = 0;
   for (let round = 0; round < 400; round++) {
-    const { acked, compacted } = await cycle(sim, random, round);
+    const { acked, compacted } = await cycle(sim, random);
     compactions += compacted;
     sim = sim.crash({ torn: true, random });
     const kv = await FileKv.open(PATH, { fs: sim }); // must never be a CorruptionError

@@ -29,7 +29,7 @@ export type SimOp =
   | "unlink"
   | "fsyncDir";
 
-export function fsError(code: string, message = code): Error {
+export function fsError(code: string, message: string = code): Error {
   return Object.assign(new Error(`${code}: ${message}`), { code });
 }
 
@@ -50,7 +50,7 @@ export interface CrashOptions {
 export class SimFs implements FsLayer {
   readonly pid: number;
   /** Space left on the disk in bytes (Infinity: unlimited). Writes past it fail with ENOSPC. */
-  capacity = Infinity;
+  capacity: number = Infinity;
   /** Called before every operation; throw from it to inject a fault. */
   hook: SimHook | null = null;
   /** Every operation in order, as "op target". */
@@ -63,7 +63,7 @@ export class SimFs implements FsLayer {
   #nextFd = 100;
   #dead = false;
 
-  constructor(pid = 4242, inodes: Inode[] = [], names = new Map<string, number>()) {
+  constructor(pid: number = 4242, inodes: Inode[] = [], names: Map<string, number> = new Map()) {
     this.pid = pid;
     this.#inodes = inodes;
     this.#names = new Map(names);
