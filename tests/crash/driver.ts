@@ -7,7 +7,7 @@
 //
 // CLI (npm run test:crash runs the heavy tier):
 //   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv]
-//                              [--runtime node|bun|deno] [--matrix default|all]
+//                              [--runtime node|bun|deno] [--matrix default|all] [--parallel]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -584,13 +584,16 @@ async function main(argv: string[]): Promise<number> {
   if (!matrix.length) throw new TypeError(`No crash run matches --adapter ${adapter} --runtime ${runtime}`);
   let failed = 0;
   const reports: string[] = [];
-  for (const [a, r] of matrix) {
+  const one = async ([a, r]: [CrashAdapter, CrashRuntime]) => {
     const report = await runCrash({ adapter: a, runtime: r, cycles, seed, log: (l) => console.log(l) });
     const text = formatReport(report);
     console.log(text);
     reports.push(text);
     if (report.problems.length) failed++;
-  }
+  };
+  // --parallel: every run of the matrix at once (each has its own store); else one after another.
+  if (argv.includes("--parallel")) await Promise.all(matrix.map(one));
+  else for (const run of matrix) await one(run);
   console.log(`\n=== crash summary (${cycles} kill cycles per run, seed ${seed})\n${reports.join("\n")}`);
   return failed ? 1 : 0;
 }
