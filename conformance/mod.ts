@@ -87,14 +87,17 @@ function registerAll(name: string, cases: readonly ConformanceCase[], declared: 
  *
  * @example A durable store that reopens by context id
  * ```ts ignore
+ * import { mkdtempSync, rmSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
  * import { testAdapter } from "@kvq/kvq/testing";
- * import { openFileKv } from "@kvq/kvq/file"; // hypothetical opener
+ * import { FileKv } from "@kvq/kvq/file";
  *
- * const dir = await Deno.makeTempDir();
+ * const dir = mkdtempSync(join(tmpdir(), "kvq-conformance-"));
  * await testAdapter({
  *   name: "file",
- *   open: (ctx) => openFileKv(`${dir}/${ctx.id}`),
- *   destroy: (ctx) => Deno.remove(`${dir}/${ctx.id}`, { recursive: true }),
+ *   open: (ctx) => FileKv.open(join(dir, ctx.id)), // the same id reopens the same store
+ *   destroy: (ctx) => rmSync(join(dir, ctx.id), { force: true }),
  *   capabilities: { durable: true, watch: true },
  * });
  * ```
