@@ -1,0 +1,394 @@
+// Writes docs/BENCHMARKS.md from bench/results/*.jsonl (CI files, ci-*.jsonl, are ignored). For each
+// (system, scenario) it shows the result at the largest scale measured, newest first; a later partial
+// run (e.g. only kvq) therefore updates its own rows and keeps the peers' rows.
+//
+//   node bench/report.ts            (also run at the end of `npm run bench`)
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+import type { ResultLine, RunLine } from "./run.ts";
+import { type Scenario, scenarios } from "./scenarios.ts";
+import { variants } from "./systems.ts";
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const resultsDir = join(benchDir, "results");
+const docPath = join(benchDir, "..", "docs", "BENCHMARKS.md");
+
+/** Every result and run header in bench/results (not CI runs). */
+export function loadResults(
+  dir: string = resultsDir,
+): { results: ResultLine[]; runs: RunLine[] } {
+  const results: ResultLine[] = [];
+  const runs: RunLine[] = [];
+  let files: string[] = [];
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith(".jsonl") && !f.startsWith("ci-")).sort();
+  } catch { /* no results yet */ }
+  for (const f of files) {
+    for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
+      if (!line.trim()) continue;
+      try {
+        const r = JSON.parse(line) as ResultLine | RunLine;
+        if (r.kind === "result") results.push(r);
+        else if (r.kind === "run") runs.push(r);
+      } catch { /* a torn last line of an interrupted run */ }
+    }
+  }
+  return { results, runs };
+}
+
+/** The result shown for each (variant, scenario): largest scale, then newest; failures only if nothing else. */
+export function pick(results: ResultLine[]): Map<string, ResultLine> {
+  const best = new Map<string, ResultLine>();
+  for (const r of results) {
+    const key = `${r.variant}|${r.scenario}`;
+    const cur = best.get(key);
+    const ok = r.runs.length > 0;
+    const curOk = cur ? cur.runs.length > 0 : false;
+    const better = !cur || (ok && !curOk) ||
+      (ok === curOk &&
+        (r.scale > cur.scale || (r.scale === cur.scale && r.date > cur.date)));
+    if (better) best.set(key, r);
+  }
+  return best;
+}
+
+const num = (x: number | undefined, digits = 3): string => {
+  if (x === undefined || !Number.isFinite(x)) return "–";
+  if (Math.abs(x) >= 1000) return Math.round(x).toLocaleString("en-US");
+  if (Math.abs(x) >= 100) return String(Math.round(x));
+  return x.toPrecision(digits);
+};
+const ratio = (
+  x: number | undefined,
+): string => (x === undefined || !Number.isFinite(x) ? "–" : `${x.toFixed(2)}×`);
+const cell = (s: string | undefined): string => (s ?? "").replace(/\|/g, "\\|");
+
+/** The kvq row a peer is compared with: kvq's default store on the peer's runtime (else on Node). */
+function referenceFor(
+  peer: ResultLine,
+  rows: Map<string, ResultLine>,
+  s: Scenario,
+): ResultLine | undefined {
+  const rt = peer.runtime.split(" ")[0];
+  const r = rows.get(`kvq-store-${rt}|${s.id}`) ??
+    rows.get(`kvq-store-node|${s.id}`);
+  return r && r.runs.length ? r : undefined;
+}
+
+function kvqOverPeer(
+  kvq: ResultLine | undefined,
+  peer: ResultLine,
+  s: Scenario,
+): number | undefined {
+  if (!kvq) return undefined;
+  const a = kvq.median[s.headline.metric];
+  const b = peer.median[s.headline.metric];
+  return b ? a / b : undefined;
+}
+
+function extraColumns(
+  s: Scenario,
+): { title: string; value: (r: ResultLine) => string }[] {
+  if (s.id === "e-latency") {
+    return [
+      { title: "p99 ms", value: (r) => num(r.median.p99Ms) },
+      { title: "samples/run", value: (r) => num(r.median.samples) },
+    ];
+  }
+  if (s.id === "g-memory") {
+    return [
+      { title: "RSS MiB", value: (r) => num(r.median.rssMiB) },
+      {
+        title: "server bytes/job",
+        value: (r) => num(r.median.serverBytesPerJob),
+      },
+      { title: "fill jobs/s", value: (r) => num(r.median.fillJobsPerSec) },
+    ];
+  }
+  if (s.id.startsWith("d-")) {
+    return [{
+      title: "drained/run",
+      value: (r) => `${num(r.median.drained)}${r.median.complete === 1 ? "" : " (budget hit)"}`,
+    }];
+  }
+  if (s.id === "fsync") {
+    return [{
+      title: "p50 ms/op",
+      value: (r) => num(r.median.p50Ms),
+    }];
+  }
+  return [];
+}
+
+function table(s: Scenario, rows: Map<string, ResultLine>): string {
+  const mine = variants.map((v) => rows.get(`${v.id}|${s.id}`)).filter((
+    r,
+  ): r is ResultLine => !!r);
+  const ok = mine.filter((r) => r.runs.length > 0);
+  const out: string[] = [];
+  const extra = extraColumns(s);
+  const h = s.headline;
+  out.push(
+    `| system | config | runtime | version | durability | N | c | **${h.unit}** (median) | runs | ${
+      extra.map((e) => e.title).join(" | ")
+    }${extra.length ? " | " : ""}kvq / peer |`,
+  );
+  out.push(`|${" --- |".repeat(10 + extra.length)}`);
+  for (const r of ok) {
+    const kvq = r.group === "peer" ? referenceFor(r, rows, s) : undefined;
+    const runs = r.runs.map((v) => num(v[h.metric])).join(" / ");
+    const n = s.id.startsWith("f-")
+      ? `${num(r.params.n)} of ${num(r.params.backlog + r.params.n)}`
+      : num(r.params.n);
+    out.push(
+      `| ${r.group === "kvq" ? "**kvq**" : cell(r.system)} | ${cell(r.config)} | ${cell(r.runtime)} | ${
+        cell(r.version)
+      } | ${cell(r.durability)} | ${n} | ${r.params.concurrency || "–"} | **${
+        num(r.median[h.metric])
+      }** | ${runs} | ${extra.map((e) => e.value(r)).join(" | ")}${extra.length ? " | " : ""}${
+        r.group === "peer" ? ratio(kvqOverPeer(kvq, r, s)) : "–"
+      } |`,
+    );
+  }
+  if (ok.length === 0) {
+    out.push(`| (not measured yet) |${" |".repeat(9 + extra.length)}`);
+  }
+  const scales = [...new Set(ok.map((r) => r.scale))];
+  const notes = ok.filter((r) => r.notes).map((r) => `\`${r.variant}\`: ${r.notes}`);
+  const failed = mine.filter((r) => r.runs.length === 0);
+  let text = `### ${s.letter === "-" ? "Baseline" : `(${s.letter})`}: ${s.title}\n\n${out.join("\n")}\n\n`;
+  text += `Reproduce: \`npm run bench -- --scenarios ${s.id}\`` +
+    (scales.some((x) => x !== 1)
+      ? ` (rows measured at scale ${scales.join(", ")}; add \`--scale <x>\`)`
+      : "") +
+    `. ${h.better === "higher" ? "Higher is better" : "Lower is better"}; kvq / peer compares the headline ` +
+    `median of kvq's default store on the peer's runtime with the peer's.\n`;
+  if (notes.length && s.id !== "fsync") {
+    text += `\nNotes: ${[...new Set(notes)].join("; ")}.\n`;
+  }
+  if (failed.length) {
+    text += `\nNot measured: ${
+      failed.map((r) => `\`${r.variant}\` (${cell(r.errors[0]?.split("\n")[0] ?? "error")})`).join("; ")
+    }.\n`;
+  }
+  return text;
+}
+
+interface Target {
+  what: string;
+  kvq: string;
+  against: string;
+  need: string;
+  status: string;
+}
+
+function targets(rows: Map<string, ResultLine>): Target[] {
+  const get = (variant: string, scenario: string) => {
+    const r = rows.get(`${variant}|${scenario}`);
+    return r && r.runs.length ? r : undefined;
+  };
+  const out: Target[] = [];
+  const status = (have: number | undefined, need: number, higher: boolean) =>
+    have === undefined || !Number.isFinite(have)
+      ? "pending"
+      : (higher ? have >= need : have <= need)
+      ? "**met**"
+      : "**not met**";
+  const endToEnd = (variant: string) => {
+    const c = get(variant, "c-bulk")?.median.opsPerSec;
+    const d = get(variant, "d-drain-best")?.median.jobsPerSec;
+    return c && d ? 1 / (1 / c + 1 / d) : undefined;
+  };
+  const stores = ["kvq-store-bun", "kvq-store-node", "kvq-store-deno"];
+  const pjDefault = endToEnd("plainjob");
+  const pjFull = endToEnd("plainjob-full");
+  for (const k of stores) {
+    const e = endToEnd(k);
+    out.push({
+      what: `(c)+(d) bulk add + drain, end to end (jobs/s), ${k}`,
+      kvq: num(e),
+      against: `plainjob default ${num(pjDefault)}`,
+      need: "≥ 3×",
+      status: `${ratio(e && pjDefault ? e / pjDefault : undefined)} ${
+        status(e && pjDefault ? e / pjDefault : undefined, 3, true)
+      }`,
+    });
+    out.push({
+      what: `(c)+(d) bulk add + drain, end to end (jobs/s), ${k}`,
+      kvq: num(e),
+      against: `plainjob synchronous=FULL ${num(pjFull)}`,
+      need: "≥ 10×",
+      status: `${ratio(e && pjFull ? e / pjFull : undefined)} ${
+        status(e && pjFull ? e / pjFull : undefined, 10, true)
+      }`,
+    });
+  }
+  const fsync = get("fsync", "fsync")?.median.opsPerSec;
+  const denoEnq = get("deno-kv-queue", "b-add8")?.median.opsPerSec;
+  for (const k of stores) {
+    const b = get(k, "b-add8")?.median.opsPerSec;
+    out.push({
+      what: `(b) 8 producers, awaited single adds (jobs/s), ${k}`,
+      kvq: num(b),
+      against: `fsync-per-op rate ${num(fsync)}`,
+      need: "≥ 10×",
+      status: `${ratio(b && fsync ? b / fsync : undefined)} ${
+        status(b && fsync ? b / fsync : undefined, 10, true)
+      }`,
+    });
+    out.push({
+      what: `(b) 8 producers, awaited single adds (jobs/s), ${k}`,
+      kvq: num(b),
+      against: `Deno KV enqueue ${num(denoEnq)}`,
+      need: "≥ 10×",
+      status: `${ratio(b && denoEnq ? b / denoEnq : undefined)} ${
+        status(b && denoEnq ? b / denoEnq : undefined, 10, true)
+      }`,
+    });
+  }
+  for (const k of stores) {
+    const e = get(k, "e-latency");
+    out.push({
+      what: `(e) latency p50 / p99 (ms), ${k}`,
+      kvq: e ? `${num(e.median.p50Ms)} / ${num(e.median.p99Ms)}` : "–",
+      against: "–",
+      need: "p50 ≤ 1, p99 ≤ 5",
+      status: e ? (e.median.p50Ms <= 1 && e.median.p99Ms <= 5 ? "**met**" : "**not met**") : "pending",
+    });
+  }
+  for (const k of stores) {
+    const small = get(k, "f-backlog-1k")?.median.jobsPerSec;
+    const large = get(k, "f-backlog-1m")?.median.jobsPerSec;
+    const f = small && large ? large / small : undefined;
+    out.push({
+      what: `(f) throughput at 1,000,000 / at 1,000 queued, ${k}`,
+      kvq: `${num(large)} / ${num(small)}`,
+      against: "–",
+      need: "≥ 0.90",
+      status: `${f === undefined ? "" : f.toFixed(2) + " "}${status(f, 0.9, true)}`,
+    });
+  }
+  const g = get("kvq-file-node", "g-memory")?.median.bytesPerJob;
+  out.push({
+    what: "(g) memory per queued job (bytes, process RSS), file store on Node",
+    kvq: num(g),
+    against: "–",
+    need: "≤ 200",
+    status: status(g, 200, false),
+  });
+  return out;
+}
+
+/** Writes docs/BENCHMARKS.md from the results; returns its path. */
+export function writeReport(out: string = docPath): string {
+  const { results, runs } = loadResults();
+  const rows = pick(results);
+  const shown = [...rows.values()].filter((r) => r.runs.length > 0);
+  const usedRuns = new Set(shown.map((r) => r.runId));
+  const hosts = runs.filter((r) => usedRuns.has(r.runId));
+  const host = hosts.at(-1)?.host;
+  const runtimes = [...new Set(shown.map((r) => r.runtime))].sort().join(", ");
+  const dates = shown.map((r) => r.date).sort();
+  const lines: string[] = [];
+  lines.push("# Benchmarks");
+  lines.push("");
+  lines.push(
+    "<!-- Generated by bench/report.ts from bench/results/*.jsonl. Do not edit by hand: run `npm run bench` " +
+      "(or `node bench/report.ts` to regenerate from existing results). -->",
+  );
+  lines.push("");
+  lines.push(
+    "kvq beside the job queues users would pick instead, through one harness (`bench/`): every (system, scenario) " +
+      "pair runs in a fresh child process on the runtime it needs (plainjob and bunqueue on Bun, Deno KV on Deno, " +
+      "BullMQ, pg-boss and graphile-worker on Node), each system at its defaults and, where it has a setting for " +
+      "it, at kvq's durability (fsync before every acknowledgement). Every figure is the median of the runs " +
+      "listed beside it.",
+  );
+  lines.push("");
+  lines.push("## Reproduce");
+  lines.push("");
+  lines.push("```sh");
+  lines.push(
+    "bash scripts/services.sh   # local Redis (6379) and PostgreSQL (5432), if not running",
+  );
+  lines.push(
+    "npm run bench:install      # the peers, into bench/node_modules only",
+  );
+  lines.push(
+    "npm run bench              # default systems, every scenario, 3 runs each; rewrites this file",
+  );
+  lines.push(
+    "npm run bench -- --systems all --scenarios a,b --runs 5 --scale 0.1   # any subset",
+  );
+  lines.push("npm run bench -- --list    # systems and scenarios");
+  lines.push("```");
+  lines.push("");
+  lines.push(
+    "Results are JSON lines in `bench/results/` (one line per system and scenario: every run's values, the " +
+      "medians, versions, durability, and the command that reproduces it). This file shows, per row, the " +
+      "result at the largest scale measured, newest first.",
+  );
+  lines.push("");
+  lines.push("## Machine");
+  lines.push("");
+  if (host) {
+    lines.push(
+      `${host.cpus} cores (${host.model}), ${host.memGiB} GiB RAM, Linux ${host.kernel}. Runtimes: ${runtimes}. ` +
+        `Measured ${dates[0]?.slice(0, 16).replace("T", " ")} – ${
+          dates.at(-1)?.slice(0, 16).replace("T", " ")
+        } UTC. ` +
+        "The machine is shared and noisy: compare rows measured in the same run, and read the per-run values.",
+    );
+  } else {
+    lines.push("No results yet: run `npm run bench`.");
+  }
+  lines.push("");
+  lines.push("## Durability, per row");
+  lines.push("");
+  lines.push(
+    "- **fsync per commit / fsync before ack**: an acknowledged add survives power loss. **Group commit**: " +
+      "concurrent commits share one fsync; none is acknowledged before its data is durable.",
+  );
+  lines.push(
+    "- **none on power loss**: survives a process crash but may lose the last acknowledged adds on power loss " +
+      "(SQLite WAL with synchronous=NORMAL, Redis appendfsync everysec).",
+  );
+  lines.push(
+    "- **none**: acknowledged before anything reaches the disk (in-memory buffers, Redis without AOF).",
+  );
+  lines.push("");
+  lines.push("## Targets (issue 5)");
+  lines.push("");
+  lines.push("| target | kvq | against | needed | status |");
+  lines.push("| --- | --- | --- | --- | --- |");
+  for (const t of targets(rows)) {
+    lines.push(
+      `| ${t.what} | ${t.kvq} | ${t.against} | ${t.need} | ${t.status} |`,
+    );
+  }
+  lines.push("");
+  lines.push(
+    "End to end (c)+(d) = 1 / (1/bulk-add rate + 1/best-concurrency drain rate): the rate of adding N jobs in " +
+      'bulk and then draining them. "pending" means a row it needs is not measured yet.',
+  );
+  lines.push("");
+  lines.push("## Scenarios");
+  lines.push("");
+  lines.push(
+    "Sizes at scale 1 (`--scale` multiplies them): (a), (b) 10,000 adds; (c) 100,000 jobs in addBulk calls of " +
+      "1,000; (d) 100,000 queued jobs drained with a no-op handler (stops after 60 s and reports the rate so " +
+      "far); (e) up to 1,000 jobs or 30 s, one at a time into an idle worker; (f) 5,000 jobs claimed and " +
+      "completed with 1,000 or 1,000,000 more behind them; (g) 1,000,000 queued jobs, process RSS growth " +
+      "per job (for Redis and PostgreSQL peers the server holds the jobs: see server bytes/job).",
+  );
+  lines.push("");
+  for (const s of scenarios) lines.push(table(s, rows));
+  writeFileSync(out, lines.join("\n"));
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(`wrote ${writeReport()}`);
+}

@@ -1,0 +1,362 @@
+// The scenarios of issue 5, each a function of an opened system. Every scenario runs in a fresh child
+// process on a fresh, empty queue; sizes scale with `--scale` (1 = the issue's sizes).
+import { collectGarbage, type Instance, now, type Payload, percentile, rss, sleep } from "./lib.ts";
+
+/** Sizes and knobs of one scenario run, derived from the scale. */
+export interface ScenarioParams {
+  /** Jobs measured (adds, drained jobs, latency samples, fsync ops, queued jobs). */
+  n: number;
+  /** Jobs already queued before the measured part starts (backlog scenarios). */
+  backlog: number;
+  /** Handlers running at once (drain and backlog scenarios); 0 when not applicable. */
+  concurrency: number;
+  /** Wall-clock budget of the measured loop in ms (latency, fsync): it stops early past this. */
+  budgetMs: number;
+  /** Largest addBulk call. */
+  bulkChunk: number;
+}
+
+/** One measured run's values, by metric name. */
+export type Values = Record<string, number>;
+
+/** A scenario of the benchmark. */
+export interface Scenario {
+  /** Identifier used on the command line and in results. */
+  readonly id: string;
+  /** Issue 5's letter. */
+  readonly letter: string;
+  /** What it measures, in words (used as the table title). */
+  readonly title: string;
+  /** The metric the tables lead with, and its unit. */
+  readonly headline: {
+    metric: string;
+    unit: string;
+    better: "higher" | "lower";
+  };
+  /** Sizes at a scale, for a system whose best concurrency is `best`. */
+  params(scale: number, best: number): Omit<ScenarioParams, "bulkChunk">;
+  /** Runs the measured part on a freshly opened instance. */
+  run(inst: Instance, p: ScenarioParams): Promise<Values>;
+}
+
+const scaled = (base: number, scale: number, min: number): number => Math.max(min, Math.round(base * scale));
+
+/** Longest a drain runs before it stops and reports the rate so far: 60 s at scale 1, at least 10 s. */
+const drainBudget = (scale: number): number => Math.max(10_000, 60_000 * Math.min(1, scale));
+
+/** Adds `n` jobs numbered from `from` with addBulk calls of at most `chunk` jobs. */
+export async function fill(
+  inst: Instance,
+  n: number,
+  chunk: number,
+  from = 0,
+): Promise<void> {
+  for (let at = 0; at < n; at += chunk) {
+    const items: Payload[] = [];
+    for (let i = at; i < Math.min(n, at + chunk); i++) {
+      items.push({ i: from + i });
+    }
+    await inst.addBulk(items);
+  }
+}
+
+/** A promise with its resolve function. */
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Resolves when `count()` reaches `n`, checked by the handler itself (no polling delay). */
+function counter(
+  n: number,
+): { handler: () => void; done: Promise<void>; count: () => number } {
+  let seen = 0;
+  const d = deferred<void>();
+  if (n <= 0) d.resolve();
+  return {
+    handler: () => {
+      if (++seen === n) d.resolve();
+    },
+    done: d.promise,
+    count: () => seen,
+  };
+}
+
+/** Waits until the system reports no unfinished jobs (when it can tell), polling every 2 ms. */
+async function settle(inst: Instance): Promise<void> {
+  if (!inst.pending) return;
+  for (let i = 0; i < 1_000_000; i++) {
+    if ((await inst.pending()) === 0) return;
+    await sleep(2);
+  }
+}
+
+/**
+ * Consumes `n` jobs at `concurrency` and returns the jobs/s from start to the last finished job.
+ * With a budget, a slow system stops early: the rate is then over the jobs done within it
+ * (`drained` < `n`, `complete` 0).
+ */
+async function drain(
+  inst: Instance,
+  n: number,
+  concurrency: number,
+  wait: boolean,
+  budgetMs = 0,
+): Promise<Values> {
+  const c = counter(n);
+  const t0 = now();
+  await inst.work(c.handler, concurrency);
+  let complete = 1;
+  if (budgetMs > 0) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const over = new Promise<void>((
+      resolve,
+    ) => (timer = setTimeout(resolve, budgetMs)));
+    await Promise.race([c.done, over]);
+    clearTimeout(timer);
+    if (c.count() < n) complete = 0;
+  } else {
+    await c.done;
+  }
+  if (wait && complete) await settle(inst);
+  const ms = now() - t0;
+  const drained = Math.min(n, c.count());
+  await inst.stopWork();
+  return { jobsPerSec: (drained / ms) * 1000, ms, drained, complete };
+}
+
+/** All scenarios, in the issue's order; `fsync` is the machine baseline. */
+export const scenarios: readonly Scenario[] = [
+  {
+    id: "fsync",
+    letter: "-",
+    title: "machine baseline: 4 KiB write + fdatasync per op",
+    headline: { metric: "opsPerSec", unit: "ops/s", better: "higher" },
+    params: (s) => ({
+      n: scaled(3000, s, 50),
+      backlog: 0,
+      concurrency: 0,
+      budgetMs: 5000,
+    }),
+    run: () => Promise.reject(new Error("fsync is run by the machine system itself")),
+  },
+  {
+    id: "a-add",
+    letter: "a",
+    title: "single add(), awaited, one producer",
+    headline: { metric: "opsPerSec", unit: "jobs/s", better: "higher" },
+    params: (s) => ({
+      n: scaled(10_000, s, 20),
+      backlog: 0,
+      concurrency: 0,
+      budgetMs: 0,
+    }),
+    async run(inst, p) {
+      const t0 = now();
+      for (let i = 0; i < p.n; i++) await inst.add({ i });
+      const ms = now() - t0;
+      return { opsPerSec: (p.n / ms) * 1000, ms };
+    },
+  },
+  {
+    id: "b-add8",
+    letter: "b",
+    title: "single add(), awaited, 8 concurrent producers",
+    headline: { metric: "opsPerSec", unit: "jobs/s", better: "higher" },
+    params: (s) => ({
+      n: Math.ceil(scaled(10_000, s, 16) / 8) * 8,
+      backlog: 0,
+      concurrency: 0,
+      budgetMs: 0,
+    }),
+    async run(inst, p) {
+      const per = p.n / 8;
+      const t0 = now();
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < per; i++) await inst.add({ i: w * per + i });
+        }),
+      );
+      const ms = now() - t0;
+      return { opsPerSec: (p.n / ms) * 1000, ms };
+    },
+  },
+  {
+    id: "c-bulk",
+    letter: "c",
+    title: "jobs added in bulk",
+    headline: { metric: "opsPerSec", unit: "jobs/s", better: "higher" },
+    params: (s) => ({
+      n: scaled(100_000, s, 100),
+      backlog: 0,
+      concurrency: 0,
+      budgetMs: 0,
+    }),
+    async run(inst, p) {
+      const t0 = now();
+      await fill(inst, p.n, p.bulkChunk);
+      const ms = now() - t0;
+      return { opsPerSec: (p.n / ms) * 1000, ms };
+    },
+  },
+  {
+    id: "d-drain-1",
+    letter: "d",
+    title: "drain queued jobs, concurrency 1",
+    headline: { metric: "jobsPerSec", unit: "jobs/s", better: "higher" },
+    params: (s) => ({
+      n: scaled(100_000, s, 100),
+      backlog: 0,
+      concurrency: 1,
+      budgetMs: drainBudget(s),
+    }),
+    async run(inst, p) {
+      await fill(inst, p.n, p.bulkChunk);
+      return await drain(inst, p.n, p.concurrency, true, p.budgetMs);
+    },
+  },
+  {
+    id: "d-drain-best",
+    letter: "d",
+    title: "drain queued jobs, best concurrency",
+    headline: { metric: "jobsPerSec", unit: "jobs/s", better: "higher" },
+    params: (s, best) => ({
+      n: scaled(100_000, s, 100),
+      backlog: 0,
+      concurrency: best,
+      budgetMs: drainBudget(s),
+    }),
+    async run(inst, p) {
+      await fill(inst, p.n, p.bulkChunk);
+      return await drain(inst, p.n, p.concurrency, true, p.budgetMs);
+    },
+  },
+  {
+    id: "e-latency",
+    letter: "e",
+    title: "enqueue → handler start latency into an idle worker",
+    headline: { metric: "p50Ms", unit: "ms", better: "lower" },
+    params: (s) => ({
+      n: scaled(1000, s, 10),
+      backlog: 0,
+      concurrency: 1,
+      budgetMs: Math.max(5000, 30_000 * Math.min(1, s)),
+    }),
+    async run(inst, p) {
+      const waiting = new Map<number, (t: number) => void>();
+      await inst.work((data) => {
+        const at = now();
+        waiting.get(data.i)?.(at);
+      }, 1);
+      await sleep(300); // let the worker go idle (blocked in its wait / poll)
+      const samples: number[] = [];
+      const t0 = now();
+      for (let i = 0; i < p.n && now() - t0 < p.budgetMs; i++) {
+        const started = new Promise<number>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`job ${i} did not start within 30 s`)),
+            30_000,
+          );
+          waiting.set(i, (t) => {
+            clearTimeout(timer);
+            resolve(t);
+          });
+        });
+        const t = now();
+        await inst.add({ i, t });
+        samples.push((await started) - t);
+        waiting.delete(i);
+        await sleep(5); // let the completion commit land: the next job meets an idle worker
+      }
+      await inst.stopWork();
+      return {
+        p50Ms: percentile(samples, 50),
+        p99Ms: percentile(samples, 99),
+        maxMs: Math.max(...samples),
+        samples: samples.length,
+      };
+    },
+  },
+  {
+    id: "f-backlog-1k",
+    letter: "f",
+    title: "claim+complete throughput with 1,000 jobs queued",
+    headline: { metric: "jobsPerSec", unit: "jobs/s", better: "higher" },
+    params: (s, best) => ({
+      n: scaled(5000, s, 50),
+      backlog: scaled(1000, s, 10),
+      concurrency: best,
+      budgetMs: 0,
+    }),
+    async run(inst, p) {
+      await fill(inst, p.backlog + p.n, p.bulkChunk);
+      return await drain(inst, p.n, p.concurrency, false);
+    },
+  },
+  {
+    id: "f-backlog-1m",
+    letter: "f",
+    title: "claim+complete throughput with 1,000,000 jobs queued",
+    headline: { metric: "jobsPerSec", unit: "jobs/s", better: "higher" },
+    params: (s, best) => ({
+      n: scaled(5000, s, 50),
+      backlog: scaled(1_000_000, s, 1000),
+      concurrency: best,
+      budgetMs: 0,
+    }),
+    async run(inst, p) {
+      await fill(inst, p.backlog + p.n, p.bulkChunk);
+      return await drain(inst, p.n, p.concurrency, false);
+    },
+  },
+  {
+    id: "g-memory",
+    letter: "g",
+    title: "memory with 1,000,000 jobs queued",
+    headline: {
+      metric: "bytesPerJob",
+      unit: "bytes/job (process RSS)",
+      better: "lower",
+    },
+    params: (s) => ({
+      n: scaled(1_000_000, s, 1000),
+      backlog: 0,
+      concurrency: 0,
+      budgetMs: 0,
+    }),
+    async run(inst, p) {
+      collectGarbage();
+      await sleep(100);
+      const before = rss();
+      const server0 = inst.serverBytes ? await inst.serverBytes() : 0;
+      const t0 = now();
+      await fill(inst, p.n, p.bulkChunk);
+      const fillMs = now() - t0;
+      collectGarbage();
+      await sleep(300);
+      collectGarbage();
+      const after = rss();
+      const values: Values = {
+        bytesPerJob: (after - before) / p.n,
+        rssMiB: after / 2 ** 20,
+        fillJobsPerSec: (p.n / fillMs) * 1000,
+      };
+      if (inst.serverBytes) {
+        values.serverBytesPerJob = ((await inst.serverBytes()) - server0) / p.n;
+      }
+      return values;
+    },
+  },
+];
+
+/** The scenario with this id. */
+export function scenario(id: string): Scenario {
+  const s = scenarios.find((x) => x.id === id);
+  if (!s) {
+    throw new RangeError(
+      `Unknown scenario "${id}" (known: ${scenarios.map((x) => x.id).join(", ")})`,
+    );
+  }
+  return s;
+}
