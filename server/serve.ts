@@ -1,0 +1,190 @@
+/**
+ * Listens on a port with a fetch handler on whichever runtime this is: `Deno.serve` on Deno,
+ * `Bun.serve` on Bun, `node:http` on Node (with a small Request/Response bridge, loaded only there).
+ *
+ * @module
+ */
+
+/** A fetch handler, or an object with one (such as the server from `createServer`). */
+export type FetchHandler =
+  | ((request: Request) => Response | Promise<Response>)
+  | { fetch(request: Request): Response | Promise<Response> };
+
+/** Options of {@linkcode serve}. */
+export interface ServeOptions {
+  /** The port; 0 picks a free one. @default 8787 */
+  port?: number;
+  /** The interface to listen on. @default "127.0.0.1" */
+  hostname?: string;
+}
+
+/** A listening HTTP server. */
+export interface Served {
+  /** The port it listens on (the chosen one when `port` was 0). */
+  readonly port: number;
+  /** The interface it listens on. */
+  readonly hostname: string;
+  /** `http://host:port`. */
+  readonly url: string;
+  /** Stops listening and closes open connections. */
+  close(): Promise<void>;
+}
+
+interface DenoLike {
+  serve(
+    options: { port: number; hostname: string; onListen?: (addr: { port: number }) => void },
+    handler: (request: Request) => Response | Promise<Response>,
+  ): { addr: { port: number }; shutdown(): Promise<void>; finished: Promise<void> };
+}
+
+interface BunLike {
+  serve(options: {
+    port: number;
+    hostname: string;
+    idleTimeout?: number;
+    fetch: (request: Request) => Response | Promise<Response>;
+  }): { port: number; stop(closeActiveConnections?: boolean): Promise<void> | void };
+}
+
+function hostForUrl(hostname: string): string {
+  return hostname.includes(":") ? `[${hostname}]` : hostname;
+}
+
+async function serveNode(
+  handle: (request: Request) => Response | Promise<Response>,
+  port: number,
+  hostname: string,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const http = await import("node:http");
+  const server = http.createServer(async (req, res) => {
+    const controller = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort();
+    });
+    try {
+      const chunks: Uint8Array[] = [];
+      for await (const chunk of req) chunks.push(chunk as Uint8Array);
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (Array.isArray(v)) { for (const item of v) headers.append(k, item); }
+        else if (v !== undefined) headers.set(k, v);
+      }
+      const method = req.method ?? "GET";
+      const body = method === "GET" || method === "HEAD" || !chunks.length ? undefined : concat(chunks);
+      const request = new Request(
+        `http://${req.headers.host ?? `${hostForUrl(hostname)}:${port}`}${req.url}`,
+        {
+          method,
+          headers,
+          body,
+          signal: controller.signal,
+        },
+      );
+      const response = await handle(request);
+      const out: Record<string, string | string[]> = {};
+      response.headers.forEach((v, k) => {
+        if (k !== "set-cookie") out[k] = v;
+      });
+      const cookies = response.headers.getSetCookie();
+      if (cookies.length) out["set-cookie"] = cookies;
+      res.writeHead(response.status, response.statusText, out);
+      if (response.body && method !== "HEAD") {
+        for await (const chunk of response.body) {
+          if (!res.write(chunk)) await new Promise<void>((r) => res.once("drain", () => r()));
+        }
+      }
+      res.end();
+    } catch (err) {
+      if (!res.headersSent) {
+        res.writeHead(500, { "content-type": "application/json; charset=utf-8" });
+        res.end(
+          JSON.stringify({ error: { name: "Error", message: String((err as Error)?.message ?? err) } }),
+        );
+      } else res.destroy();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  return {
+    port: typeof address === "object" && address ? address.port : port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+/**
+ * Serves a fetch handler over HTTP on Deno, Bun or Node, picking the runtime's own server.
+ *
+ * @param handler A `(Request) => Response` function or an object with `fetch` (e.g. the server from
+ *   `createServer`).
+ * @param options `port` (default 8787, 0 for any free one) and `hostname` (default "127.0.0.1").
+ * @returns The listening server, with its `url` and `close()`.
+ *
+ * @example Serve a handler on a free port
+ * ```ts
+ * import { serve } from "@kvq/kvq/server";
+ * const http = await serve(() => new Response("hi"), { port: 0 });
+ * console.log(await (await fetch(http.url)).text()); // "hi"
+ * await http.close();
+ * ```
+ */
+export async function serve(handler: FetchHandler, options: ServeOptions = {}): Promise<Served> {
+  const handle = typeof handler === "function" ? handler : (req: Request) => handler.fetch(req);
+  if (typeof handle !== "function") throw new TypeError("Cannot serve: expected a fetch handler");
+  const port = options.port ?? 8787;
+  const hostname = options.hostname ?? "127.0.0.1";
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RangeError(`Cannot serve: port must be an integer from 0 to 65535, got ${port}`);
+  }
+  const g = globalThis as { Deno?: DenoLike; Bun?: BunLike };
+  let bound: number;
+  let close: () => Promise<void>;
+  if (g.Deno && typeof g.Deno.serve === "function") {
+    // Deno.serve listens before it returns; onListen replaces its default "Listening on" log.
+    const server = g.Deno.serve({ port, hostname, onListen: () => {} }, (req) => handle(req));
+    bound = server.addr.port;
+    close = async () => {
+      await server.shutdown();
+      await server.finished;
+    };
+  } else if (g.Bun && typeof g.Bun.serve === "function") {
+    // idleTimeout 0: long-polling claims may wait longer than Bun's 10 s default.
+    const server = g.Bun.serve({ port, hostname, idleTimeout: 0, fetch: (req) => handle(req) });
+    bound = server.port;
+    close = async () => {
+      await server.stop(true);
+    };
+  } else {
+    const server = await serveNode(handle, port, hostname);
+    bound = server.port;
+    close = server.close;
+  }
+  let closed: Promise<void> | undefined;
+  return {
+    port: bound,
+    hostname,
+    url: `http://${hostForUrl(hostname)}:${bound}`,
+    close: () => (closed ??= close()),
+  };
+}

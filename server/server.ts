@@ -1,0 +1,409 @@
+/**
+ * The HTTP sidecar: a web-standard `(Request) => Promise<Response>` handler (built with Hono) that
+ * lets any language enqueue, inspect, manage and consume jobs, with a dashboard and Prometheus
+ * metrics.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { Context } from "hono";
+import {
+  type AddOptions,
+  type AtomicKv,
+  JobNotFoundError,
+  type JobState,
+  type Queue,
+  type QueueOptions,
+} from "../mod.ts";
+import { bearerAuth } from "./_auth.ts";
+import { errorResponse, HttpError } from "./_errors.ts";
+import { Registry } from "./_registry.ts";
+import { Metrics } from "./_metrics.ts";
+import { Consumers, type FailureReport } from "./_consumer.ts";
+import { DASHBOARD_HTML } from "./_dashboard.ts";
+
+/** Options of {@linkcode createServer}. */
+export interface ServerOptions {
+  /**
+   * The store: queues named in requests are opened on it on demand, and the queues already in it
+   * are listed (dashboard, metrics). Give `store`, `queues`, or both.
+   */
+  store?: AtomicKv;
+  /**
+   * Queues to serve (your own instances, with their options, middleware and events). Without
+   * `store`, only these are served and other names answer 404.
+   */
+  queues?: readonly Queue[];
+  /** Options of queues opened from `store`. @default {} */
+  queueOptions?: QueueOptions;
+  /**
+   * HMAC key for queues opened from `store`: payloads are signed when added and verified before a
+   * job is handed to a worker or remote consumer (shorthand for `queueOptions.signingKey`).
+   */
+  signingKey?: QueueOptions["signingKey"];
+  /**
+   * Who may call the API: a bearer token, several, or a function of the request. `GET /` (the
+   * dashboard page, which holds no data) and `GET /healthz` are always open. @default open to all
+   */
+  auth?: string | readonly string[] | ((request: Request) => boolean | Promise<boolean>);
+  /** Serve `GET /metrics` without auth. @default false */
+  publicMetrics?: boolean;
+  /** Serve the dashboard at `GET /`. @default true */
+  dashboard?: boolean;
+  /** Largest request body in bytes. @default 8 MiB */
+  maxBodyBytes?: number;
+  /** Lease of a remote consumer's claim when it does not ask for one, in ms. @default 30000 */
+  defaultLeaseMs?: number;
+  /** Longest `wait` a claim may ask for (long polling), in ms. @default 20000 */
+  maxWaitMs?: number;
+}
+
+/** A sidecar server: a fetch handler plus its lifecycle. */
+export interface KvqServer {
+  /** Answers one request (pass it to `Deno.serve`, `Bun.serve`, or {@linkcode serve}). */
+  fetch(request: Request): Promise<Response>;
+  /** The server's instance of queue `name` (opened on demand with a store). */
+  queue(name: string): Queue;
+  /**
+   * Releases the jobs held by remote consumers (back to `ready`, attempts not counted) and stops
+   * listening to queue events. The store and your queues' own workers stay open.
+   */
+  close(): Promise<void>;
+}
+
+const JSON_TYPE = "application/json; charset=utf-8";
+const ADD_FIELDS = new Set([
+  "data",
+  "priority",
+  "delay",
+  "runAt",
+  "maxAttempts",
+  "backoff",
+  "key",
+  "timeout",
+  "removeOnComplete",
+]);
+
+function toBase64(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+/** JSON with `Uint8Array` values as `{ "$bytes": "<base64>" }`. */
+function json(body: unknown, status = 200): Response {
+  const text = JSON.stringify(
+    body,
+    (_k, v) => v instanceof Uint8Array ? { $bytes: toBase64(v) } : v,
+  );
+  return new Response(text, { status, headers: { "content-type": JSON_TYPE } });
+}
+
+function optionalNumber(
+  query: string | undefined,
+  what: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (query === undefined || query === "") return undefined;
+  const n = Number(query);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    throw new RangeError(
+      `Invalid ${what}: expected an integer from ${min} to ${max}, got ${JSON.stringify(query)}`,
+    );
+  }
+  return n;
+}
+
+function bodyNumber(v: unknown, what: string, min: number, max: number, fallback: number): number {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
+    throw new RangeError(
+      `Invalid ${what}: expected a number from ${min} to ${max}, got ${JSON.stringify(v)}`,
+    );
+  }
+  return v;
+}
+
+/** Turns a request body into `add` arguments; unknown fields are refused (they are usually typos). */
+function addArgs(body: unknown, where: string): { data: unknown; options: AddOptions } {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new TypeError(`Invalid ${where}: expected a JSON object like {"data": ...}`);
+  }
+  const b = body as Record<string, unknown>;
+  for (const k of Object.keys(b)) {
+    if (!ADD_FIELDS.has(k)) {
+      throw new TypeError(`Invalid ${where}: unknown field "${k}" (expected ${[...ADD_FIELDS].join(", ")})`);
+    }
+  }
+  if (!("data" in b)) throw new TypeError(`Invalid ${where}: the "data" field (the payload) is missing`);
+  const options: AddOptions = {};
+  const o = options as Record<string, unknown>;
+  for (const k of ADD_FIELDS) if (k !== "data" && b[k] !== undefined) o[k] = b[k];
+  if (typeof b.runAt === "string") {
+    const t = Date.parse(b.runAt);
+    if (Number.isNaN(t)) throw new TypeError(`Invalid runAt: ${JSON.stringify(b.runAt)} is not a date`);
+    options.runAt = t;
+  }
+  return { data: b.data, options };
+}
+
+/**
+ * Creates the sidecar: a fetch handler for the JSON API, the consumer API for other languages,
+ * `GET /metrics` (Prometheus), `GET /healthz` and the dashboard at `GET /`.
+ *
+ * Errors are answered as `{ "error": { "name", "message" } }`: bad input 400, missing or wrong
+ * token 401, unknown job or queue 404, wrong state or lost lease 409, too large 413, queue full
+ * 429, store unavailable 503.
+ *
+ * @param options See {@linkcode ServerOptions}.
+ * @returns The server: `fetch`, `queue(name)` and `close()`.
+ * @throws {TypeError} When neither `store` nor `queues` is given, or a token is empty.
+ *
+ * @example Serve a store with a token on Deno, Bun or Node
+ * ```ts
+ * import { MemoryKv } from "@kvq/kvq/memory";
+ * import { createServer, serve } from "@kvq/kvq/server";
+ * const app = createServer({ store: new MemoryKv(), auth: "s3cret" });
+ * const res = await app.fetch(
+ *   new Request("http://kvq/queues/mail/jobs", {
+ *     method: "POST",
+ *     headers: { authorization: "Bearer s3cret", "content-type": "application/json" },
+ *     body: JSON.stringify({ data: { to: "a@example.com" }, delay: 1000 }),
+ *   }),
+ * );
+ * console.log(res.status, (await res.json()).job.state); // 201 "scheduled"
+ * const http = await serve(app, { port: 0 });
+ * console.log(`listening on ${http.url}`);
+ * await http.close();
+ * await app.close();
+ * ```
+ */
+export function createServer(options: ServerOptions): KvqServer {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError("Cannot create server: expected an options object");
+  }
+  const metrics = new Metrics();
+  const consumers = new Consumers();
+  const queueOptions: QueueOptions = { ...options.queueOptions };
+  if (options.signingKey !== undefined) queueOptions.signingKey = options.signingKey;
+  const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => metrics.attach(q));
+  const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
+  const defaultLease = options.defaultLeaseMs ?? 30_000;
+  const maxWait = options.maxWaitMs ?? 20_000;
+  const auth = options.auth;
+  let allowed: ((req: Request) => Promise<boolean>) | undefined;
+  if (typeof auth === "function") allowed = async (req) => (await auth(req)) === true;
+  else if (auth !== undefined) {
+    const tokens = typeof auth === "string" ? [auth] : [...auth];
+    if (!tokens.length) throw new TypeError("Invalid auth: expected at least one token");
+    const bearer = bearerAuth(tokens);
+    allowed = (req) => bearer.check(req.headers.get("authorization"));
+  }
+
+  const readBody = async (c: Context): Promise<unknown> => {
+    const declared = Number(c.req.header("content-length") ?? "0");
+    const tooLarge = (n: number) =>
+      new HttpError(413, "LimitError", `Request body is ${n} bytes, the limit is ${maxBody}`);
+    if (declared > maxBody) throw tooLarge(declared);
+    const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
+    if (bytes.length > maxBody) throw tooLarge(bytes.length);
+    if (bytes.length === 0) return {};
+    const text = new TextDecoder().decode(bytes);
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw new HttpError(400, "SyntaxError", `Invalid JSON body: ${(err as Error).message}`);
+    }
+  };
+  const object = (v: unknown, where: string): Record<string, unknown> => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      throw new TypeError(`Invalid ${where}: expected a JSON object`);
+    }
+    return v as Record<string, unknown>;
+  };
+  const queueOf = (c: Context): Queue => registry.get(c.req.param("queue") ?? "");
+  const jobOr404 = async (q: Queue, id: string) => {
+    const job = await q.getJob(id);
+    if (!job) throw new JobNotFoundError(id, q.name);
+    return job;
+  };
+  const findQueue = async (id: string): Promise<Queue> => {
+    const q = await registry.find(id);
+    if (!q) throw new HttpError(404, "JobNotFoundError", `Job ${id} was not found in any queue`);
+    return q;
+  };
+  const queueInfo = async (q: Queue) => ({
+    name: q.name,
+    counts: await q.counts(),
+    paused: await q.isPaused(),
+  });
+
+  const app = new Hono();
+  app.onError((err) => errorResponse(err));
+  app.notFound((c) =>
+    errorResponse(
+      new HttpError(404, "NotFoundError", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`),
+    )
+  );
+
+  if (options.dashboard !== false) {
+    app.get("/", () =>
+      new Response(DASHBOARD_HTML, {
+        headers: {
+          "content-type": "text/html; charset=utf-8",
+          "content-security-policy":
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+          "x-content-type-options": "nosniff",
+          "referrer-policy": "no-referrer",
+        },
+      }));
+  }
+  app.get("/healthz", () => json({ ok: true }));
+
+  app.use("*", async (c, next) => {
+    if (!allowed) return await next();
+    if (options.publicMetrics && c.req.path === "/metrics") return await next();
+    if (!(await allowed(c.req.raw))) {
+      return errorResponse(
+        new HttpError(
+          401,
+          "UnauthorizedError",
+          "Missing or invalid bearer token (Authorization: Bearer <token>)",
+        ),
+      );
+    }
+    await next();
+  });
+
+  app.get("/metrics", async () => {
+    const names = await registry.names();
+    const text = await metrics.render(names.map((n) => registry.get(n)));
+    return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+  });
+
+  // ---------------------------------------------------------------- queues
+  app.get("/queues", async () => {
+    const names = await registry.names();
+    return json({ queues: await Promise.all(names.map((n) => queueInfo(registry.get(n)))) });
+  });
+  app.get("/queues/:queue", async (c) => json(await queueInfo(queueOf(c))));
+  app.get("/queues/:queue/counts", async (c) => json(await queueOf(c).counts()));
+  app.post("/queues/:queue/pause", async (c) => {
+    const q = queueOf(c);
+    await q.pause();
+    return json({ paused: true });
+  });
+  app.post("/queues/:queue/resume", async (c) => {
+    const q = queueOf(c);
+    await q.resume();
+    return json({ paused: false });
+  });
+  app.post("/queues/:queue/dead/redrive", async (c) => json({ redriven: await queueOf(c).redriveAll() }));
+
+  // ---------------------------------------------------------------- jobs
+  app.post("/queues/:queue/jobs", async (c) => {
+    const q = queueOf(c);
+    const { data, options } = addArgs(await readBody(c), "job");
+    const job = await q.add(data, options);
+    if (job.created) metrics.added(q.name);
+    return json({ job }, job.created ? 201 : 200);
+  });
+  app.post("/queues/:queue/jobs/bulk", async (c) => {
+    const q = queueOf(c);
+    const body = await readBody(c);
+    const list = Array.isArray(body) ? body : (body as { jobs?: unknown })?.jobs;
+    if (!Array.isArray(list)) {
+      throw new TypeError('Invalid bulk body: expected {"jobs": [{"data": ...}, ...]}');
+    }
+    const items = list.map((item, i) => addArgs(item, `job ${i}`));
+    const jobs = await q.addBulk(items);
+    metrics.added(q.name, jobs.filter((j) => j.created).length);
+    return json({ jobs }, 201);
+  });
+  app.get("/queues/:queue/jobs", async (c) => {
+    const q = queueOf(c);
+    const state = (c.req.query("state") ?? "ready") as JobState;
+    const limit = optionalNumber(c.req.query("limit"), "limit", 1, 1000) ?? 50;
+    const page = await q.list(state, { limit, cursor: c.req.query("cursor") || null });
+    return json(page);
+  });
+  app.get("/queues/:queue/jobs/:id", async (c) => {
+    const q = queueOf(c);
+    return json({ job: await jobOr404(q, c.req.param("id")) });
+  });
+  const cancel = async (q: Queue, id: string) => {
+    const canceled = await q.cancel(id);
+    return json({ canceled, job: await q.getJob(id) });
+  };
+  const redrive = async (q: Queue, id: string) => json({ job: await q.redrive(id) });
+  app.delete("/queues/:queue/jobs/:id", async (c) => await cancel(queueOf(c), c.req.param("id")));
+  app.post("/queues/:queue/jobs/:id/cancel", async (c) => await cancel(queueOf(c), c.req.param("id")));
+  app.post("/queues/:queue/jobs/:id/redrive", async (c) => await redrive(queueOf(c), c.req.param("id")));
+  app.get("/jobs/:id", async (c) => {
+    const id = c.req.param("id");
+    return json({ job: await jobOr404(await findQueue(id), id) });
+  });
+  app.delete("/jobs/:id", async (c) => await cancel(await findQueue(c.req.param("id")), c.req.param("id")));
+  app.post(
+    "/jobs/:id/cancel",
+    async (c) => await cancel(await findQueue(c.req.param("id")), c.req.param("id")),
+  );
+  app.post(
+    "/jobs/:id/redrive",
+    async (c) => await redrive(await findQueue(c.req.param("id")), c.req.param("id")),
+  );
+
+  // ---------------------------------------------------------------- remote consumers
+  app.post("/queues/:queue/claim", async (c) => {
+    const q = queueOf(c);
+    const body = object(await readBody(c), "claim body");
+    const leaseMs = bodyNumber(body.leaseMs, "leaseMs", 100, 24 * 3600_000, defaultLease);
+    const wait = bodyNumber(body.wait, "wait", 0, maxWait, 0);
+    const claimed = await consumers.claim(q, { leaseMs, wait, signal: c.req.raw.signal });
+    return json(claimed ?? { job: null });
+  });
+  app.post("/jobs/:id/heartbeat", async (c) => {
+    const body = object(await readBody(c), "heartbeat body");
+    return json(await consumers.heartbeat(c.req.param("id"), body.token, body.progress));
+  });
+  app.post("/jobs/:id/complete", async (c) => {
+    const body = object(await readBody(c), "complete body");
+    return json({ job: await consumers.complete(c.req.param("id"), body.token, body.result) });
+  });
+  app.post("/jobs/:id/fail", async (c) => {
+    const body = object(await readBody(c), "fail body");
+    const e = body.error;
+    const report: FailureReport = typeof e === "string"
+      ? { message: e }
+      : e !== null && typeof e === "object"
+      ? { ...(e as FailureReport) }
+      : { message: "" };
+    if (body.retry !== undefined) {
+      if (typeof body.retry !== "boolean") throw new TypeError("Invalid retry: expected true or false");
+      report.retry = body.retry;
+    }
+    return json({ job: await consumers.fail(c.req.param("id"), body.token, report) });
+  });
+  app.post("/jobs/:id/release", async (c) => {
+    const body = object(await readBody(c), "release body");
+    return json({ job: await consumers.release(c.req.param("id"), body.token) });
+  });
+
+  let closed: Promise<void> | undefined;
+  return {
+    fetch: async (request: Request): Promise<Response> => {
+      try {
+        return await app.fetch(request);
+      } catch (err) {
+        return errorResponse(err);
+      }
+    },
+    queue: (name: string): Queue => registry.get(name),
+    close: (): Promise<void> => {
+      closed ??= consumers.close().finally(() => metrics.close());
+      return closed;
+    },
+  };
+}
