@@ -25,3 +25,7 @@ export * from "./src/types.ts";
 export * from "./src/events.ts";
 export * from "./src/job.ts";
 export * from "./src/keys.ts";
+export * from "./src/clock.ts";
+export * from "./src/ids.ts";
+export * from "./src/backoff.ts";
+export type { Signer, SigningKey } from "./src/signing.ts";

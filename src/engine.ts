@@ -694,13 +694,17 @@ export class Engine<T, R> {
    * Claims up to `n` ready jobs in one commit per batch (checked: each job's versionstamp and the
    * paused flag). Returns what this worker won; `paused` when the queue is paused.
    */
-  async claim(n: number, owner: string, leaseMs: number): Promise<{ held: Held<T>[]; paused: boolean }> {
+  async claim(
+    n: number,
+    owner: string,
+    leaseMs: number,
+  ): Promise<{ held: Held<T>[]; paused: boolean; contended: boolean }> {
     const prefix = this.ks.indexPrefix("ready");
     const ids: string[] = [];
     for await (const e of this.kv.list({ prefix }, { limit: n })) ids.push(Keyspace.idOf(e.key));
-    if (!ids.length) return { held: [], paused: false };
+    if (!ids.length) return { held: [], paused: false, contended: false };
     const got = await getMany(this.kv, [this.ks.paused, ...ids.map((id) => this.ks.job(id))]);
-    if (got[0]) return { held: [], paused: true };
+    if (got[0]) return { held: [], paused: true, contended: false };
     const now = this.clock.now();
     const pending: { entry: Entry; next: JobRecord }[] = [];
     for (const e of got.slice(1)) {
@@ -717,7 +721,8 @@ export class Engine<T, R> {
     results.forEach((r, i) => {
       if (r.ok) won.push({ record: pending[i].next, versionstamp: r.versionstamp });
     });
-    if (!won.length) return { held: [], paused: false };
+    const contended = won.length < ids.length;
+    if (!won.length) return { held: [], paused: false, contended };
     const values = await this.#loadValues(won.map((w) => w.record));
     return {
       held: won.map((w) => ({
@@ -728,6 +733,7 @@ export class Engine<T, R> {
         chain: Promise.resolve(),
       })),
       paused: false,
+      contended,
     };
   }
 

@@ -186,9 +186,9 @@ export interface JobInit {
   payload: ValueRef;
   /** Earliest start; a time after `now` makes the job `scheduled`. @default now */
   runAt?: number;
-  /** @default 0 */
+  /** Higher runs first. @default 0 */
   priority?: number;
-  /** @default 3 */
+  /** Most attempts. @default 3 */
   maxAttempts?: number;
   /** Per-job backoff. */
   backoff?: number | BackoffOptions;

@@ -18,6 +18,7 @@ import {
 import type { Handler, JobContext, WorkerOptions } from "./types.ts";
 import type { QueueSignal } from "./notifier.ts";
 import type { KvKey } from "./kv.ts";
+import type { Queue } from "./queue.ts";
 
 interface Run<T> {
   readonly held: Held<T>;
@@ -79,7 +80,7 @@ export class Worker<T = unknown, R = unknown> {
    * @param handler The job handler.
    * @param options See {@linkcode WorkerOptions}.
    */
-  constructor(queue: object, handler: Handler<T, R>, options: WorkerOptions = {}) {
+  constructor(queue: Queue<T, R>, handler: Handler<T, R>, options: WorkerOptions = {}) {
     const e = engines.get(queue) as Engine<T, R> | undefined;
     if (!e) throw new TypeError("Cannot start worker: expected a Queue");
     if (typeof handler !== "function") {
@@ -99,6 +100,11 @@ export class Worker<T = unknown, R = unknown> {
     this.concurrency = int("concurrency", options.concurrency ?? 1, 1);
     this.#leaseMs = int("leaseMs", options.leaseMs ?? 30_000, 1);
     this.#heartbeatMs = int("heartbeatInterval", options.heartbeatInterval ?? this.#leaseMs / 3, 1);
+    if (this.#heartbeatMs >= this.#leaseMs) {
+      throw new RangeError(
+        `Invalid worker option heartbeatInterval: ${this.#heartbeatMs} ms must be shorter than leaseMs (${this.#leaseMs} ms)`,
+      );
+    }
     this.#batch = int("batchSize", options.batchSize ?? Math.min(this.concurrency, 100), 1);
     this.#poll = int("pollInterval", options.pollInterval ?? e.pollInterval, 1);
     this.#maintenance = options.maintenance ?? true;
@@ -245,10 +251,11 @@ export class Worker<T = unknown, R = unknown> {
     const free = this.concurrency - this.#runs.size;
     if (free > 0 && !this.#paused && !this.#closing) {
       const want = Math.min(free, this.#batch);
-      const { held, paused } = await e.claim(want, this.id, this.#leaseMs);
+      const { held, paused, contended } = await e.claim(want, this.id, this.#leaseMs);
       this.#paused = paused;
       for (const h of held) this.#start(h);
-      this.#more = held.length === want && this.#runs.size < this.concurrency;
+      // A full batch, or jobs lost to another worker: there may be more to claim right away.
+      this.#more = (held.length === want || contended) && this.#runs.size < this.concurrency;
     }
   }
 
