@@ -53,7 +53,7 @@ test("FileKv compaction: a crash at every step leaves the old or the new log, wi
       assert.deepEqual(await dump(again), expected, `crash at ${crashedAt}`);
       const size = again.stats().fileBytes;
       assert.ok(size === oldBytes || size === newBytes, `crash at ${crashedAt}: ${size} bytes`);
-      if (process.env.KVQ_VERBOSE) {
+      if (process.env.KVQ_FIGURES) {
         console.log(
           `${powerLoss ? "power loss" : "process crash"} at ${crashedAt}: ${
             size === oldBytes ? "old" : "new"

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { FileKv } from "../../adapters/file/mod.ts";
 import type { FsLayer } from "../../adapters/file/fs.ts";
@@ -107,6 +108,13 @@ test("FileKv corruption: one flipped bit at every byte of a closed store is alwa
       writeFileSync(t.path, damaged);
       seen[await checkDamaged(t.path, undefined, pos, bounds, states, `bit ${pos % 8} of byte ${pos}`)]++;
     }
+    if (process.env.KVQ_FIGURES) {
+      console.log(
+        `corruption (real files): ${bytes.length} flips, ${seen.corrupt} CorruptionError, ${seen.torn} torn tail (last record ${
+          bounds[last] - bounds[last - 1]
+        } bytes)`,
+      );
+    }
     // Every byte before the last record is reported as corruption; the last record's as torn.
     assert.equal(seen.torn, bounds[last] - bounds[last - 1]);
     assert.equal(seen.corrupt, bounds[last - 1]);
@@ -129,6 +137,13 @@ test("FileKv corruption: every single-bit flip of a closed store is detected (si
       sim.setFile(path, damaged);
       seen[await checkDamaged(path, sim, pos, bounds, states, `bit ${bit} of byte ${pos}`)]++;
     }
+  }
+  if (process.env.KVQ_FIGURES) {
+    console.log(
+      `corruption (all bits): ${
+        8 * bytes.length
+      } flips, ${seen.corrupt} CorruptionError, ${seen.torn} torn tail`,
+    );
   }
   assert.equal(seen.torn, 8 * (bounds[last] - bounds[last - 1]));
   assert.equal(seen.corrupt, 8 * bounds[last - 1]);
@@ -154,6 +169,13 @@ test("FileKv corruption: random bursts of damage are detected or cut as a report
     if (first < 0) continue;
     sim.setFile(path, damaged);
     seen[await checkDamaged(path, sim, first, bounds, states, `burst of ${len} at ${at}`)]++;
+  }
+  if (process.env.KVQ_FIGURES) {
+    console.log(
+      `corruption (bursts): ${
+        seen.corrupt + seen.torn
+      } bursts, ${seen.corrupt} CorruptionError, ${seen.torn} torn tail`,
+    );
   }
   assert.ok(seen.corrupt > 1000 && seen.torn > 10, JSON.stringify(seen));
 });

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { FileKv } from "../../adapters/file/mod.ts";
 import { dec, enc } from "./helpers.ts";
 import { mulberry } from "./random.ts";
@@ -67,6 +68,9 @@ test("FileKv power loss at random moments (simulated torn writes): every acked c
     }
     await kv.close();
     cycles++;
+  }
+  if (process.env.KVQ_FIGURES) {
+    console.log(`power-loss cycles: ${cycles}, torn tails cut: ${torn}, compactions: ${compactions}`);
   }
   assert.equal(cycles, 400);
   assert.ok(torn > 10, `only ${torn} cycles had a torn tail`);

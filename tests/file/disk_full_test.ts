@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -167,6 +168,7 @@ test(
           error = e;
         }
       }
+      if (process.env.KVQ_FIGURES) console.log(`tmpfs: ${acked} commits of 8000 bytes fit before ENOSPC`);
       assert.ok(acked > 10, `only ${acked} commits fit`);
       assert.ok(error instanceof StorageError && error.code === "ENOSPC", `expected ENOSPC, got ${error}`);
       await assert.rejects(kv.atomic().set(["job", "more"], value).commit(), isStorageError("ENOSPC"));

@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { FileKv } from "../../adapters/file/mod.ts";
 import { nodeFs } from "../../adapters/file/fs.ts";
 import type { KvCommitResult } from "../../src/kv.ts";
@@ -53,6 +54,9 @@ test("FileKv group commit: 64 concurrent commits share far fewer fsyncs than com
     );
     assert.ok(results.every((r) => r.ok));
     const syncs = (fs.faults.counts.fdatasync ?? 0) - syncsBefore;
+    if (process.env.KVQ_FIGURES) {
+      console.log(`group commit: ${n} concurrent commits, ${syncs} fsyncs, ${kv.stats().writes} writes`);
+    }
     assert.ok(syncs >= 1 && syncs < n / 4, `${syncs} fsyncs for ${n} commits`);
     assert.equal(kv.stats().commits, n);
     assert.equal(kv.stats().syncs, syncs);

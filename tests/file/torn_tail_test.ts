@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import process from "node:process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { FileKv } from "../../adapters/file/mod.ts";
 import { dump, enc, tempDir } from "./helpers.ts";
@@ -57,6 +58,15 @@ test("FileKv torn tail: a log cut at every byte offset of its last 3 records ope
       assert.equal(kv.stats().fileBytes, bounds[k]);
       await kv.close();
       opened++;
+    }
+    if (process.env.KVQ_FIGURES) {
+      console.log(
+        `torn tail: ${opened} cut offsets over the last 3 records (bytes ${from}..${
+          bytes.length - 1
+        } of ${bytes.length}; records ${
+          bounds.slice(-4).map((b, i, a) => i ? b - a[i - 1] : 0).slice(1).join(", ")
+        } bytes)`,
+      );
     }
     assert.equal(opened, bytes.length - from);
     assert.ok(opened > 1000, `only ${opened} offsets`);
