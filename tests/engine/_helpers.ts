@@ -14,6 +14,8 @@ export interface EngineSuiteOptions {
   readonly name: string;
   /** Opens a fresh store for one test (the test closes it). */
   open(): AtomicKv | Promise<AtomicKv>;
+  /** The store implements `watch` (info.watch); cases needing it are skipped otherwise. */
+  readonly watch?: boolean;
 }
 
 /** Waits (in real time, 1 ms steps) until `cond` holds; throws after `ms`. */
@@ -35,15 +37,20 @@ export function flush(ms = 2): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A store wrapper (a different object, so no in-process wake-ups reach it) counting commits. */
+/**
+ * A store wrapper (a different object, so no in-process wake-ups reach it) counting commits.
+ * With `scope`, it declares another scope (so workers use `watch` when the store has it).
+ */
 export class CountingKv implements AtomicKv {
   readonly inner: AtomicKv;
+  readonly info: AtomicKv["info"];
   commits = 0;
-  constructor(inner: AtomicKv) {
+  constructor(inner: AtomicKv, scope?: AtomicKv["info"]["scope"]) {
     this.inner = inner;
+    this.info = scope ? { ...inner.info, scope } : inner.info;
   }
-  get info(): AtomicKv["info"] {
-    return this.inner.info;
+  watch(prefix: KvKey, signal: AbortSignal): AsyncIterable<void> {
+    return this.inner.watch!(prefix, signal);
   }
   get(key: KvKey): Promise<KvEntry | null> {
     return this.inner.get(key);

@@ -225,6 +225,28 @@ export function coreCases(o: EngineSuiteOptions): void {
       await w.close();
     });
 
+    test("a worker wakes through the store's watch() for jobs added by another handle", {
+      timeout: 30_000,
+      skip: o.watch ? false : "the store declares no watch",
+    }, () =>
+      withHarness(o, async (h) => {
+        const watched = new CountingKv(h.kv, "machine");
+        const q = h.queue("watch", {}, watched);
+        const other = h.queue("watch", {}, new CountingKv(h.kv));
+        const done: string[] = [];
+        const w = q.process((job) => void done.push(job.id));
+        await flush(5);
+        const job = await other.add(1);
+        await until(() => done.length === 1, "woken by watch without the clock moving");
+        assert.equal(done[0], job.id);
+        const later = await other.add(2, { delay: 500 });
+        await flush(5);
+        await h.clock.advance(500);
+        await until(() => done.length === 2, "the delayed job, seen through watch");
+        assert.equal(done[1], later.id);
+        await w.close();
+      }));
+
     it("ctx gives attempt, progress and heartbeat; the lease is renewed while the handler runs", async (h) => {
       const q = h.queue("ctx");
       const job = await q.add(1);
