@@ -1,12 +1,17 @@
 /**
- * The file store's single-writer lock: a lock file created with O_EXCL holding the owner's pid.
- * A lock whose pid is not running is stale and taken over. Within one process a registry
- * (shared through `globalThis`, so two copies of this module agree) refuses a second open.
+ * The file store's single-writer lock: a lock file created with O_EXCL holding the owner's pid
+ * and a random token of the owning process. A lock whose pid is not running is stale and taken
+ * over; a lock with this process's pid but another token was left by an earlier process that had
+ * the same pid (common in containers) and is stale too; a lock with this process's pid and token
+ * is held here. Within one process a registry (shared through `globalThis`, so two copies of this
+ * module agree) also refuses a second open.
  *
  * Known limits: if the pid of a crashed owner is reused by an unrelated running process, the lock
  * looks held (the error says to delete the lock file); and two processes taking over the same
  * stale lock at the same instant can both succeed (each removes the stale file, then one of them
- * may remove the other's fresh one). Neither happens with one process per store.
+ * may remove the other's fresh one). Neither happens with one process per store. Processes in
+ * different PID namespaces (containers sharing a volume) cannot see each other's pids, so each
+ * takes the other's lock for stale: give each container its own store.
  *
  * @module
  */
@@ -15,6 +20,17 @@ import { StorageError, StoreLockedError } from "../../src/errors.ts";
 import type { FsLayer } from "./fs.ts";
 
 const REGISTRY = Symbol.for("kvq.file.locks");
+const TOKEN = Symbol.for("kvq.file.processToken");
+
+/** A random token of this process, the same for every copy of this module. */
+function processToken(): string {
+  const g = globalThis as unknown as { [TOKEN]?: string };
+  return g[TOKEN] ??= Array.from(
+    crypto.getRandomValues(new Uint8Array(8)),
+    (b) => b.toString(16).padStart(2, "0"),
+  )
+    .join("");
+}
 
 function heldBy(fs: FsLayer): Set<string> {
   const g = globalThis as unknown as { [REGISTRY]?: WeakMap<FsLayer, Set<string>> };
@@ -89,18 +105,22 @@ async function takeLockFile(
       }
       const text = await readLock(fs, lockPath);
       if (text === null) continue; // removed meanwhile: try again
-      const pid = /^(\d+)\n/.exec(text)?.[1];
-      if (pid === undefined) {
+      const m = /^(\d+)\n([0-9a-f]*)\n/.exec(text);
+      if (!m) {
         // Being written right now by its creator, or left empty by a crash: wait a little.
         if (++unreadable <= 3) {
           await pause(5);
           continue;
         }
-      } else if (Number(pid) !== fs.pid && fs.processAlive(Number(pid))) {
-        throw new StoreLockedError(adapter, storePath, Number(pid));
+      } else {
+        const pid = Number(m[1]);
+        const mine = pid === fs.pid;
+        // Held by this process (through another path spelling or fs layer), or by a live one.
+        if (mine ? m[2] === processToken() : fs.processAlive(pid)) {
+          throw new StoreLockedError(adapter, storePath, pid);
+        }
       }
-      // Stale: its process is gone (or it is our pid, left by an earlier process, since this
-      // process's own locks are in the registry).
+      // Stale: its process is gone, or it has our pid but was left by an earlier process.
       try {
         await fs.unlink(lockPath);
       } catch (u) {
@@ -110,7 +130,7 @@ async function takeLockFile(
     }
     try {
       // Synced, so that after a power loss the lock file is either absent or names its owner.
-      const bytes = new TextEncoder().encode(`${fs.pid}\n`);
+      const bytes = new TextEncoder().encode(`${fs.pid}\n${processToken()}\n`);
       await fs.write(fd, bytes, 0, bytes.length, 0);
       await fs.fdatasync(fd);
     } catch (e) {

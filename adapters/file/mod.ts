@@ -26,7 +26,7 @@
  * @module
  */
 
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { LimitError, StorageError, StoreClosedError } from "../../src/errors.ts";
 import {
   type AtomicBatch,
@@ -64,7 +64,9 @@ export { type FsLayer, nodeFs, type OpenMode } from "./fs.ts";
 export interface FileKvOptions {
   /**
    * `"fsync"`: a commit resolves after `fdatasync` (durable). `"none"`: after the write reaches
-   * the OS (survives a process crash, not power loss; `info.durable` is false). For benchmarks.
+   * the OS (survives a process crash, not power loss; `info.durable` is false; after a power loss
+   * several unsynced records may be damaged, and the next open may raise `CorruptionError`).
+   * For benchmarks.
    * @default "fsync"
    */
   durability?: "fsync" | "none";
@@ -285,6 +287,8 @@ export class FileKv implements AtomicKv {
       }
     }
     const started = performance.now();
+    // Absolute, so that two spellings of one path meet in the lock registry.
+    path = resolve(path);
     const fs = options.fs ?? nodeFs;
     const fail = (what: string, e: unknown): StorageError =>
       e instanceof StorageError

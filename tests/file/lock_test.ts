@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { FileKv } from "../../adapters/file/mod.ts";
@@ -110,6 +110,34 @@ test("FileKv single writer: a lock file naming a dead process, or left empty, is
     writeFileSync(t.path + ".lock", "");
     const again = await FileKv.open(t.path);
     await again.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("FileKv single writer: two spellings of one path are one store", async () => {
+  const t = tempDir();
+  try {
+    const kv = await FileKv.open(t.path);
+    const other = t.dir + "/./sub/../store.kvq";
+    await assert.rejects(FileKv.open(other), StoreLockedError);
+    await kv.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("FileKv single writer: a lock with this pid but another process's token is stale; with ours it is held", async () => {
+  const t = tempDir();
+  try {
+    // Left by an earlier process that had the same pid (containers restart with the same pids).
+    writeFileSync(t.path + ".lock", `${process.pid}\n0123456789abcdef\n`);
+    const kv = await FileKv.open(t.path);
+    const token = /^\d+\n([0-9a-f]+)\n/.exec(readFileSync(t.path + ".lock", "utf8"))![1];
+    await kv.close();
+    // Held by this process through a path the registry does not know (here: written by hand).
+    writeFileSync(t.path + ".lock", `${process.pid}\n${token}\n`);
+    await assert.rejects(FileKv.open(t.path), StoreLockedError);
   } finally {
     t.cleanup();
   }

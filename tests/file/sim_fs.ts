@@ -259,25 +259,26 @@ export class SimFs implements FsLayer {
       }
       return { data: data.length ? data : new Uint8Array(64), len: data.length, durable: data.slice() };
     });
-    return new SimFs(this.pid, inodes, this.#durableNames);
+    // A new boot runs a new process: another pid, so the old lock file is seen as stale.
+    return new SimFs(this.pid + 1, inodes, this.#durableNames);
   }
 
   /** The process dies but the OS keeps running: everything written stays (page cache). */
   processCrash(): SimFs {
-    const next = this.fork();
+    const next = this.fork(this.pid + 1);
     this.#dead = true;
     next.capacity = Infinity;
     return next;
   }
 
   /** An independent copy of this disk (both its volatile and durable state), alive. */
-  fork(): SimFs {
+  fork(pid: number = this.pid): SimFs {
     const inodes = this.#inodes.map((node): Inode => ({
       data: node.data.slice(),
       len: node.len,
       durable: node.durable.slice(),
     }));
-    const next = new SimFs(this.pid, inodes, this.#names);
+    const next = new SimFs(pid, inodes, this.#names);
     next.#durableNames = new Map(this.#durableNames);
     next.capacity = this.capacity;
     return next;
