@@ -3,7 +3,10 @@
 // under node, bun and deno; the adapter comes from the arguments, the runtime is whichever runs it.
 //
 // Usage: <runtime> tests/crash/child.ts --adapter file|sqlite|deno-kv --path <store> --dump <file>
-//          [--mode work|final] [--base <n>] [--seed <s>] [--lease <ms>]
+//          [--mode work|final] [--base <n>] [--seed <s>] [--lease <ms>] [--fault ack-early]
+//
+// --fault ack-early wraps the store so that every commit resolves at once and is applied 150 ms
+// later: a store that acknowledges before it writes. The driver must catch it (its self-test).
 //
 // Protocol (stdout, one line per event, written with a synchronous write so a line the parent
 // reads was written before the kill; a line is always whole, it is shorter than PIPE_BUF):
@@ -20,7 +23,7 @@
 //   fatal <text>              the store did not open, or something else broke; exit code 2
 import { writeFileSync, writeSync } from "node:fs";
 import { openStore, type StoreAdapter } from "../../adapters/store/mod.ts";
-import type { AtomicKv } from "../../src/kv.ts";
+import type { AtomicKv, AtomicOp, KvCommitResult } from "../../src/kv.ts";
 import { Queue } from "../../src/queue.ts";
 import type { QueueEvent } from "../../src/events.ts";
 import { seededRandom } from "../../src/ids.ts";
@@ -60,6 +63,30 @@ function exit(code: number): never {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The ack-early fault: commits resolve at once (a fake versionstamp) and happen 150 ms later. */
+function ackEarly(inner: AtomicKv): AtomicKv {
+  return {
+    info: inner.info,
+    get: (key) => inner.get(key),
+    getMany: (keys) => inner.getMany(keys),
+    list: (selector, options) => inner.list(selector, options),
+    close: () => inner.close(),
+    atomic(): AtomicOp {
+      const op = inner.atomic();
+      const lazy = {
+        check: (k, v) => (op.check(k, v), lazy),
+        set: (k, v) => (op.set(k, v), lazy),
+        delete: (k) => (op.delete(k), lazy),
+        commit: (): Promise<KvCommitResult> => {
+          setTimeout(() => op.commit().catch(() => {}), 150);
+          return Promise.resolve({ ok: true, versionstamp: "0".repeat(20) });
+        },
+      } as AtomicOp;
+      return lazy;
+    },
+  };
+}
+
 /** Reads the whole keyspace of the crash queue into dump lines (nothing else runs meanwhile). */
 async function dump(kv: AtomicKv, queue: Queue<{ n: number }, number>, file: string): Promise<number> {
   const ks = new Keyspace(undefined, CRASH_QUEUE);
@@ -86,6 +113,7 @@ async function main(): Promise<void> {
   const base = Number(arg("base", "0"));
   const random = seededRandom(Number(arg("seed", "1")));
   const leaseMs = Number(arg("lease", "1000"));
+  const fault = arg("fault", "");
 
   // Load the adapter's module first, so the open time below is the store's own recovery.
   if (adapter === "file") await import("../../adapters/file/mod.ts");
@@ -109,7 +137,10 @@ async function main(): Promise<void> {
     out(`fatal the ${adapter} store is not durable`);
     exit(2);
   }
-  const queue = new Queue<{ n: number }, number>(kv, CRASH_QUEUE, { maxAttempts: 1000, pollInterval: 50 });
+  const queue = new Queue<{ n: number }, number>(fault === "ack-early" ? ackEarly(kv) : kv, CRASH_QUEUE, {
+    maxAttempts: 1000,
+    pollInterval: 50,
+  });
   out(`dumped ${await dump(kv, queue, dumpFile)}`);
 
   queue.addEventListener("completed", (e) => out(`done ${(e as QueueEvent).job!.id}`));

@@ -43,3 +43,23 @@ for (const [adapter, runtime, defaultCycles] of runs) {
     },
   );
 }
+
+test("crash: the driver reports lost jobs when a store acknowledges commits before it makes them", {
+  timeout: 120_000,
+}, async () => {
+  // The child wraps the file store so every commit resolves at once and lands 150 ms later;
+  // producers add every 5-25 ms, so each kill drops acknowledged adds. The checks must see it.
+  const report = await runCrash({
+    adapter: "file",
+    runtime: "node",
+    cycles: 3,
+    earlyKill: 0,
+    fault: "ack-early",
+    final: false,
+  });
+  assert.ok(report.lost > 0, formatReport(report));
+  assert.ok(
+    report.problems.some((p) => /acknowledged in cycle \d+, is missing/.test(p)),
+    formatReport(report),
+  );
+});

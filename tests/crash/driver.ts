@@ -43,6 +43,10 @@ export interface CrashOptions {
   leaseMs?: number;
   /** Progress lines go here. */
   log?: (line: string) => void;
+  /** A fault the child injects, to prove the checks catch it (see child.ts). */
+  fault?: "ack-early";
+  /** Run the final child (to completion) after the last kill. @default true */
+  final?: boolean;
 }
 
 /** The figures of one run. */
@@ -64,9 +68,9 @@ export interface CrashReport {
   readonly unacknowledged: number;
   /** Acknowledged completions. */
   readonly completions: number;
-  /** Acknowledged adds missing from a dump. */
+  /** Acknowledged adds missing from a dump (distinct jobs). */
   readonly lost: number;
-  /** Acknowledged completions later found not `completed`. */
+  /** Acknowledged completions later found not `completed` (distinct jobs). */
   readonly lostCompletions: number;
   /** Index/record/count disagreements (a job in two states or none, counts off). */
   readonly inconsistent: number;
@@ -234,7 +238,9 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   const opens: number[] = [];
   let seq = 0;
   let driver = "";
-  let earlyKills = 0, verified = 0, lost = 0, lostCompletions = 0, inconsistent = 0, notCompleted = 0;
+  const lost = new Set<number>();
+  const lostCompletions = new Set<string>();
+  let earlyKills = 0, verified = 0, inconsistent = 0, notCompleted = 0;
   let openErrors = 0, stalls = 0, errorEvents = 0;
 
   const verify = (dump: Dump, label: string) => {
@@ -243,24 +249,24 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     for (const [n, a] of acked) {
       const job = jobs.get(a.id);
       if (!job) {
-        lost++;
+        lost.add(n);
         problem(`${label}: job n=${n} id=${a.id}, acknowledged in cycle ${a.cycle}, is missing`);
       } else if (job.n !== n) {
-        lost++;
+        lost.add(n);
         problem(`${label}: job ${a.id} holds payload n=${job.n}, expected ${n}`);
       }
     }
     for (const [id, d] of doneAt) {
       const job = jobs.get(id);
       if (job && job.state !== "completed") {
-        lostCompletions++;
+        lostCompletions.add(id);
         problem(`${label}: job ${id}, completion acknowledged in cycle ${d.cycle}, is ${job.state}`);
       }
     }
     for (const id of seenCompleted) {
       const job = jobs.get(id);
       if (!job || job.state !== "completed") {
-        lostCompletions++;
+        lostCompletions.add(id);
         problem(`${label}: job ${id} was completed in an earlier dump, now ${job?.state ?? "missing"}`);
       }
     }
@@ -380,6 +386,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     String((seed * 7919 + cycle) >>> 0),
     "--lease",
     String(leaseMs),
+    ...(options.fault ? ["--fault", options.fault] : []),
   ];
 
   let final: Dump | null = null;
@@ -409,6 +416,13 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     }
 
     // The final run: no kill, until every job ended.
+    if (options.final !== false) final = await finalRun();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+
+  async function finalRun(): Promise<Dump | null> {
+    let final: Dump | null = null;
     const last = cycles + 1;
     const dumpFile = join(dir, `dump-${last}.jsonl`);
     const run = await runChild(runtime, childArgs(last, "final", dumpFile), null, 180_000);
@@ -438,8 +452,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
         }
       }
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    return final;
   }
 
   // Repeated runs: each start but the completing one needs an explanation.
@@ -509,8 +522,8 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     jobs: acked.size,
     unacknowledged: unacked.size,
     completions: doneAt.size,
-    lost,
-    lostCompletions,
+    lost: lost.size,
+    lostCompletions: lostCompletions.size,
     inconsistent,
     notCompleted,
     rerunJobs,
