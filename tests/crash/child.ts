@@ -10,6 +10,7 @@
 //
 // Protocol (stdout, one line per event, written with a synchronous write so a line the parent
 // reads was written before the kill; a line is always whole, it is shorter than PIPE_BUF):
+//   opening                   open() is about to be called (the driver may kill from here)
 //   open <ms> <driver>        the store opened in <ms> (recovery of the store itself)
 //   dumped <jobs>             the dump file is complete (written before any work started)
 //   go                        producers and workers started
@@ -19,6 +20,7 @@
 //   done <id>                 the completion commit resolved (the queue's `completed` event)
 //   stalled <id> <attempt>    the healer took back an expired lease
 //   err <text>                an `error` event (e.g. a stale worker's LeaseLostError)
+//   compactions <n>           the file store compacted its log (n since open)
 //   final <jobs>              (final mode) every job ended and the final dump is complete
 //   fatal <text>              the store did not open, or something else broke; exit code 2
 import { writeFileSync, writeSync } from "node:fs";
@@ -119,6 +121,7 @@ async function main(): Promise<void> {
   if (adapter === "file") await import("../../adapters/file/mod.ts");
   else if (adapter === "sqlite") await import("../../adapters/sqlite/mod.ts");
   else await import("../../adapters/deno-kv/mod.ts");
+  out("opening");
   const t0 = performance.now();
   let kv;
   try {
@@ -152,6 +155,16 @@ async function main(): Promise<void> {
     const err = (e as QueueEvent).error as Error | undefined;
     out(`err ${String(err?.name ?? "")}: ${String(err?.message ?? err).replace(/\s+/g, " ")}`);
   });
+
+  // Report the file store's compactions, so the driver can tell kills landed around them.
+  const stats = (kv as { stats?: () => { compactions: number } }).stats?.bind(kv);
+  if (stats) {
+    let seen = 0;
+    setInterval(() => {
+      const n = stats().compactions;
+      if (n !== seen) out(`compactions ${seen = n}`);
+    }, 20);
+  }
 
   const tStart = performance.now();
   let first = true;

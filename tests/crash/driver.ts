@@ -37,7 +37,7 @@ export interface CrashOptions {
   minMs?: number;
   /** Longest time the child works before the kill, in ms. @default 500 */
   maxMs?: number;
-  /** Share of cycles killed 0-150 ms after spawn instead (while opening and recovering). @default 0.1 */
+  /** Share of cycles killed 0-100 ms after the child starts opening the store instead (during recovery). @default 0.1 */
   earlyKill?: number;
   /** The workers' lease, in ms. @default 1000 */
   leaseMs?: number;
@@ -90,6 +90,8 @@ export interface CrashReport {
   readonly stalls: number;
   /** `error` events reported by children (e.g. stale workers' LeaseLostError). */
   readonly errorEvents: number;
+  /** Log compactions the children reported (file store). */
+  readonly compactions: number;
   /** Open + first claim after a restart, in ms. */
   readonly recovery: {
     readonly samples: number;
@@ -148,7 +150,6 @@ function runChild(
     run.killed = true;
     child.kill("SIGKILL");
   };
-  if (kill?.early) timer = setTimeout(doKill, kill.ms);
   const watchdog = setTimeout(() => {
     run.stderr += `\n[crash driver: watchdog killed the child after ${watchdogMs} ms]`;
     doKill();
@@ -160,7 +161,9 @@ function runChild(
     partial = parts.pop()!;
     for (const line of parts) {
       run.lines.push(line);
-      if (line === "go" && kill && !kill.early && timer === undefined) timer = setTimeout(doKill, kill.ms);
+      if (kill && timer === undefined && line === (kill.early ? "opening" : "go")) {
+        timer = setTimeout(doKill, kill.ms);
+      }
     }
   });
   child.stderr!.setEncoding("utf8");
@@ -241,7 +244,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   const lost = new Set<number>();
   const lostCompletions = new Set<string>();
   let earlyKills = 0, verified = 0, inconsistent = 0, notCompleted = 0;
-  let openErrors = 0, stalls = 0, errorEvents = 0;
+  let openErrors = 0, stalls = 0, errorEvents = 0, compactions = 0;
 
   const verify = (dump: Dump, label: string) => {
     verified++;
@@ -361,6 +364,10 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
           if (rest.startsWith("open")) openErrors++;
           problem(`cycle ${cycle}: child: ${line.slice(0, 2000)}`);
           break;
+        case "compactions":
+          compactions++;
+          break;
+        case "opening":
         case "go":
         case "final":
           break;
@@ -393,7 +400,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   try {
     for (let cycle = 1; cycle <= cycles; cycle++) {
       const early = rnd() < earlyKill;
-      const ms = early ? rnd() * 150 : minMs + rnd() * (maxMs - minMs);
+      const ms = early ? rnd() * 100 : minMs + rnd() * (maxMs - minMs);
       const dumpFile = join(dir, `dump-${cycle}.jsonl`);
       const run = await runChild(runtime, childArgs(cycle, "work", dumpFile), { early, ms }, 60_000);
       if (!run.killed || run.signal !== "SIGKILL") {
@@ -533,6 +540,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     openErrors,
     stalls,
     errorEvents,
+    compactions,
     recovery: summary(recovery),
     open: summary(opens),
     durationMs: Date.now() - began,
@@ -559,7 +567,7 @@ export function formatReport(r: CrashReport): string {
     `  recovery (open + first claim) p50 ${ms(r.recovery.p50)}, p99 ${ms(r.recovery.p99)}, max ${
       ms(r.recovery.max)
     } (${r.recovery.samples} restarts); open alone p50 ${ms(r.open.p50)}, p99 ${ms(r.open.p99)}`,
-    `  stalled leases healed ${r.stalls}, error events ${r.errorEvents}, wall time ${
+    `  stalled leases healed ${r.stalls}, error events ${r.errorEvents}, compactions ${r.compactions}, wall time ${
       (r.durationMs / 1000).toFixed(1)
     } s`,
     ...r.problems.map((p) => `  problem: ${p}`),
