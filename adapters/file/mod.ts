@@ -78,7 +78,7 @@ export interface FileKvOptions {
   autoCompact?: boolean;
   /** Automatic compaction waits until the log is at least this large. @default 8388608 (8 MiB) */
   compactMinBytes?: number;
-  /** Automatic compaction runs when the log is more than this many times the live data. @default 4 */
+  /** Automatic compaction runs when the log is more than this many times the live data (above 1). @default 4 */
   compactRatio?: number;
   /** The file-system layer; tests inject faults through it. @default nodeFs */
   fs?: FsLayer;
@@ -285,6 +285,11 @@ export class FileKv implements AtomicKv {
       if (v !== undefined && !(typeof v === "number" && v > 0)) {
         throw new RangeError(`Cannot open file store: ${name} must be a positive number, got ${v}`);
       }
+    }
+    if (options.compactRatio !== undefined && !(options.compactRatio > 1)) {
+      throw new RangeError(
+        `Cannot open file store: compactRatio must be above 1 (a compacted log is about the live size), got ${options.compactRatio}`,
+      );
     }
     const started = performance.now();
     // Absolute, so that two spellings of one path meet in the lock registry.

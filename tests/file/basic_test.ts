@@ -124,6 +124,7 @@ test("FileKv rejects values and commits over its limits with LimitError", async 
 test("FileKv open rejects bad arguments with TypeError and RangeError", async () => {
   await assert.rejects(FileKv.open(""), TypeError);
   await assert.rejects(FileKv.open("/tmp/x.kvq", { maxValueBytes: -1 }), RangeError);
+  await assert.rejects(FileKv.open("/tmp/x.kvq", { compactRatio: 1 }), RangeError);
 });
 
 test("FileKv operations after close() reject with StoreClosedError", async () => {
