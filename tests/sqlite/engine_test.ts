@@ -1,0 +1,12 @@
+// The engine suite (every job-engine behaviour) on the sqlite adapter: bun:sqlite on Bun,
+// node:sqlite on Node and Deno. Each case gets its own durable database file.
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteKv } from "../../adapters/sqlite/mod.ts";
+import { engineSuite } from "../engine/suite.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "kvq-sqlite-engine-"));
+let n = 0;
+
+engineSuite({ name: "sqlite", open: () => SqliteKv.open(join(dir, `${++n}.db`), { watchPollMs: 20 }) });
