@@ -19,7 +19,7 @@
 
 import type { AtomicKv, KvEntry, KvKey } from "./kv.ts";
 import { JOB_STATES, type JobState } from "./job.ts";
-import { LimitError } from "./errors.ts";
+import { LimitError, StorageError } from "./errors.ts";
 
 /** Jobs per state. */
 export type Counts = Record<JobState, number>;
@@ -381,7 +381,11 @@ export class Committer {
       }
       live = survivors;
     }
-    for (const l of live) l.p.reject(new Error("Cannot commit: the store kept refusing the commit"));
+    for (const l of live) {
+      l.p.reject(
+        new StorageError(this.#kv.info.name, "commit", `the commit kept conflicting (${MAX_ROUNDS} rounds)`),
+      );
+    }
   }
 
   /** Forgets the cached counts (after an external change). */

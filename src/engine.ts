@@ -57,6 +57,7 @@ import {
   LimitError,
   PermanentError,
   QueueFullError,
+  StorageError,
 } from "./errors.ts";
 import { nextTick, scheduleInfo, type ScheduleRecord, validateSchedule } from "./scheduler.ts";
 import type {
@@ -92,6 +93,8 @@ export interface Held<T> {
   versionstamp: string;
   readonly token: string;
   readonly data: T;
+  /** Set when the payload could not be read (missing or undecodable chunks): the job goes to dead. */
+  readonly corrupt?: IntegrityError;
   /** Called when a cancel request is seen for this job. */
   onCancel?: () => void;
   /** Serializes this job's writes. */
@@ -269,7 +272,9 @@ export class Engine<T, R> {
     return e ? { record: decodeRecord(e.value), versionstamp: e.versionstamp } : null;
   }
 
-  async #loadValues(records: JobRecord[]): Promise<Map<string, { data: unknown; result: unknown }>> {
+  async #loadValues(
+    records: JobRecord[],
+  ): Promise<Map<string, { data: unknown; result: unknown; error?: IntegrityError }>> {
     const keys: KvKey[] = [];
     for (const r of records) keys.push(...this.#blobKeys(r));
     const blobs = new Map<string, Uint8Array>();
@@ -279,7 +284,7 @@ export class Engine<T, R> {
         if (e) blobs.set(keyId(keys[i]), e.value);
       });
     }
-    const out = new Map<string, { data: unknown; result: unknown }>();
+    const out = new Map<string, { data: unknown; result: unknown; error?: IntegrityError }>();
     const load = (r: JobRecord, ref: ValueRef | undefined, kind: "p" | "r") => {
       if (!ref || !("chunks" in ref)) return decodeValue(ref);
       const parts: Uint8Array[] = [];
@@ -293,9 +298,22 @@ export class Engine<T, R> {
         }
         parts.push(b);
       }
-      return decodeValue(ref, parts);
+      try {
+        return decodeValue(ref, parts);
+      } catch (e) {
+        throw new IntegrityError(r.id, `its ${kind === "p" ? "payload" : "result"} cannot be decoded`, {
+          cause: e,
+        });
+      }
     };
-    for (const r of records) out.set(r.id, { data: load(r, r.payload, "p"), result: load(r, r.result, "r") });
+    for (const r of records) {
+      try {
+        out.set(r.id, { data: load(r, r.payload, "p"), result: load(r, r.result, "r") });
+      } catch (e) {
+        if (!(e instanceof IntegrityError)) throw e;
+        out.set(r.id, { data: undefined, result: undefined, error: e });
+      }
+    }
     return out;
   }
 
@@ -330,10 +348,12 @@ export class Engine<T, R> {
     return job as unknown as Job<T, R>;
   }
 
-  async views(entries: Entry[]): Promise<Job<T, R>[]> {
+  /** Public views with payloads loaded; a damaged payload throws, or with `tolerant` reads as undefined. */
+  async views(entries: Entry[], tolerant = false): Promise<Job<T, R>[]> {
     const values = await this.#loadValues(entries.map((e) => e.record));
     return entries.map((e) => {
       const v = values.get(e.record.id)!;
+      if (v.error && !tolerant) throw v.error;
       return this.view(e.record, e.versionstamp, v.data, v.result);
     });
   }
@@ -381,7 +401,7 @@ export class Engine<T, R> {
     const entries: Entry[] = [];
     for (const e of got) if (e) entries.push({ record: decodeRecord(e.value), versionstamp: e.versionstamp });
     const cursor = ids.length >= limit && last ? JSON.stringify(last.slice(prefix.length)) : null;
-    return { jobs: await this.views(entries), cursor };
+    return { jobs: await this.views(entries, true), cursor };
   }
 
   // ------------------------------------------------------------------ add
@@ -523,7 +543,9 @@ export class Engine<T, R> {
       const existing = await this.#byKey(p.record.key);
       if (existing) return { ...existing, created: false };
     }
-    if (round >= 10) throw new Error(`Cannot enqueue job: the store kept refusing the commit`);
+    if (round >= 10) {
+      throw new StorageError(this.kv.info.name, "commit", "cannot enqueue job: the commit kept conflicting");
+    }
     return null;
   }
 
@@ -605,7 +627,11 @@ export class Engine<T, R> {
       const res = await this.committer.write(this.moveUnit(entry, next));
       if (res.ok) return { before: entry, after: next, versionstamp: res.versionstamp };
     }
-    throw new Error(`Cannot ${event.type} job ${id}: it kept changing under us`);
+    throw new StorageError(
+      this.kv.info.name,
+      "commit",
+      `cannot ${event.type} job ${id}: it kept changing under us`,
+    );
   }
 
   async cancel(id: string): Promise<boolean> {
@@ -661,7 +687,7 @@ export class Engine<T, R> {
         return true;
       }
     }
-    throw new Error(`Cannot remove job ${id}: it kept changing under us`);
+    throw new StorageError(this.kv.info.name, "commit", `cannot remove job ${id}: it kept changing under us`);
   }
 
   async setPaused(paused: boolean): Promise<void> {
@@ -730,6 +756,7 @@ export class Engine<T, R> {
         versionstamp: w.versionstamp,
         token: w.record.lease!.token,
         data: values.get(w.record.id)!.data as T,
+        corrupt: values.get(w.record.id)!.error,
         chain: Promise.resolve(),
       })),
       paused: false,
@@ -866,6 +893,7 @@ export class Engine<T, R> {
 
   /** Verifies a held job's payload signature; `null` when fine, else the error. */
   async verify(held: Held<T>): Promise<IntegrityError | null> {
+    if (held.corrupt) return held.corrupt;
     if (!this.signer) return null;
     const sig = held.record.signature;
     if (!sig) return new IntegrityError(held.record.id, "the payload has no signature");

@@ -10,6 +10,7 @@ import type { AtomicKv } from "./kv.ts";
 import { Engine, engines } from "./engine.ts";
 import { Worker } from "./worker.ts";
 import type { JobState } from "./job.ts";
+import { QUEUE_EVENTS, type QueueEvent, type QueueEventType } from "./events.ts";
 import type { Counts } from "./committer.ts";
 import type {
   AddedJob,
@@ -71,6 +72,34 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
     engines.set(this, this.#e as Engine<unknown, unknown>);
     this.name = name;
     this.kv = kv;
+  }
+
+  /**
+   * Listens to one kind of event, typed; returns a function that stops listening. The same events are
+   * dispatched through `addEventListener`.
+   *
+   * @param type `completed`, `failed`, `retrying`, `dead`, `stalled`, `canceled` or `error`.
+   * @param listener Called with the {@linkcode QueueEvent}.
+   * @returns A function that removes the listener.
+   *
+   * @example Log dead letters
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const off = queue.on("dead", (e) => console.log(e.job?.id, e.job?.reason, e.error));
+   * off();
+   * ```
+   */
+  on(type: QueueEventType, listener: (event: QueueEvent<T, R>) => void): () => void {
+    if (!QUEUE_EVENTS.includes(type)) {
+      throw new TypeError(
+        `Unknown queue event ${JSON.stringify(type)}, expected one of ${QUEUE_EVENTS.join(", ")}`,
+      );
+    }
+    const wrapped = (e: Event) => listener(e as QueueEvent<T, R>);
+    this.addEventListener(type, wrapped);
+    return () => this.removeEventListener(type, wrapped);
   }
 
   /** True when the store is not durable (the memory store): jobs are lost when the process ends. */
@@ -206,7 +235,8 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
   }
 
   /**
-   * Lists jobs in one state, a page at a time: `ready` in claim order, the others by time.
+   * Lists jobs in one state, a page at a time: `ready` in claim order, the others by time. A job whose
+   * payload chunks are damaged is listed with `data: undefined` (`getJob` throws `IntegrityError` for it).
    *
    * @param state The state.
    * @param options `limit` (default 100) and `cursor` from the previous page.

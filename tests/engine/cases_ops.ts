@@ -112,6 +112,25 @@ export function opsCases(o: EngineSuiteOptions): void {
       await w.close();
     });
 
+    it("a job whose payload chunk is missing goes to dead with an IntegrityError and never runs", async (h) => {
+      const q = h.queue<string>("lost-chunk");
+      const job = await q.add("z".repeat(h.kv.info.maxValueBytes * 2));
+      await h.kv.atomic().delete([...h.root, "blob", "lost-chunk", job.id, "p", 1]).commit();
+      await assert.rejects(q.getJob(job.id), IntegrityError);
+      let ran = false;
+      const w = q.process(() => {
+        ran = true;
+      });
+      await until(async () => (await q.counts()).dead === 1, "dead");
+      assert.equal(ran, false);
+      const [listed] = (await q.list("dead")).jobs;
+      assert.equal(listed.id, job.id);
+      assert.equal(listed.reason, "integrity");
+      assert.equal(listed.data, undefined);
+      assert.equal(listed.error?.name, "IntegrityError");
+      await w.close();
+    });
+
     it("a job signed with another key is not run", async (h) => {
       const a = h.queue("keys", { signingKey: "one" });
       const b = h.queue("keys", { signingKey: "two" });
@@ -191,6 +210,9 @@ export function opsCases(o: EngineSuiteOptions): void {
     it("events completed, failed, retrying, dead, stalled and canceled are dispatched", async (h) => {
       const q = h.queue<string>("ev", { backoff: 100 });
       const seen = h.record(q, "completed", "failed", "retrying", "dead", "stalled", "canceled");
+      const typed: string[] = [];
+      const off = q.on("completed", (e) => typed.push(`${e.job?.id}:${e.job?.result}`));
+      assert.throws(() => q.on("nope" as any, () => {}), TypeError);
       const w = q.process((j) => {
         if (j.data === "bad") throw new Error("bad");
         return "ok";
@@ -213,6 +235,8 @@ export function opsCases(o: EngineSuiteOptions): void {
       await q.heal();
       const types = (id: string) => seen.filter((e) => e.id === id).map((e) => e.type);
       assert.deepEqual(types(good.id), ["completed"]);
+      assert.deepEqual(typed, [`${good.id}:ok`]);
+      off();
       assert.deepEqual(types(bad.id), ["failed", "retrying", "failed", "dead"]);
       assert.deepEqual(types(c.id), ["canceled"]);
       assert.deepEqual(types(st.id), ["stalled"]);
