@@ -134,10 +134,12 @@ export class Consumers {
 
     return await new Promise<Claimed | null>((settle, fail) => {
       let done = false;
+      let recheckTimer: ReturnType<typeof setTimeout> | undefined;
       const onAbort = () => giveUp();
       const finish = () => {
         done = true;
         clearTimeout(timer);
+        clearTimeout(recheckTimer);
         options.signal?.removeEventListener("abort", onAbort);
       };
       // Nothing came (or the client left): stop the worker; a job it claims meanwhile is released
@@ -195,6 +197,16 @@ export class Consumers {
       this.#workers.add(worker);
       // The handler runs at the earliest after the worker's first claim commit, so after this line.
       const timer = setTimeout(giveUp, waitMs);
+      if (options.wait <= 0) {
+        // No wait asked: answer early once nothing is claimable any more (others took the jobs).
+        const recheck = async () => {
+          if (done) return;
+          const more = await this.#maybeAvailable(queue).catch(() => true);
+          if (!more) giveUp();
+          else if (!done) recheckTimer = setTimeout(recheck, 50);
+        };
+        recheckTimer = setTimeout(recheck, 50);
+      }
       options.signal?.addEventListener("abort", onAbort, { once: true });
       if (options.signal?.aborted) giveUp();
     });

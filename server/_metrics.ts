@@ -40,8 +40,9 @@ export function escapeLabel(v: string): string {
 function attemptSeconds(job: Job | undefined, type: string): number | undefined {
   if (!job) return undefined;
   if (type === "completed") {
-    if (job.startedAt === undefined || job.finishedAt === undefined) return undefined;
-    return Math.max(0, job.finishedAt - job.startedAt) / 1000;
+    if (job.startedAt === undefined) return undefined;
+    // The event is dispatched right after the commit; finishedAt may be absent from its job.
+    return Math.max(0, (job.finishedAt ?? Date.now()) - job.startedAt) / 1000;
   }
   const last = job.history[job.history.length - 1];
   return last ? Math.max(0, last.endedAt - last.startedAt) / 1000 : undefined;

@@ -1,0 +1,204 @@
+// The consumer API for other languages (claim, heartbeat, complete, fail, release) through the
+// fetch handler, on the memory store.
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { MemoryKv } from "../../adapters/memory/mod.ts";
+import { createServer } from "../../server/mod.ts";
+import { client, until } from "./_helpers.ts";
+
+interface Setup {
+  app: ReturnType<typeof createServer>;
+  call: ReturnType<typeof client>;
+}
+
+async function withServer(
+  options: Omit<Parameters<typeof createServer>[0], "store">,
+  fn: (s: Setup) => Promise<void>,
+): Promise<void> {
+  const store = new MemoryKv();
+  const app = createServer({ store, ...options });
+  try {
+    await fn({ app, call: client(app) });
+  } finally {
+    await app.close();
+    await store.close();
+  }
+}
+
+describe("server consumer API", () => {
+  test("claim leases a job with a token; heartbeat renews it; complete stores the result once", () =>
+    withServer({}, async ({ call }) => {
+      const added = (await call("POST", "/queues/q/jobs", { data: { n: 21 } })).body.job;
+      const claim = await call("POST", "/queues/q/claim", { leaseMs: 5000 });
+      assert.equal(claim.status, 200);
+      assert.equal(claim.body.job.id, added.id);
+      assert.equal(claim.body.job.state, "active");
+      assert.equal(claim.body.job.attempt, 1);
+      assert.deepEqual(claim.body.job.data, { n: 21 });
+      assert.equal(typeof claim.body.token, "string");
+      assert.equal(claim.body.leaseMs, 5000);
+      const { token } = claim.body;
+      const beat = await call("POST", `/jobs/${added.id}/heartbeat`, { token, progress: { pct: 50 } });
+      assert.equal(beat.status, 200);
+      assert.ok(beat.body.expiresAt >= claim.body.expiresAt);
+      assert.deepEqual((await call("GET", `/jobs/${added.id}`)).body.job.progress, { pct: 50 });
+      const done = await call("POST", `/jobs/${added.id}/complete`, { token, result: 42 });
+      assert.equal(done.status, 200);
+      assert.equal(done.body.job.state, "completed");
+      assert.equal(done.body.job.result, 42);
+      const twice = await call("POST", `/jobs/${added.id}/complete`, { token, result: 43 });
+      assert.equal(twice.status, 409);
+      assert.equal(twice.body.error.name, "LeaseLostError");
+      assert.equal((await call("GET", "/queues/q/counts")).body.completed, 1);
+    }));
+
+  test("claim answers {job: null} at once when nothing is ready, and waits with wait", () =>
+    withServer({}, async ({ call }) => {
+      const started = Date.now();
+      const none = await call("POST", "/queues/q/claim", {});
+      assert.deepEqual(none.body, { job: null });
+      assert.ok(Date.now() - started < 1000);
+      const waiting = call("POST", "/queues/q/claim", { wait: 5000 });
+      await new Promise((r) => setTimeout(r, 50));
+      const added = (await call("POST", "/queues/q/jobs", { data: "late" })).body.job;
+      const got = await waiting;
+      assert.equal(got.body.job.id, added.id);
+      await call("POST", `/jobs/${added.id}/complete`, { token: got.body.token });
+    }));
+
+  test("concurrent claims never hand one job to two consumers", () =>
+    withServer({}, async ({ call }) => {
+      await call("POST", "/queues/q/jobs/bulk", { jobs: [{ data: "a" }, { data: "b" }, { data: "c" }] });
+      const claims = await Promise.all([1, 2, 3, 4].map(() => call("POST", "/queues/q/claim", {})));
+      const got = claims.map((c) => c.body.job?.data ?? null);
+      assert.deepEqual(got.filter((x) => x !== null).sort(), ["a", "b", "c"]);
+      assert.equal(got.filter((x) => x === null).length, 1);
+      for (const c of claims.filter((c) => c.body.job)) {
+        const done = await call("POST", `/jobs/${c.body.job.id}/complete`, { token: c.body.token });
+        assert.equal(done.body.job.state, "completed");
+      }
+    }));
+
+  test("claim hands out the highest priority first", () =>
+    withServer({}, async ({ call }) => {
+      await call("POST", "/queues/q/jobs/bulk", {
+        jobs: [{ data: "low" }, { data: "high", priority: 10 }, { data: "mid", priority: 5 }],
+      });
+      const order: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await call("POST", "/queues/q/claim", {});
+        order.push(c.body.job.data);
+        await call("POST", `/jobs/${c.body.job.id}/complete`, { token: c.body.token });
+      }
+      assert.deepEqual(order, ["high", "mid", "low"]);
+    }));
+
+  test("fail retries with the error in the history; fail with retry false sends the job to dead", () =>
+    withServer({ queueOptions: { backoff: 60_000 } }, async ({ call }) => {
+      const a = (await call("POST", "/queues/q/jobs", { data: "a" })).body.job;
+      const claim = await call("POST", "/queues/q/claim", {});
+      const failed = await call("POST", `/jobs/${a.id}/fail`, {
+        token: claim.body.token,
+        error: { name: "ValueError", message: "bad input", stack: "Traceback (most recent call last): ..." },
+      });
+      assert.equal(failed.status, 200);
+      assert.equal(failed.body.job.state, "failed");
+      assert.equal(failed.body.job.history[0].error.name, "ValueError");
+      assert.equal(failed.body.job.history[0].error.message, "bad input");
+      assert.match(failed.body.job.error.stack, /Traceback/);
+
+      const b = (await call("POST", "/queues/q/jobs", { data: "b" })).body.job;
+      const claimB = await call("POST", "/queues/q/claim", {});
+      assert.equal(claimB.body.job.id, b.id);
+      const dead = await call("POST", `/jobs/${b.id}/fail`, {
+        token: claimB.body.token,
+        error: "gone",
+        retry: false,
+      });
+      assert.equal(dead.body.job.state, "dead");
+      assert.equal(dead.body.job.reason, "permanent");
+    }));
+
+  test("a wrong token is 409 and changes nothing; a missing token is 400", () =>
+    withServer({}, async ({ call }) => {
+      const job = (await call("POST", "/queues/q/jobs", { data: 1 })).body.job;
+      const claim = await call("POST", "/queues/q/claim", {});
+      const wrong = await call("POST", `/jobs/${job.id}/complete`, { token: claim.body.token + "x" });
+      assert.equal(wrong.status, 409);
+      assert.equal(wrong.body.error.name, "LeaseLostError");
+      const missing = await call("POST", `/jobs/${job.id}/heartbeat`, {});
+      assert.equal(missing.status, 400);
+      assert.match(missing.body.error.message, /token/);
+      assert.equal((await call("GET", `/jobs/${job.id}`)).body.job.state, "active");
+      const ok = await call("POST", `/jobs/${job.id}/complete`, { token: claim.body.token });
+      assert.equal(ok.body.job.state, "completed");
+    }));
+
+  test("release gives the job back to ready without counting the attempt", () =>
+    withServer({}, async ({ call }) => {
+      const job = (await call("POST", "/queues/q/jobs", { data: 1 })).body.job;
+      const claim = await call("POST", "/queues/q/claim", {});
+      const released = await call("POST", `/jobs/${job.id}/release`, { token: claim.body.token });
+      assert.equal(released.status, 200);
+      assert.equal(released.body.job.state, "ready");
+      assert.equal(released.body.job.attempt, 0);
+      const again = await call("POST", "/queues/q/claim", {});
+      assert.equal(again.body.job.id, job.id);
+      assert.equal(again.body.job.attempt, 1);
+      await call("POST", `/jobs/${job.id}/complete`, { token: again.body.token });
+    }));
+
+  test("a lease without heartbeat expires: the attempt fails and later reports are 409", () =>
+    withServer({ queueOptions: { backoff: 60_000 } }, async ({ call }) => {
+      const job = (await call("POST", "/queues/q/jobs", { data: 1 })).body.job;
+      const claim = await call("POST", "/queues/q/claim", { leaseMs: 100 });
+      await until(
+        async () => (await call("GET", `/jobs/${job.id}`)).body.job.state === "failed",
+        "the expired lease to fail the attempt",
+      );
+      const after = (await call("GET", `/jobs/${job.id}`)).body.job;
+      assert.equal(after.history[0].error.name, "LeaseExpiredError");
+      const late = await call("POST", `/jobs/${job.id}/complete`, { token: claim.body.token });
+      assert.equal(late.status, 409);
+      assert.match(late.body.error.message, /LeaseExpiredError/);
+    }));
+
+  test("canceling a leased job ends the lease: the next heartbeat is 409 CanceledError", () =>
+    withServer({}, async ({ call }) => {
+      const job = (await call("POST", "/queues/q/jobs", { data: 1 })).body.job;
+      const claim = await call("POST", "/queues/q/claim", {});
+      const canceled = await call("DELETE", `/jobs/${job.id}`);
+      assert.equal(canceled.body.canceled, true);
+      await until(
+        async () => (await call("GET", `/jobs/${job.id}`)).body.job.state === "canceled",
+        "the cancel to end the job",
+      );
+      const beat = await call("POST", `/jobs/${job.id}/heartbeat`, { token: claim.body.token });
+      assert.equal(beat.status, 409);
+      assert.equal(beat.body.error.name, "CanceledError");
+    }));
+
+  test("a paused queue hands out nothing; closing the server releases held jobs", () =>
+    withServer({}, async ({ app, call }) => {
+      await call("POST", "/queues/q/jobs/bulk", { jobs: [{ data: 1 }, { data: 2 }] });
+      const held = await call("POST", "/queues/q/claim", {});
+      assert.ok(held.body.job);
+      await call("POST", "/queues/q/pause");
+      assert.deepEqual((await call("POST", "/queues/q/claim", {})).body, { job: null });
+      await call("POST", "/queues/q/resume");
+      await app.close();
+      const counts = await app.queue("q").counts();
+      assert.equal(counts.ready, 2);
+      assert.equal(counts.active, 0);
+      const closed = await call("POST", "/queues/q/claim", {});
+      assert.equal(closed.status, 503);
+    }));
+
+  test("claim validates leaseMs and wait", () =>
+    withServer({ maxWaitMs: 1000 }, async ({ call }) => {
+      const res = await call("POST", "/queues/q/claim", { leaseMs: 5 });
+      assert.equal(res.status, 400);
+      assert.match(res.body.error.message, /leaseMs/);
+      assert.equal((await call("POST", "/queues/q/claim", { wait: 5000 })).status, 400);
+    }));
+});
