@@ -114,10 +114,10 @@ function extraColumns(
     }];
   }
   if (s.id === "fsync") {
-    return [{
-      title: "p50 ms/op",
-      value: (r) => num(r.median.p50Ms),
-    }];
+    return [
+      { title: "p50 ms/op", value: (r) => num(r.median.p50Ms) },
+      { title: "append + fdatasync ops/s", value: (r) => num(r.median.appendOpsPerSec) },
+    ];
   }
   return [];
 }
@@ -196,6 +196,8 @@ function targets(rows: Map<string, ResultLine>): Target[] {
       : (higher ? have >= need : have <= need)
       ? "**met**"
       : "**not met**";
+  const verdict = (x: number | undefined, need: number) =>
+    x === undefined || !Number.isFinite(x) ? "pending" : `${ratio(x)} ${status(x, need, true)}`;
   const endToEnd = (variant: string) => {
     const c = get(variant, "c-bulk")?.median.opsPerSec;
     const d = get(variant, "d-drain-best")?.median.jobsPerSec;
@@ -211,18 +213,14 @@ function targets(rows: Map<string, ResultLine>): Target[] {
       kvq: num(e),
       against: `plainjob default ${num(pjDefault)}`,
       need: "≥ 3×",
-      status: `${ratio(e && pjDefault ? e / pjDefault : undefined)} ${
-        status(e && pjDefault ? e / pjDefault : undefined, 3, true)
-      }`,
+      status: verdict(e && pjDefault ? e / pjDefault : undefined, 3),
     });
     out.push({
       what: `(c)+(d) bulk add + drain, end to end (jobs/s), ${k}`,
       kvq: num(e),
       against: `plainjob synchronous=FULL ${num(pjFull)}`,
       need: "≥ 10×",
-      status: `${ratio(e && pjFull ? e / pjFull : undefined)} ${
-        status(e && pjFull ? e / pjFull : undefined, 10, true)
-      }`,
+      status: verdict(e && pjFull ? e / pjFull : undefined, 10),
     });
   }
   const fsync = get("fsync", "fsync")?.median.opsPerSec;
@@ -232,20 +230,16 @@ function targets(rows: Map<string, ResultLine>): Target[] {
     out.push({
       what: `(b) 8 producers, awaited single adds (jobs/s), ${k}`,
       kvq: num(b),
-      against: `fsync-per-op rate ${num(fsync)}`,
+      against: `fsync-per-op rate (4 KiB overwrite + fdatasync) ${num(fsync)}`,
       need: "≥ 10×",
-      status: `${ratio(b && fsync ? b / fsync : undefined)} ${
-        status(b && fsync ? b / fsync : undefined, 10, true)
-      }`,
+      status: verdict(b && fsync ? b / fsync : undefined, 10),
     });
     out.push({
       what: `(b) 8 producers, awaited single adds (jobs/s), ${k}`,
       kvq: num(b),
       against: `Deno KV enqueue ${num(denoEnq)}`,
       need: "≥ 10×",
-      status: `${ratio(b && denoEnq ? b / denoEnq : undefined)} ${
-        status(b && denoEnq ? b / denoEnq : undefined, 10, true)
-      }`,
+      status: verdict(b && denoEnq ? b / denoEnq : undefined, 10),
     });
   }
   for (const k of stores) {
@@ -374,6 +368,10 @@ export function writeReport(out: string = docPath): string {
       'bulk and then draining them. "pending" means a row it needs is not measured yet.',
   );
   lines.push("");
+  try {
+    const notes = readFileSync(join(benchDir, "NOTES.md"), "utf8").trim();
+    if (notes) lines.push("## Notes and profiles", "", notes, "");
+  } catch { /* no hand-written notes */ }
   lines.push("## Scenarios");
   lines.push("");
   lines.push(

@@ -102,7 +102,7 @@ function selectVariants(spec: string): Variant[] {
     }
     for (const v of matched) out.add(v);
   }
-  return variants.filter((v) => out.has(v));
+  return [...out]; // in the order asked for
 }
 
 function selectScenarios(spec: string): Scenario[] {
