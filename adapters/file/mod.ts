@@ -486,7 +486,7 @@ export class FileKv implements AtomicKv {
     );
   }
 
-  /** Current versionstamp of `key` as commits queued so far will leave it: string, null, or pending. */
+  /** True when every check holds against the durable state plus the commits queued so far. */
   #checksHold(batch: AtomicBatch): boolean {
     for (const c of batch.checks) {
       const k = bytesToBinary(c.keyBytes);
