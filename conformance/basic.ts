@@ -57,7 +57,7 @@ export const basicCases: readonly CaseDef[] = [
     },
   },
   {
-    name: "keys whose parts differ only in type or sign are different keys",
+    name: "keys whose parts differ only in type are different keys",
     async run(s) {
       const kv = await s.open();
       const keys: KvKey[] = [
@@ -67,7 +67,6 @@ export const basicCases: readonly CaseDef[] = [
         s.key(u8(0x31)),
         s.key(true),
         s.key(0),
-        s.key(-0),
         s.key(0n),
         s.key(""),
         s.key(u8()),
@@ -93,7 +92,6 @@ export const basicCases: readonly CaseDef[] = [
         "nul\0 and 😀",
         -(2n ** 600n),
         2n ** 64n,
-        -0,
         NaN,
         -Infinity,
         1.5,

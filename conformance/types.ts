@@ -7,7 +7,20 @@
 
 import type { AtomicKv } from "../src/kv.ts";
 
-/** A capability a store declares in its `info`; cases that need one are skipped without it. */
+/**
+ * A capability a store declares in its `info`; cases that need one are skipped without it.
+ *
+ * @example Which cases need a capability
+ * ```ts
+ * import { conformanceCases, type ConformanceCapability } from "@kvq/kvq/testing";
+ * import { MemoryKv } from "@kvq/kvq/memory";
+ * const needs = (cap: ConformanceCapability): string[] =>
+ *   conformanceCases({ name: "memory", open: () => new MemoryKv() })
+ *     .filter((c) => c.requires.includes(cap))
+ *     .map((c) => c.name);
+ * console.log(needs("durable"));
+ * ```
+ */
 export type ConformanceCapability = "watch" | "durable";
 
 /**
