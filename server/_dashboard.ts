@@ -217,20 +217,26 @@ async function openJob(id) {
         el("tbody", {}, job.history.map((a) => el("tr", {}, el("td", {}, a.attempt), el("td", {}, a.outcome), el("td", {}, time(a.startedAt)),
           el("td", {}, (a.endedAt - a.startedAt) + " ms"), el("td", { class: "mono" }, a.error ? a.error.name + ": " + a.error.message : "")))))
     : el("div", { class: "empty" }, "No attempt has ended yet.");
-  d.replaceChildren(
+  d.replaceChildren(...[
     el("header", {}, el("h1", { class: "mono", style: "font-size:14px" }, job.id), el("div", { class: "right" },
       el("button", { class: "danger", disabled: terminal, onclick: () => act("Canceled", () => api("DELETE", qpath(job.queue) + "/jobs/" + job.id)).then(() => openJob(id)) }, "Cancel"),
       el("button", { disabled: job.state !== "dead", onclick: () => act("Redriven", () => api("POST", qpath(job.queue) + "/jobs/" + job.id + "/redrive")).then(() => openJob(id)) }, "Redrive"),
       el("button", { onclick: closeJob }, "Close"))),
-    el("section", {}, el("dl", {}, facts.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),
+    el("section", {}, el("dl", {}, facts.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]))),
     el("section", {}, el("h4", {}, "Payload"), el("pre", {}, show(job.data))),
     job.result !== undefined ? el("section", {}, el("h4", {}, "Result"), el("pre", {}, show(job.result))) : null,
     job.progress !== undefined ? el("section", {}, el("h4", {}, "Progress"), el("pre", {}, show(job.progress))) : null,
     job.error ? el("section", {}, el("h4", {}, "Last error"), el("pre", {}, job.error.stack || (job.error.name + ": " + job.error.message))) : null,
-    el("section", {}, el("h4", {}, "Attempts"), history));
+    el("section", {}, el("h4", {}, "Attempts"), history),
+  ].filter(Boolean));
   d.classList.add("open");
+  history.replaceState(null, "", "#" + encodeURIComponent(view.queue) + "/" + view.state + "/" + id);
 }
-function closeJob() { view.job = null; $("detail").classList.remove("open"); }
+function closeJob() {
+  view.job = null;
+  $("detail").classList.remove("open");
+  history.replaceState(null, "", "#" + encodeURIComponent(view.queue) + "/" + view.state);
+}
 
 async function refresh() {
   try {
@@ -242,9 +248,9 @@ async function refresh() {
 
 $("savetoken").onclick = () => { token = $("token").value.trim(); sessionStorage.setItem("kvq-token", token); refresh(); };
 document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeJob(); });
-const m = /^#([^/]+)\\/(\\w+)$/.exec(location.hash);
+const m = /^#([^/]+)\\/(\\w+)(?:\\/(\\w+))?$/.exec(location.hash);
 if (m) { view.queue = decodeURIComponent(m[1]); if (STATES.includes(m[2])) view.state = m[2]; }
-refresh();
+refresh().then(() => { if (m && m[3]) openJob(m[3]); });
 setInterval(() => { if ($("auto").checked && !document.hidden) refresh(); }, 2000);
 </script>
 </body>
