@@ -35,7 +35,7 @@ export const lifecycleCases: readonly CaseDef[] = [
       if (kv.info.watch && kv.watch) {
         // Bounded: a watcher that ignores close() would otherwise wait forever.
         const ac = new AbortController();
-        const timer = setTimeout(() => ac.abort(), 5000);
+        const timer = setTimeout(() => ac.abort(), 1000);
         try {
           await rejectsWith(
             async () => {
