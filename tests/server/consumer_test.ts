@@ -3,6 +3,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
+import { Queue } from "../../mod.ts";
 import { createServer } from "../../server/mod.ts";
 import { client, until } from "./_helpers.ts";
 
@@ -192,6 +193,21 @@ describe("server consumer API", () => {
       assert.equal(counts.active, 0);
       const closed = await call("POST", "/queues/q/claim", {});
       assert.equal(closed.status, 503);
+    }));
+
+  test("with signingKey, payloads are signed at add and a tampered-with job is never handed out", () =>
+    withServer({ signingKey: "hmac-secret" }, async ({ app, call }) => {
+      const good = (await call("POST", "/queues/s/jobs", { data: { amount: 10 } })).body.job;
+      const claim = await call("POST", "/queues/s/claim", {});
+      assert.equal(claim.body.job.id, good.id);
+      await call("POST", `/jobs/${good.id}/complete`, { token: claim.body.token });
+      // A job written by a producer without the key has no signature: it goes dead, unseen.
+      const unsigned = await new Queue(app.queue("s").kv, "s").add({ amount: 1_000_000 });
+      const none = await call("POST", "/queues/s/claim", {});
+      assert.deepEqual(none.body, { job: null });
+      const dead = (await call("GET", `/jobs/${unsigned.id}`)).body.job;
+      assert.equal(dead.state, "dead");
+      assert.equal(dead.reason, "integrity");
     }));
 
   test("claim validates leaseMs and wait", () =>
