@@ -120,11 +120,12 @@ await testAdapter({ name: "map-broken", open: () => new MapKv({ ignoreChecks: tr
 
 let dir = "";
 
+/** Runs one test file of the external project (Deno without type checking, as Node and Bun). */
 function runTestFile(file: string): { status: number | null; output: string } {
   const commands: Record<string, string[]> = {
     node: ["--test", "--test-reporter=spec", file],
     bun: ["test", "--timeout", "30000", `./${file}`],
-    deno: ["test", "-A", "--quiet", file],
+    deno: ["test", "-A", "--quiet", "--no-check", file],
   };
   const env: Record<string, string | undefined> = { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" };
   delete env.NODE_TEST_CONTEXT; // else a child `node --test` reports to this runner instead
@@ -157,12 +158,6 @@ describe("conformance suite from an external project", () => {
       join(dir, "node_modules", "kvq", "testing.js"),
       `export * from "${url("conformance/mod.ts")}";\n`,
     );
-    // The checkout's installed packages (kvq's dependencies, @types/node), as an install would.
-    for (const name of readdirSync(join(repo, "node_modules"))) {
-      if (!name.startsWith(".")) {
-        symlinkSync(join(repo, "node_modules", name), join(dir, "node_modules", name));
-      }
-    }
     // ... and an import map (Deno).
     writeFileSync(
       join(dir, "deno.json"),
