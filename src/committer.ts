@@ -38,6 +38,11 @@ export interface WriteUnit {
   readonly room?: number;
   /** Written instead when the queue is full; without it a full queue refuses the unit. */
   readonly overflow?: WriteUnit;
+  /**
+   * The keys another unit could also touch (for a job: its record key, its unique key). Two units
+   * sharing one never go into the same commit. Absent: every key of the unit counts.
+   */
+  readonly conflicts?: readonly KvKey[];
 }
 
 /** The outcome of one unit. */
@@ -47,7 +52,7 @@ export type WriteResult =
 
 /** The empty counts. */
 export function zeroCounts(): Counts {
-  return Object.fromEntries(JOB_STATES.map((s) => [s, 0])) as Counts;
+  return { scheduled: 0, ready: 0, active: 0, completed: 0, failed: 0, dead: 0, canceled: 0 };
 }
 
 /** Unfinished jobs: scheduled, ready, active and failed. */
@@ -258,8 +263,15 @@ export class Committer {
       if (batch.length > 0 && (muts + um > maxMut || checks + uc > maxChecks || bytes + ub > BATCH_BYTES)) {
         break;
       }
-      const keys = [...u.sets.map((s) => hex(s[0])), ...u.deletes.map(hex)];
-      const ck = u.checks.map(([k, v]) => [hex(k), v] as const);
+      let keys: string[];
+      let ck: (readonly [string, string | null])[];
+      if (u.conflicts) {
+        keys = u.conflicts.map(hex);
+        ck = [];
+      } else {
+        keys = [...u.sets.map((s) => hex(s[0])), ...u.deletes.map(hex)];
+        ck = u.checks.map(([k, v]) => [hex(k), v] as const);
+      }
       const clash = keys.some((k) => mutated.has(k) || checked.has(k)) ||
         ck.some(([k, v]) => mutated.has(k) || (checked.has(k) && checked.get(k) !== v));
       if (clash) {
@@ -328,12 +340,12 @@ export class Committer {
       }
       const op = this.#kv.atomic();
       if (counting) op.check(this.#countsKey, state!.versionstamp);
-      const seen = new Set<string>();
+      // Units sharing a read-only check (the paused flag) pass the same key object: check it once.
+      const seen = new Set<KvKey>();
       for (const l of live) {
         for (const [k, v] of l.unit.checks) {
-          const h = hex(k);
-          if (seen.has(h)) continue;
-          seen.add(h);
+          if (seen.has(k)) continue;
+          seen.add(k);
           op.check(k, v);
         }
       }

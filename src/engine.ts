@@ -112,7 +112,7 @@ interface Prepared<T> {
 function merge(a: WriteUnit, b: Partial<WriteUnit>): WriteUnit {
   const delta = { ...a.delta };
   if (b.delta) { for (const s of JOB_STATES) if (b.delta[s]) delta[s] = (delta[s] ?? 0) + b.delta[s]!; }
-  return {
+  const unit: WriteUnit = {
     checks: [...a.checks, ...(b.checks ?? [])],
     sets: [...a.sets, ...(b.sets ?? [])],
     deletes: [...a.deletes, ...(b.deletes ?? [])],
@@ -120,6 +120,8 @@ function merge(a: WriteUnit, b: Partial<WriteUnit>): WriteUnit {
     room: a.room,
     overflow: a.overflow,
   };
+  if (a.conflicts && b.conflicts) return { ...unit, conflicts: [...a.conflicts, ...b.conflicts] };
+  return a.conflicts && !b.sets?.length && !b.deletes?.length ? { ...unit, conflicts: a.conflicts } : unit;
 }
 
 function checkNumber(what: string, v: unknown, min: number, integer = false): void {
@@ -249,20 +251,33 @@ export class Engine<T, R> {
       delta[from.record.state] = -1;
       delta[next.state] = 1;
     }
+    const jobKey = this.ks.job(next.id);
+    // Every key this unit writes is the job's own (record, index, chunks): the job key stands for them.
     return merge({
-      checks: [[this.ks.job(next.id), from.versionstamp]],
+      checks: [[jobKey, from.versionstamp]],
       deletes: same ? [] : [oldIndex],
-      sets: [[newIndex, this.#indexValue(next)], [this.ks.job(next.id), this.encode(next)]],
+      sets: [[newIndex, this.#indexValue(next)], [jobKey, this.encode(next)]],
       delta,
-    }, extra);
+      conflicts: [jobKey],
+    }, { ...extra, conflicts: extra.conflicts ?? [] });
   }
 
   /** The unit that deletes a job and everything it owns. */
   removeUnit(from: Entry): WriteUnit {
     const r = from.record;
     const deletes = [this.ks.job(r.id), this.ks.index(r), ...this.#blobKeys(r)];
-    if (r.key !== undefined) deletes.push(this.ks.unique(r.key));
-    return { checks: [[this.ks.job(r.id), from.versionstamp]], sets: [], deletes, delta: { [r.state]: -1 } };
+    const conflicts = [this.ks.job(r.id)];
+    if (r.key !== undefined) {
+      deletes.push(this.ks.unique(r.key));
+      conflicts.push(this.ks.unique(r.key));
+    }
+    return {
+      checks: [[this.ks.job(r.id), from.versionstamp]],
+      sets: [],
+      deletes,
+      delta: { [r.state]: -1 },
+      conflicts,
+    };
   }
 
   // ------------------------------------------------------------------ reads
@@ -319,33 +334,33 @@ export class Engine<T, R> {
 
   /** The public view of a record. */
   view(record: JobRecord, versionstamp: string | null, data: unknown, result?: unknown): Job<T, R> {
-    const job: Record<string, unknown> = {
+    const job: { -readonly [K in keyof Job<T, R>]: Job<T, R>[K] } = {
       id: record.id,
       queue: record.queue,
       state: record.state,
-      data,
+      data: data as T,
       priority: record.priority,
       attempt: record.attempt,
       maxAttempts: record.maxAttempts,
       runAt: record.runAt,
       createdAt: record.createdAt,
       updatedAt: record.updatedAt,
-      startedAt: record.startedAt,
-      finishedAt: record.finishedAt,
-      progress: record.progress,
-      result: result ??
-        (record.result && !("chunks" in record.result) ? decodeValue(record.result) : undefined),
-      error: record.error,
-      reason: record.reason,
       history: record.history,
-      key: record.key,
-      timeout: record.timeout,
-      cancelRequested: record.cancelRequested,
-      schedule: record.schedule,
       versionstamp,
     };
-    for (const k of Object.keys(job)) if (job[k] === undefined) delete job[k];
-    return job as unknown as Job<T, R>;
+    if (record.startedAt !== undefined) job.startedAt = record.startedAt;
+    if (record.finishedAt !== undefined) job.finishedAt = record.finishedAt;
+    if (record.progress !== undefined) job.progress = record.progress;
+    const r = result ??
+      (record.result && !("chunks" in record.result) ? decodeValue(record.result) : undefined);
+    if (r !== undefined) job.result = r as R;
+    if (record.error !== undefined) job.error = record.error;
+    if (record.reason !== undefined) job.reason = record.reason;
+    if (record.key !== undefined) job.key = record.key;
+    if (record.timeout !== undefined) job.timeout = record.timeout;
+    if (record.cancelRequested) job.cancelRequested = true;
+    if (record.schedule !== undefined) job.schedule = record.schedule;
+    return job;
   }
 
   /** Public views with payloads loaded; a damaged payload throws, or with `tolerant` reads as undefined. */
@@ -495,7 +510,9 @@ export class Engine<T, R> {
         sets,
         deletes: [],
         delta: { [r.state]: 1 },
-        room: unfinished(addCounts(decodeCounts(undefined), { [r.state]: 1 })),
+        room: isTerminal(r.state) ? 0 : 1,
+        // A new id touches nothing another unit can; only its unique key can be shared.
+        conflicts: r.key !== undefined ? [this.ks.job(id), this.ks.unique(r.key)] : [this.ks.job(id)],
       };
     };
     let overflowRecord: JobRecord | undefined;
@@ -534,7 +551,8 @@ export class Engine<T, R> {
     if (res.ok) {
       const record = res.overflowed ? p.overflowRecord! : p.record;
       this.#announce(record);
-      const job = { ...this.view(record, res.versionstamp, p.data), created: true };
+      const job = this.view(record, res.versionstamp, p.data) as AddedJob<T, R> & { created: boolean };
+      job.created = true;
       if (res.overflowed) this.emit("dead", job, new QueueFullError(this.name, this.maxQueued));
       return job;
     }
@@ -1073,6 +1091,7 @@ export class Engine<T, R> {
       const advance = {
         checks: [[this.ks.cron(s.name), e.versionstamp] as const],
         sets: [[this.ks.cron(s.name), enc.encode(JSON.stringify({ ...s, next: following }))] as const],
+        conflicts: [this.ks.cron(s.name)],
       };
       const p = await this.prepare(decodeValue(s.data) as T, { ...s.job, key: `${s.name}@${tick}` }, s.name);
       const unit = merge({ ...p.unit, overflow: undefined }, advance);

@@ -223,7 +223,7 @@ export const DEFAULT_MAX_ATTEMPTS = 3;
  */
 export function createJob(init: JobInit, now: number): JobRecord {
   const runAt = init.runAt ?? now;
-  const record: JobRecord = {
+  const record: { -readonly [K in keyof JobRecord]: JobRecord[K] } = {
     id: init.id,
     queue: init.queue,
     state: runAt > now ? "scheduled" : "ready",
@@ -236,15 +236,13 @@ export function createJob(init: JobInit, now: number): JobRecord {
     history: [],
     payload: init.payload,
   };
-  return stripUndefined({
-    ...record,
-    backoff: init.backoff,
-    timeout: init.timeout,
-    key: init.key,
-    signature: init.signature,
-    removeOnComplete: init.removeOnComplete || undefined,
-    schedule: init.schedule,
-  });
+  if (init.backoff !== undefined) record.backoff = init.backoff;
+  if (init.timeout !== undefined) record.timeout = init.timeout;
+  if (init.key !== undefined) record.key = init.key;
+  if (init.signature !== undefined) record.signature = init.signature;
+  if (init.removeOnComplete) record.removeOnComplete = true;
+  if (init.schedule !== undefined) record.schedule = init.schedule;
+  return record;
 }
 
 /**
@@ -301,11 +299,12 @@ export type JobEventType = JobEvent["type"];
 export function errorInfo(error: unknown): ErrorInfo {
   const cap = (s: string) => (s.length > 4096 ? s.slice(0, 4096) + "…" : s);
   if (error instanceof Error) {
-    return stripUndefined({
+    const info: { name: string; message: string; stack?: string } = {
       name: cap(String(error.name || "Error")),
       message: cap(String(error.message)),
-      stack: typeof error.stack === "string" ? cap(error.stack) : undefined,
-    });
+    };
+    if (typeof error.stack === "string") info.stack = cap(error.stack);
+    return info;
   }
   let message: string;
   try {
@@ -314,11 +313,6 @@ export function errorInfo(error: unknown): ErrorInfo {
     message = String(error);
   }
   return { name: "Error", message: cap(message) };
-}
-
-function stripUndefined<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
 }
 
 function requireState(job: JobRecord, event: JobEventType, ...states: JobState[]): void {
@@ -334,22 +328,22 @@ function requireToken(job: JobRecord, event: JobEventType, token: string): void 
   }
 }
 
-/** Ends the current attempt: a history entry and the fields every ending clears. */
+/** Ends the current attempt: a history entry and the fields every ending clears (the lease). */
 function endAttempt(
   job: JobRecord,
   now: number,
   outcome: AttemptOutcome,
   error?: ErrorInfo,
 ): JobRecord {
-  const entry: AttemptRecord = stripUndefined({
+  const entry: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] } = {
     attempt: job.attempt,
     startedAt: job.startedAt ?? now,
     endedAt: now,
     outcome,
-    error,
-  });
-  const next: JobRecord = { ...job, history: [...job.history, entry], updatedAt: now };
-  delete (next as { lease?: Lease }).lease;
+  };
+  if (error) entry.error = error;
+  const { lease: _lease, ...rest } = job;
+  const next: JobRecord = { ...rest, history: [...job.history, entry], updatedAt: now };
   return error ? { ...next, error } : next;
 }
 
@@ -358,9 +352,9 @@ function toTerminal(
   state: "completed" | "dead" | "canceled",
   now: number,
   reason?: EndReason,
-) {
-  const next: JobRecord = { ...job, state, finishedAt: now, updatedAt: now };
-  delete (next as { cancelRequested?: boolean }).cancelRequested;
+): JobRecord {
+  const { cancelRequested: _c, ...rest } = job;
+  const next: JobRecord = { ...rest, state, finishedAt: now, updatedAt: now };
   return reason ? { ...next, reason } : next;
 }
 
@@ -491,10 +485,8 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
     }
     case "redrive": {
       requireState(job, "redrive", "dead");
-      const next: JobRecord = { ...job, state: "ready", attempt: 0, runAt: now, updatedAt: now };
-      delete (next as { reason?: EndReason }).reason;
-      delete (next as { finishedAt?: number }).finishedAt;
-      return next;
+      const { reason: _r, finishedAt: _f, ...rest } = job;
+      return { ...rest, state: "ready", attempt: 0, runAt: now, updatedAt: now };
     }
     case "overflow": {
       requireState(job, "overflow", "ready", "scheduled");
