@@ -57,6 +57,8 @@ export class Worker<T = unknown, R = unknown> {
   readonly #maintenance: boolean;
   readonly #cleanEvery: number;
   readonly #runs = new Map<string, Run<T>>();
+  /** Handlers running now (a run's outcome write may still be in flight after its handler ended). */
+  #busy = 0;
   #closing = false;
   #closePromise: Promise<void> | null = null;
   #loop: Promise<void>;
@@ -117,9 +119,9 @@ export class Worker<T = unknown, R = unknown> {
     this.#loop = this.#run();
   }
 
-  /** Jobs running now. */
+  /** Handlers running now. */
   get running(): number {
-    return this.#runs.size;
+    return this.#busy;
   }
 
   /** True once `close()` was called. */
@@ -130,7 +132,7 @@ export class Worker<T = unknown, R = unknown> {
   #onSignal(s: QueueSignal): void {
     switch (s.type) {
       case "ready":
-        if (this.#runs.size < this.concurrency) this.#wake();
+        if (this.#busy < this.concurrency) this.#wake();
         break;
       case "delayed":
         this.#nextDelayed = this.#nextDelayed === null ? s.at : Math.min(this.#nextDelayed, s.at);
@@ -248,14 +250,14 @@ export class Worker<T = unknown, R = unknown> {
       await e.promote();
       this.#nextDelayed = await e.nextDelayed();
     }
-    const free = this.concurrency - this.#runs.size;
+    const free = this.concurrency - this.#busy;
     if (free > 0 && !this.#paused && !this.#closing) {
       const want = Math.min(free, this.#batch);
       const { held, paused, contended } = await e.claim(want, this.id, this.#leaseMs);
       this.#paused = paused;
       for (const h of held) this.#start(h);
       // A full batch, or jobs lost to another worker: there may be more to claim right away.
-      this.#more = (held.length === want || contended) && this.#runs.size < this.concurrency;
+      this.#more = (held.length === want || contended) && this.#busy < this.concurrency;
     }
   }
 
@@ -266,13 +268,21 @@ export class Worker<T = unknown, R = unknown> {
     };
     const run: Run<T> = { held, ac, done: Promise.resolve() };
     this.#runs.set(held.record.id, run);
-    run.done = this.#execute(run).finally(() => {
-      this.#runs.delete(held.record.id);
+    this.#busy++;
+    let freed = false;
+    const free = () => {
+      if (freed) return;
+      freed = true;
+      this.#busy--;
       this.#wake();
+    };
+    run.done = this.#execute(run, free).finally(() => {
+      free();
+      this.#runs.delete(held.record.id);
     });
   }
 
-  async #execute(run: Run<T>): Promise<void> {
+  async #execute(run: Run<T>, free: () => void): Promise<void> {
     const e = this.#e;
     const { held, ac } = run;
     const clock = e.clock;
@@ -329,6 +339,8 @@ export class Worker<T = unknown, R = unknown> {
       settled = true;
       if (hbTimer !== undefined) clock.clearTimer(hbTimer);
       if (toTimer !== undefined) clock.clearTimer(toTimer);
+      // The handler is done: its slot can take the next job while the outcome is written.
+      free();
     }
     const reason = ac.signal.aborted ? ac.signal.reason : undefined;
     if (reason instanceof ShutdownError) return; // close() gives the job back
