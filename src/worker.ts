@@ -64,6 +64,7 @@ export class Worker<T = unknown, R = unknown> {
   #loop: Promise<void>;
   #wakeUp: (() => void) | null = null;
   #dirty = false;
+  #zeroWaits = 0;
   #timer: unknown = undefined;
   #off: () => void;
   #watch: AbortController | null = null;
@@ -192,12 +193,20 @@ export class Worker<T = unknown, R = unknown> {
     ) {
       if (t !== null) due = Math.min(due, t);
     }
+    let wait = due - now;
+    if (wait <= 0) {
+      // Something is already due: go round again at once, a few times; if it stays due (a commit
+      // that keeps failing), fall back to the poll interval rather than spin.
+      if (this.#zeroWaits++ < 3) return Promise.resolve();
+      wait = this.#poll;
+    }
+    this.#zeroWaits = 0;
     return new Promise<void>((resolve) => {
       this.#wakeUp = resolve;
       this.#timer = this.#e.clock.setTimer(() => {
         this.#timer = undefined;
         this.#wake();
-      }, Math.max(0, due - now));
+      }, wait);
     });
   }
 

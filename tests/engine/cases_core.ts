@@ -277,15 +277,17 @@ export function coreCases(o: EngineSuiteOptions): void {
       const q = h.queue("to", { backoff: 100 });
       const job = await q.add(1, { timeout: 500, maxAttempts: 1 });
       let reason: unknown;
+      const started = gate();
       const w = q.process((_j, ctx) =>
         new Promise((_, reject) => {
+          started.open();
           ctx.signal.addEventListener("abort", () => {
             reason = ctx.signal.reason;
             reject(ctx.signal.reason);
           });
         })
       );
-      await until(async () => (await q.getJob(job.id))?.state === "active", "active");
+      await started.promise; // the handler runs, so its timeout is armed
       await h.run(500);
       await until(async () => (await q.getJob(job.id))?.state === "dead", "dead after timeout");
       assert.equal((reason as Error).name, "TimeoutError");

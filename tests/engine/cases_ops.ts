@@ -103,9 +103,10 @@ export function opsCases(o: EngineSuiteOptions): void {
       const w = q.process(() => {
         ran = true;
       });
-      await until(async () => (await q.getJob(job.id))?.state === "dead", "dead");
+      await until(() => dead.length === 1, "the dead event");
       assert.equal(ran, false);
       const d = (await q.getJob(job.id))!;
+      assert.equal(d.state, "dead");
       assert.equal(d.reason, "integrity");
       assert.equal(d.error?.name, "IntegrityError");
       assert.ok(dead[0].event.error instanceof IntegrityError);
