@@ -3,7 +3,11 @@
 // under node, bun and deno; the adapter comes from the arguments, the runtime is whichever runs it.
 //
 // Usage: <runtime> tests/crash/child.ts --adapter file|sqlite|deno-kv --path <store> --dump <file>
-//          [--mode work|final] [--base <n>] [--seed <s>] [--lease <ms>] [--fault ack-early]
+//          [--mode work|final] [--base <n>] [--seed <s>] [--lease <ms>] [--fault ack-early] [--chaos]
+//
+// --chaos widens the workload: 5% of handlers throw (retried after 20 ms), 10% of adds are delayed
+// 0-300 ms, priorities vary, and 1% of handlers block the event loop for 1.3 leases, so the
+// healer can take a lease back from a live worker whose late completion must then change nothing.
 //
 // --fault ack-early wraps the store so that every commit resolves at once and is applied 150 ms
 // later: a store that acknowledges before it writes. The driver must catch it (its self-test).
@@ -116,6 +120,8 @@ async function main(): Promise<void> {
   const random = seededRandom(Number(arg("seed", "1")));
   const leaseMs = Number(arg("lease", "1000"));
   const fault = arg("fault", "");
+  const chaos = (globalThis as { Deno?: { args: string[] } }).Deno?.args.includes("--chaos") ??
+    (globalThis as unknown as { process: { argv: string[] } }).process.argv.includes("--chaos");
 
   // Load the adapter's module first, so the open time below is the store's own recovery.
   if (adapter === "file") await import("../../adapters/file/mod.ts");
@@ -143,6 +149,7 @@ async function main(): Promise<void> {
   const queue = new Queue<{ n: number }, number>(fault === "ack-early" ? ackEarly(kv) : kv, CRASH_QUEUE, {
     maxAttempts: 1000,
     pollInterval: 50,
+    backoff: 20,
   });
   out(`dumped ${await dump(kv, queue, dumpFile)}`);
 
@@ -174,6 +181,14 @@ async function main(): Promise<void> {
       first = false;
       out(`first ${(openMs + performance.now() - tStart).toFixed(2)}`);
     }
+    if (chaos) {
+      const c = random();
+      if (c < 0.05) throw new Error(`chaos: attempt ${ctx.attempt} of job ${job.id} fails`);
+      if (c < 0.06) {
+        const until = performance.now() + leaseMs * 1.3;
+        while (performance.now() < until) { /* block the event loop: no heartbeat, no healer */ }
+      }
+    }
     // Mostly short jobs; a few outlive the lease, so heartbeats keep them.
     const r = random();
     await sleep(r < 0.03 ? 300 + Math.floor(random() * 1200) : Math.floor(random() * 15));
@@ -188,7 +203,10 @@ async function main(): Promise<void> {
     const producer = async () => {
       for (;;) {
         const n = ++next;
-        const job = await queue.add({ n });
+        const job = await queue.add(
+          { n },
+          chaos ? { priority: Math.floor(random() * 3), delay: random() < 0.1 ? random() * 300 : 0 } : {},
+        );
         out(`added ${n} ${job.id}`);
         await sleep(5 + Math.floor(random() * 20));
       }

@@ -8,6 +8,7 @@
 // CLI (npm run test:crash runs the heavy tier):
 //   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv]
 //                              [--runtime node|bun|deno] [--matrix default|all] [--parallel]
+//                              [--chaos] [--min-ms 50] [--max-ms 500]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -47,6 +48,8 @@ export interface CrashOptions {
   fault?: "ack-early";
   /** Run the final child (to completion) after the last kill. @default true */
   final?: boolean;
+  /** Chaos workload: failing, delayed, prioritized and event-loop-blocking jobs (see child.ts). @default false */
+  chaos?: boolean;
 }
 
 /** The figures of one run. */
@@ -82,6 +85,8 @@ export interface CrashReport {
   readonly explainedByCrash: number;
   /** Extra starts explained by lease expiry in a live process. */
   readonly explainedByLease: number;
+  /** Extra starts explained by the handler failing (a retry; chaos workload only). */
+  readonly explainedByFailure: number;
   /** Extra starts nothing explains. */
   readonly unexplained: number;
   /** Opens that failed. */
@@ -394,6 +399,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     "--lease",
     String(leaseMs),
     ...(options.fault ? ["--fault", options.fault] : []),
+    ...(options.chaos ? ["--chaos"] : []),
   ];
 
   let final: Dump | null = null;
@@ -463,7 +469,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   }
 
   // Repeated runs: each start but the completing one needs an explanation.
-  let rerunJobs = 0, explainedByCrash = 0, explainedByLease = 0, unexplained = 0;
+  let rerunJobs = 0, explainedByCrash = 0, explainedByLease = 0, explainedByFailure = 0, unexplained = 0;
   const lastDump: Dump | null = final;
   for (const [id, list] of starts) {
     const job = lastDump?.jobs.get(id);
@@ -496,7 +502,8 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
         return;
       }
       const how = outcome.get(s.attempt);
-      if (how === "stalled" || how === "released" || how === "failed") {
+      if (how === "failed") explainedByFailure++;
+      else if (how === "stalled" || how === "released") {
         const crashed = killedCycles.has(s.cycle) && !(done && done.cycle === s.cycle);
         if (crashed && list[i + 1].cycle > s.cycle) explainedByCrash++;
         else explainedByLease++;
@@ -536,6 +543,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     rerunJobs,
     explainedByCrash,
     explainedByLease,
+    explainedByFailure,
     unexplained,
     openErrors,
     stalls,
@@ -563,7 +571,7 @@ export function formatReport(r: CrashReport): string {
     `  cycles ${r.cycles} (${r.earlyKills} killed while opening/recovering), dumps checked ${r.verified}`,
     `  jobs ${r.jobs} acknowledged (+${r.unacknowledged} stored but unacknowledged), completions acknowledged ${r.completions}`,
     `  lost ${r.lost}, lost completions ${r.lostCompletions}, inconsistent ${r.inconsistent}, not completed ${r.notCompleted}, open errors ${r.openErrors}`,
-    `  reruns: ${r.rerunJobs} jobs; explained by a kill ${r.explainedByCrash}, by lease expiry ${r.explainedByLease}; unexplained duplicates ${r.unexplained}`,
+    `  reruns: ${r.rerunJobs} jobs; explained by a kill ${r.explainedByCrash}, by lease expiry ${r.explainedByLease}, by a handler failure ${r.explainedByFailure}; unexplained duplicates ${r.unexplained}`,
     `  recovery (open + first claim) p50 ${ms(r.recovery.p50)}, p99 ${ms(r.recovery.p99)}, max ${
       ms(r.recovery.max)
     } (${r.recovery.samples} restarts); open alone p50 ${ms(r.open.p50)}, p99 ${ms(r.open.p99)}`,
@@ -606,7 +614,16 @@ async function main(argv: string[]): Promise<number> {
   let failed = 0;
   const reports: string[] = [];
   const one = async ([a, r]: [CrashAdapter, CrashRuntime]) => {
-    const report = await runCrash({ adapter: a, runtime: r, cycles, seed, log: (l) => console.log(l) });
+    const report = await runCrash({
+      adapter: a,
+      runtime: r,
+      cycles,
+      seed,
+      minMs: Number(opt("min-ms", "50")),
+      maxMs: Number(opt("max-ms", "500")),
+      chaos: argv.includes("--chaos"),
+      log: (l) => console.log(l),
+    });
     const text = formatReport(report);
     console.log(text);
     reports.push(text);
