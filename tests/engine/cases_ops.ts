@@ -426,7 +426,7 @@ export function opsCases(o: EngineSuiteOptions): void {
       assert.equal(res.ok, true);
       assert.equal((await q.getJob(job.id))?.data.orderId, 1);
       await until(() => ran.length === 1, "the worker woke on the commit");
-      assert.equal((await q.counts()).completed, 1);
+      await until(async () => (await q.counts()).completed === 1, "completed");
       await w.close();
     });
 
