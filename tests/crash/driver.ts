@@ -8,7 +8,7 @@
 // CLI (npm run test:crash runs the heavy tier):
 //   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv]
 //                              [--runtime node|bun|deno] [--matrix default|all] [--parallel]
-//                              [--chaos] [--min-ms 50] [--max-ms 500]
+//                              [--chaos] [--min-ms 50] [--max-ms 500] [--lease 1000]
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -621,6 +621,7 @@ async function main(argv: string[]): Promise<number> {
       seed,
       minMs: Number(opt("min-ms", "50")),
       maxMs: Number(opt("max-ms", "500")),
+      leaseMs: Number(opt("lease", "1000")),
       chaos: argv.includes("--chaos"),
       log: (l) => console.log(l),
     });
