@@ -77,3 +77,35 @@ test("ulidTime rejects strings that are not ULIDs", () => {
   assert.throws(() => ulidTime("81ARZ3NDEKTSV4RRFFQ69G5FAV"), TypeError);
   assert.equal(isUlid("01arz3ndektsv4rrffq69g5fav"), false);
 });
+
+test("monotonicUlid's default generator draws a fresh random part with one getRandomValues call", () => {
+  const original = crypto.getRandomValues;
+  let calls = 0;
+  Object.defineProperty(crypto, "getRandomValues", {
+    configurable: true,
+    writable: true,
+    value: <T extends ArrayBufferView | null>(array: T): T => {
+      calls++;
+      return original.call(crypto, array as Uint8Array) as unknown as T;
+    },
+  });
+  try {
+    const next = monotonicUlid();
+    const ids = [next(T), next(T + 1), next(T + 2)];
+    assert.equal(calls, 3, "one call per id with a fresh random part");
+    next(T + 2); // same ms: incremented, no draw
+    assert.equal(calls, 3);
+    const spread = new Set(Array.from({ length: 200 }, (_, i) => next(T + 10 + i).slice(10)));
+    assert.equal(spread.size, 200);
+    for (const id of ids) assert.ok(isUlid(id), id);
+  } finally {
+    delete (crypto as { getRandomValues?: unknown }).getRandomValues;
+    if (crypto.getRandomValues !== original) {
+      Object.defineProperty(crypto, "getRandomValues", {
+        configurable: true,
+        writable: true,
+        value: original,
+      });
+    }
+  }
+});
