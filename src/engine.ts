@@ -1134,8 +1134,10 @@ export class Engine<T, R> {
         }
         checking = true;
         try {
+          let began: number;
           do {
             again = false;
+            began = this.clock.now();
             const e = await this.read(id);
             if (!e) return finish(() => reject(new JobNotFoundError(id, this.name)));
             const r = e.record;
@@ -1147,12 +1149,13 @@ export class Engine<T, R> {
               return finish(() => reject(new JobFailedError(id, r.reason ?? "exhausted", r.error)));
             }
             if (r.state === "canceled") return finish(() => reject(new CanceledError(id)));
-          } while (again);
+            // A read that took a poll interval or more: read again now, not after another one.
+          } while (again || this.clock.now() - began >= this.pollInterval);
           if (timer !== undefined) this.clock.clearTimer(timer);
           timer = this.clock.setTimer(() => {
             timer = undefined;
             void check();
-          }, this.pollInterval);
+          }, began + this.pollInterval - this.clock.now());
         } catch (err) {
           finish(() => reject(err));
         } finally {

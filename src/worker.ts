@@ -20,6 +20,11 @@ import type { QueueSignal } from "./notifier.ts";
 import type { KvKey } from "./kv.ts";
 import type { Queue } from "./queue.ts";
 
+/** The earlier of two due times (`null`: none). */
+function earliest(a: number | null, b: number | null): number | null {
+  return a === null ? b : b === null ? a : Math.min(a, b);
+}
+
 interface Run<T> {
   readonly held: Held<T>;
   readonly ac: AbortController;
@@ -64,7 +69,16 @@ export class Worker<T = unknown, R = unknown> {
   #loop: Promise<void>;
   #wakeUp: (() => void) | null = null;
   #dirty = false;
-  #zeroWaits = 0;
+  /** Rounds in a row that found something due but moved nothing (see `#idle`). */
+  #stuck = 0;
+  /** The earliest due time seen by the last `#idle` (a due time that moves is not stuck). */
+  #lastDue = NaN;
+  /** Whether the last round changed anything (ran maintenance, promoted, healed, claimed). */
+  #progress = false;
+  /** Reads of due times in flight: a `delayed` signal during one is merged into its result. */
+  readonly #reads = new Set<{ at: number | null }>();
+  /** Bumped by every `paused` signal, so a pause flag read before the signal does not win. */
+  #pauseSeq = 0;
   #timer: unknown = undefined;
   #off: () => void;
   #watch: AbortController | null = null;
@@ -136,14 +150,16 @@ export class Worker<T = unknown, R = unknown> {
         if (this.#busy < this.concurrency) this.#wake();
         break;
       case "delayed":
-        this.#nextDelayed = this.#nextDelayed === null ? s.at : Math.min(this.#nextDelayed, s.at);
-        this.#nextSchedule = this.#nextSchedule === null ? s.at : Math.min(this.#nextSchedule, s.at);
+        this.#nextDelayed = earliest(this.#nextDelayed, s.at);
+        this.#nextSchedule = earliest(this.#nextSchedule, s.at);
+        for (const r of this.#reads) r.at = earliest(r.at, s.at);
         this.#wake();
         break;
       case "cancel":
         this.#runs.get(s.id)?.held.onCancel?.();
         break;
       case "paused":
+        this.#pauseSeq++;
         this.#paused = s.paused;
         if (!s.paused) this.#wake();
         break;
@@ -176,6 +192,14 @@ export class Worker<T = unknown, R = unknown> {
     } else this.#dirty = true;
   }
 
+  /**
+   * Waits until the next due time (maintenance, a delayed job, a schedule tick, a lease expiry) or a
+   * wake-up. When something is already due (time moved on while the last round's I/O ran), it goes
+   * round again at once, never through a timer: a round that took longer than the time to the next
+   * due item must not sleep a poll interval. Only a due item that stays due while rounds move
+   * nothing (a commit that keeps failing) falls back to the poll interval after a few rounds, so
+   * the loop cannot spin.
+   */
   #idle(): Promise<void> {
     if (this.#dirty) {
       this.#dirty = false;
@@ -194,13 +218,15 @@ export class Worker<T = unknown, R = unknown> {
       if (t !== null) due = Math.min(due, t);
     }
     let wait = due - now;
+    const moved = this.#progress || due !== this.#lastDue;
+    this.#progress = false;
+    this.#lastDue = due;
     if (wait <= 0) {
-      // Something is already due: go round again at once, a few times; if it stays due (a commit
-      // that keeps failing), fall back to the poll interval rather than spin.
-      if (this.#zeroWaits++ < 3) return Promise.resolve();
+      if (moved) this.#stuck = 0;
+      if (this.#stuck++ < 3) return Promise.resolve();
       wait = this.#poll;
     }
-    this.#zeroWaits = 0;
+    this.#stuck = 0;
     return new Promise<void>((resolve) => {
       this.#wakeUp = resolve;
       this.#timer = this.#e.clock.setTimer(() => {
@@ -220,6 +246,9 @@ export class Worker<T = unknown, R = unknown> {
         this.#e.emit("error", undefined, err);
         this.#more = false;
         this.#nextMaintenance = this.#e.clock.now() + this.#poll;
+        // A failing store: wait a poll interval before the next round (unless woken).
+        this.#progress = false;
+        this.#stuck = 3;
       }
       if (this.#closing) break;
       if (this.#more) {
@@ -230,41 +259,67 @@ export class Worker<T = unknown, R = unknown> {
     }
   }
 
+  /**
+   * Reads a due time. A `delayed` signal that arrives while the read is in flight (a job failed or
+   * was scheduled meanwhile, and the read may have missed its commit) is merged in, not lost.
+   */
+  async #readDue(read: () => Promise<number | null>): Promise<number | null> {
+    const pending = { at: null as number | null };
+    this.#reads.add(pending);
+    try {
+      return earliest(await read(), pending.at);
+    } finally {
+      this.#reads.delete(pending);
+    }
+  }
+
+  /** Sets the pause flag from a read, unless a `paused` signal came while it was in flight. */
+  #setPaused(paused: boolean, seq: number): void {
+    if (seq === this.#pauseSeq) this.#paused = paused;
+  }
+
+  /** One round. Each decision reads the clock afresh: time moves while the store answers. */
   async #tick(): Promise<void> {
     const e = this.#e;
-    const now = e.clock.now();
-    if (now >= this.#nextMaintenance) {
-      this.#nextMaintenance = now + this.#poll;
+    const clock = e.clock;
+    if (clock.now() >= this.#nextMaintenance) {
       if (this.#maintenance) {
         await e.heal();
-        this.#nextSchedule = await e.runSchedules();
+        this.#nextSchedule = await this.#readDue(() => e.runSchedules());
         await e.committer.foldDeltas();
-        if (e.retention && now >= this.#nextClean) {
-          this.#nextClean = now + this.#cleanEvery;
+        if (e.retention && clock.now() >= this.#nextClean) {
+          this.#nextClean = clock.now() + this.#cleanEvery;
           await e.applyRetention();
         }
         this.#nextExpiry = await e.nextExpiry();
       }
       this.#nextDelayed = -Infinity;
-      this.#paused = await e.isPaused();
+      const seq = this.#pauseSeq;
+      this.#setPaused(await e.isPaused(), seq);
+      // The next maintenance is a poll interval after this one ended, not after it began.
+      this.#nextMaintenance = clock.now() + this.#poll;
+      this.#progress = true;
     }
-    if (this.#maintenance && this.#nextSchedule !== null && this.#nextSchedule <= now) {
-      this.#nextSchedule = await e.runSchedules();
+    if (this.#maintenance && this.#nextSchedule !== null && this.#nextSchedule <= clock.now()) {
+      this.#nextSchedule = await this.#readDue(() => e.runSchedules());
+      this.#progress = true;
     }
-    if (this.#maintenance && this.#nextExpiry !== null && this.#nextExpiry <= now) {
-      await e.heal();
+    if (this.#maintenance && this.#nextExpiry !== null && this.#nextExpiry <= clock.now()) {
+      if (await e.heal()) this.#progress = true;
       this.#nextExpiry = await e.nextExpiry();
     }
-    if (this.#nextDelayed !== null && this.#nextDelayed <= now) {
-      await e.promote();
-      this.#nextDelayed = await e.nextDelayed();
+    if (this.#nextDelayed !== null && this.#nextDelayed <= clock.now()) {
+      if (await e.promote()) this.#progress = true;
+      this.#nextDelayed = await this.#readDue(() => e.nextDelayed());
     }
     const free = this.concurrency - this.#busy;
     if (free > 0 && !this.#paused && !this.#closing) {
       const want = Math.min(free, this.#batch);
+      const seq = this.#pauseSeq;
       const { held, paused, contended } = await e.claim(want, this.id, this.#leaseMs);
-      this.#paused = paused;
+      this.#setPaused(paused, seq);
       for (const h of held) this.#start(h);
+      if (held.length) this.#progress = true;
       // A full batch, or jobs lost to another worker: there may be more to claim right away.
       this.#more = (held.length === want || contended) && this.#busy < this.concurrency;
     }
@@ -298,9 +353,12 @@ export class Worker<T = unknown, R = unknown> {
     const id = held.record.id;
     let settled = false;
     let hbTimer: unknown;
-    const beat = () => {
+    const beat = (delay: number) => {
       hbTimer = clock.setTimer(async () => {
         hbTimer = undefined;
+        // The lease runs from this heartbeat's write, so the next one is due an interval after it
+        // began, however long the store took to answer.
+        const began = clock.now();
         try {
           await e.heartbeat(held, this.#leaseMs);
         } catch (err) {
@@ -310,10 +368,10 @@ export class Worker<T = unknown, R = unknown> {
           }
           e.emit("error", e.view(held.record, held.versionstamp, held.data), err);
         }
-        if (!settled) beat();
-      }, this.#heartbeatMs);
+        if (!settled) beat(began + this.#heartbeatMs - clock.now());
+      }, Math.max(0, delay));
     };
-    beat();
+    beat(this.#heartbeatMs);
     const timeout = held.record.timeout;
     const toTimer = timeout === undefined ? undefined : clock.setTimer(() => {
       if (!ac.signal.aborted) ac.abort(new TimeoutError(`Job ${id} timed out`, timeout));
@@ -391,20 +449,22 @@ export class Worker<T = unknown, R = unknown> {
 
   async #close(timeout: number): Promise<void> {
     this.#closing = true;
+    const clock = this.#e.clock;
+    // The timeout runs from the call, not from when the loop's last round (its I/O) finished.
+    let t: unknown;
+    const expired = timeout > 0 && timeout !== Infinity
+      ? new Promise<boolean>((r) => (t = clock.setTimer(() => r(true), timeout)))
+      : null;
     this.#wake();
     await this.#loop;
     this.#off();
     this.#watch?.abort();
-    if (this.#timer !== undefined) this.#e.clock.clearTimer(this.#timer);
+    if (this.#timer !== undefined) clock.clearTimer(this.#timer);
     const all = () => Promise.all([...this.#runs.values()].map((r) => r.done)).then(() => false);
     let timedOut = false;
     if (this.#runs.size && timeout <= 0) timedOut = true;
-    else if (this.#runs.size && timeout !== Infinity) {
-      let t: unknown;
-      const timer = new Promise<boolean>((r) => (t = this.#e.clock.setTimer(() => r(true), timeout)));
-      timedOut = await Promise.race([all(), timer]);
-      this.#e.clock.clearTimer(t);
-    }
+    else if (this.#runs.size && expired) timedOut = await Promise.race([all(), expired]);
+    if (t !== undefined) clock.clearTimer(t);
     if (timedOut) {
       const left = [...this.#runs.values()];
       for (const r of left) if (!r.ac.signal.aborted) r.ac.abort(new ShutdownError());

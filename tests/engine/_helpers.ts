@@ -113,6 +113,14 @@ export class Harness {
     }
   }
 
+  /**
+   * Waits (in real time) until something armed a timer on the fake clock: with one worker and no
+   * running job, that worker has finished its round and sleeps until its next due time.
+   */
+  async idle(): Promise<void> {
+    await until(() => this.clock.pending > 0, "the worker to go idle");
+  }
+
   /** Records events of the given types on a queue. */
   record(q: Queue<any, any>, ...types: string[]): { type: string; id?: string; event: QueueEvent }[] {
     const out: { type: string; id?: string; event: QueueEvent }[] = [];
@@ -150,4 +158,67 @@ export function gate<T = void>(): { promise: Promise<T>; open: (v: T) => void } 
   let open!: (v: T) => void;
   const promise = new Promise<T>((r) => (open = r));
   return { promise, open };
+}
+
+/** Hooks of {@linkcode hookedKv}. */
+export interface StoreHooks {
+  /** Runs before every get, getMany, list and commit reaches the store. */
+  before?(operation: "get" | "getMany" | "list" | "commit"): Promise<void> | void;
+  /** Runs after a list read its entries from the store, before it hands them out. */
+  afterList?(selector: KvListSelector, options?: KvListOptions): Promise<void> | void;
+}
+
+/**
+ * A store wrapper (a Proxy, so every other member is the store's own) that runs `hooks` around
+ * the store's I/O and declares no watch: the test decides how long each operation takes.
+ */
+export function hookedKv(inner: AtomicKv, hooks: StoreHooks): AtomicKv {
+  const info = { ...inner.info, watch: false };
+  const before = async (op: "get" | "getMany" | "list" | "commit") => {
+    await hooks.before?.(op);
+  };
+  return new Proxy(inner, {
+    get(target, prop) {
+      if (prop === "info") return info;
+      if (prop === "watch") return undefined;
+      if (prop === "get" || prop === "getMany") {
+        return async (arg: any) => {
+          await before(prop);
+          return await (target as any)[prop](arg);
+        };
+      }
+      if (prop === "list") {
+        return (selector: KvListSelector, options?: KvListOptions) => ({
+          async *[Symbol.asyncIterator]() {
+            await before("list");
+            const entries: KvEntry[] = [];
+            for await (const e of target.list(selector, options)) entries.push(e);
+            await hooks.afterList?.(selector, options);
+            yield* entries;
+          },
+        });
+      }
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = async () => {
+            await before("commit");
+            return await commit();
+          };
+          return op;
+        };
+      }
+      const v = (target as any)[prop];
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
+/**
+ * A store wrapper that delays every get, getMany, list and commit by `ms` of real time (as a disk
+ * or a network would) and declares no watch.
+ */
+export function slowKv(inner: AtomicKv, ms = 1): AtomicKv {
+  return hookedKv(inner, { before: () => new Promise<void>((r) => setTimeout(r, ms)) });
 }

@@ -1,6 +1,7 @@
 // The engine suite (every job-engine behaviour) on the sqlite adapter: bun:sqlite on Bun,
 // node:sqlite on Node and Deno. Each case gets its own durable database file.
-import { mkdtempSync } from "node:fs";
+import { after } from "node:test";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteKv } from "../../adapters/sqlite/mod.ts";
@@ -8,5 +9,10 @@ import { engineSuite } from "../engine/suite.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kvq-sqlite-engine-"));
 let n = 0;
+after(() => rmSync(dir, { recursive: true, force: true }));
 
-engineSuite({ name: "sqlite", open: () => SqliteKv.open(join(dir, `${++n}.db`), { watchPollMs: 20 }) });
+engineSuite({
+  name: "sqlite",
+  open: () => SqliteKv.open(join(dir, `${++n}.db`), { watchPollMs: 20 }),
+  watch: true,
+});
