@@ -63,6 +63,10 @@ import { nextTick, scheduleInfo, type ScheduleRecord, validateSchedule } from ".
 import type {
   AddedJob,
   AddOptions,
+  ClaimedJob,
+  ClaimOptions,
+  FailOptions,
+  HeartbeatOptions,
   Job,
   JobPage,
   ListOptions,
@@ -99,6 +103,12 @@ export interface Held<T> {
   onCancel?: () => void;
   /** Serializes this job's writes. */
   chain: Promise<unknown>;
+}
+
+/** A record and the unit that commits it (when the unit is not the plain move to that record). */
+export interface Staged {
+  record: JobRecord;
+  unit: WriteUnit;
 }
 
 interface Prepared<T> {
@@ -359,6 +369,9 @@ export class Engine<T, R> {
     if (record.key !== undefined) job.key = record.key;
     if (record.timeout !== undefined) job.timeout = record.timeout;
     if (record.cancelRequested) job.cancelRequested = true;
+    if (record.state === "active" && record.lease) {
+      job.lease = { owner: record.lease.owner, expiresAt: record.lease.expiresAt };
+    }
     if (record.schedule !== undefined) job.schedule = record.schedule;
     return job;
   }
@@ -391,7 +404,11 @@ export class Engine<T, R> {
     const limit = options.limit ?? PAGE;
     checkNumber("list limit", limit, 1, true);
     const prefix = this.ks.indexPrefix(state);
-    let start: KvKey | undefined;
+    const reverse = options.reverse ?? false;
+    if (typeof reverse !== "boolean") {
+      throw new TypeError(`Cannot list jobs: reverse must be true or false, got ${JSON.stringify(reverse)}`);
+    }
+    let sel: { prefix: KvKey; start?: KvKey; end?: KvKey } = { prefix };
     if (options.cursor) {
       let suffix: unknown;
       try {
@@ -400,13 +417,14 @@ export class Engine<T, R> {
       if (!Array.isArray(suffix)) {
         throw new TypeError(`Cannot list jobs: invalid cursor ${JSON.stringify(options.cursor)}`);
       }
-      start = Keyspace.after([...prefix, ...(suffix as (string | number)[])]);
+      const at = [...prefix, ...(suffix as (string | number)[])];
+      // Newest first: the next page ends (exclusive) where this one stopped.
+      sel = reverse ? { prefix, end: at } : { prefix, start: Keyspace.after(at) };
     }
     const filter = state === "scheduled" || state === "failed";
     const ids: string[] = [];
     let last: KvKey | null = null;
-    const sel = start ? { prefix, start } : { prefix };
-    for await (const e of this.kv.list(sel, filter ? {} : { limit })) {
+    for await (const e of this.kv.list(sel, filter ? { reverse } : { limit, reverse })) {
       if (filter && dec.decode(e.value) !== state) continue;
       ids.push(Keyspace.idOf(e.key));
       last = e.key;
@@ -742,6 +760,7 @@ export class Engine<T, R> {
     n: number,
     owner: string,
     leaseMs: number,
+    external = false,
   ): Promise<{ held: Held<T>[]; paused: boolean; contended: boolean }> {
     const prefix = this.ks.indexPrefix("ready");
     const ids: string[] = [];
@@ -755,7 +774,7 @@ export class Engine<T, R> {
       if (!e) continue;
       const record = decodeRecord(e.value);
       if (record.state !== "ready") continue;
-      const next = transition(record, { type: "claim", token: this.ids(now), owner, leaseMs }, now);
+      const next = transition(record, { type: "claim", token: this.ids(now), owner, leaseMs, external }, now);
       pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
     }
     const results = await this.committer.writeMany(
@@ -790,28 +809,26 @@ export class Engine<T, R> {
   fenced(
     held: Held<T>,
     operation: string,
-    build: (current: Entry, now: number) => WriteUnit | JobRecord,
+    build: (current: Entry, now: number) => JobRecord | Staged,
   ): Promise<Entry> {
     const run = async (): Promise<Entry> => {
       for (let round = 0; round < 20; round++) {
         const now = this.clock.now();
         const current: Entry = { record: held.record, versionstamp: held.versionstamp };
-        let built: WriteUnit | JobRecord;
+        let staged: Staged;
         try {
-          built = build(current, now);
+          const built = build(current, now);
+          staged = "unit" in built ? built : { record: built, unit: this.moveUnit(current, built) };
         } catch (e) {
           if (e instanceof JobStateError) throw new LeaseLostError(held.record.id, operation, { cause: e });
           throw e;
         }
-        const isRecord = "state" in built;
-        const unit = isRecord ? this.moveUnit(current, built as JobRecord) : built as WriteUnit;
-        const res = await this.committer.write(unit);
+        const res = await this.committer.write(staged.unit);
         if (res.ok) {
-          if (isRecord) {
-            held.record = built as JobRecord;
-            held.versionstamp = res.versionstamp;
-          }
-          return { record: isRecord ? built as JobRecord : held.record, versionstamp: res.versionstamp };
+          // The record as committed (for a removal: as it ended), so events carry the job as stored.
+          held.record = staged.record;
+          held.versionstamp = res.versionstamp;
+          return { record: staged.record, versionstamp: res.versionstamp };
         }
         const fresh = await this.read(held.record.id);
         if (!fresh || fresh.record.state !== "active" || fresh.record.lease?.token !== held.token) {
@@ -828,23 +845,24 @@ export class Engine<T, R> {
     return p;
   }
 
-  async heartbeat(held: Held<T>, leaseMs: number): Promise<void> {
-    await this.fenced(
+  async heartbeat(held: Held<T>, leaseMs: number): Promise<Entry> {
+    return await this.fenced(
       held,
       "heartbeat",
       (c, now) => transition(c.record, { type: "heartbeat", token: held.token, leaseMs }, now),
     );
   }
 
-  async progress(held: Held<T>, value: unknown, leaseMs: number): Promise<void> {
+  async progress(held: Held<T>, value: unknown, leaseMs: number): Promise<Entry> {
     valueBytes(value);
-    await this.fenced(held, "progress", (c, now) => {
+    return await this.fenced(held, "progress", (c, now) => {
       const p = transition(c.record, { type: "progress", token: held.token, value }, now);
       return transition(p, { type: "heartbeat", token: held.token, leaseMs }, now);
     });
   }
 
-  async complete(held: Held<T>, result: R): Promise<void> {
+  /** Completes a held job; returns the job as committed (and as the `completed` event carries it). */
+  async complete(held: Held<T>, result: R): Promise<Job<T, R>> {
     let chunks: Uint8Array[] = [];
     let ref: ValueRef | undefined;
     if (result !== undefined) {
@@ -862,21 +880,27 @@ export class Engine<T, R> {
     const removed = held.record.removeOnComplete;
     const out = await this.fenced(held, "complete", (c, now) => {
       const next = transition(c.record, { type: "complete", token: held.token, result: ref }, now);
-      if (removed) return this.removeUnit(c);
-      return this.moveUnit(c, next, {
-        sets: chunks.map((b, i) => [this.ks.blob(next.id, "r", i), b] as const),
-      });
+      if (removed) return { record: next, unit: this.removeUnit(c) };
+      return {
+        record: next,
+        unit: this.moveUnit(c, next, {
+          sets: chunks.map((b, i) => [this.ks.blob(next.id, "r", i), b] as const),
+        }),
+      };
     });
-    const final = removed
-      ? transition(out.record, { type: "complete", token: held.token, result: ref }, this.clock.now())
-      : out.record;
-    this.signal({ type: "ended", id: final.id });
-    this.emit("completed", this.view(final, removed ? null : out.versionstamp, held.data, result));
+    this.signal({ type: "ended", id: out.record.id });
+    const job = this.view(out.record, removed ? null : out.versionstamp, held.data, result);
+    this.emit("completed", job);
+    return job;
   }
 
-  async fail(held: Held<T>, error: unknown): Promise<void> {
+  /**
+   * Fails a held job's attempt; returns the job as committed (failed, dead or canceled). With
+   * `noRetry`, the failure is permanent whatever the error.
+   */
+  async fail(held: Held<T>, error: unknown, noRetry = false): Promise<Job<T, R>> {
     const integrity = error instanceof IntegrityError;
-    const permanent = integrity || error instanceof PermanentError ||
+    const permanent = noRetry || integrity || error instanceof PermanentError ||
       (typeof error === "object" && error !== null && (error as { retry?: unknown }).retry === false);
     const out = await this.fenced(held, "fail", (c, now) =>
       transition(c.record, {
@@ -895,18 +919,192 @@ export class Engine<T, R> {
     if (out.record.state === "failed") this.emit("retrying", job, error);
     else if (out.record.state === "dead") this.emit("dead", job, error);
     else if (out.record.state === "canceled") this.emit("canceled", job, error);
+    return job;
   }
 
-  async release(held: Held<T>): Promise<void> {
+  /** Gives a held job back (ready, attempt not counted; canceled if a cancel was requested). */
+  async release(held: Held<T>): Promise<Job<T, R>> {
     const out = await this.fenced(
       held,
       "release",
       (c, now) => transition(c.record, { type: "release", token: held.token }, now),
     );
     this.#announce(out.record);
-    if (out.record.state === "canceled") {
-      this.emit("canceled", this.view(out.record, out.versionstamp, held.data));
+    const job = this.view(out.record, out.versionstamp, held.data);
+    if (out.record.state === "canceled") this.emit("canceled", job);
+    return job;
+  }
+
+  // ------------------------------------------------------------------ external leases (Queue.claim)
+
+  #lastHeal = -Infinity;
+
+  /**
+   * Claims up to `limit` ready jobs under external leases (one checked commit per batch, through the
+   * same path as a worker's claim), verifies each payload (a bad one goes to dead and is not
+   * handed out) and, with `wait`, waits for work. Due delayed jobs are promoted first, and expired
+   * leases healed at most once per poll interval, so no worker needs to run.
+   */
+  async claimExternal(options: ClaimOptions): Promise<ClaimedJob<T, R>[]> {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("Invalid claim options: expected an object");
     }
+    const owner = options.owner ?? "consumer";
+    if (typeof owner !== "string" || owner === "") {
+      throw new TypeError(`Invalid claim owner: expected a non-empty string, got ${JSON.stringify(owner)}`);
+    }
+    const leaseMs = options.leaseMs ?? 30_000;
+    checkNumber("claim leaseMs", leaseMs, 1);
+    const limit = options.limit ?? 1;
+    checkNumber("claim limit", limit, 1, true);
+    const wait = options.wait ?? 0;
+    checkNumber("claim wait", wait, 0);
+    const signal = options.signal;
+    const deadline = this.clock.now() + wait;
+    let dueNow = 0;
+    for (;;) {
+      // Listen before looking, so a job that becomes ready between the look and the wait wakes us.
+      const waker: { woken: boolean; wake: (() => void) | null } = { woken: false, wake: null };
+      const off = wait > 0
+        ? this.subscribe((s) => {
+          if (s.type !== "ready" && s.type !== "delayed") return;
+          waker.woken = true;
+          waker.wake?.();
+        })
+        : () => {};
+      try {
+        const got = await this.#claimOnce(limit, owner, leaseMs);
+        if (got.length || signal?.aborted || this.clock.now() >= deadline) return got;
+        if (waker.woken) continue;
+        const next = await this.nextDelayed();
+        const now = this.clock.now();
+        if (next !== null && next <= now && dueNow++ < 3) continue; // came due meanwhile: look again
+        dueNow = 0;
+        let until = Math.min(deadline, now + this.pollInterval);
+        if (next !== null && next > now) until = Math.min(until, next);
+        if (until <= now) continue; // the deadline passed while we looked: the next round returns
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            this.clock.clearTimer(timer);
+            signal?.removeEventListener("abort", done);
+            waker.wake = null;
+            resolve();
+          };
+          const timer = this.clock.setTimer(done, until - now);
+          signal?.addEventListener("abort", done, { once: true });
+          waker.wake = done;
+          if (waker.woken || signal?.aborted) done();
+        });
+      } finally {
+        off();
+      }
+    }
+  }
+
+  async #claimOnce(limit: number, owner: string, leaseMs: number): Promise<ClaimedJob<T, R>[]> {
+    const now = this.clock.now();
+    if (now >= this.#lastHeal + this.pollInterval) {
+      this.#lastHeal = now;
+      await this.heal();
+    }
+    await this.promote();
+    const out: ClaimedJob<T, R>[] = [];
+    for (let round = 0; out.length < limit && round < 100; round++) {
+      const { held, paused, contended } = await this.claim(limit - out.length, owner, leaseMs, true);
+      if (paused) break;
+      let dropped = 0;
+      for (const h of held) {
+        const bad = await this.verify(h);
+        if (!bad) {
+          out.push({ job: this.view(h.record, h.versionstamp, h.data), token: h.token });
+          continue;
+        }
+        dropped++;
+        try {
+          await this.fail(h, bad);
+        } catch (err) {
+          this.emit("error", this.view(h.record, h.versionstamp, h.data), err);
+        }
+      }
+      // Jobs lost to another claimer, or damaged ones sent to dead: there may be more to take.
+      if (!contended && dropped === 0) break;
+    }
+    return out;
+  }
+
+  /** The held form of a job under an external lease, when `token` is its lease token. */
+  async #leased(id: string, token: string, operation: string): Promise<Held<T>> {
+    if (typeof id !== "string" || id === "") {
+      throw new TypeError(`Cannot ${operation} job: expected a job id, got ${JSON.stringify(id)}`);
+    }
+    if (typeof token !== "string" || token === "") {
+      throw new TypeError(`Cannot ${operation} job ${id}: expected the lease token that claim() returned`);
+    }
+    const e = await this.read(id);
+    const r = e?.record;
+    if (!e || r!.state !== "active" || r!.lease?.token !== token) {
+      throw new LeaseLostError(
+        id,
+        operation,
+        r?.state === "canceled" ? { cause: new CanceledError(id) } : undefined,
+      );
+    }
+    const v = (await this.#loadValues([e.record])).get(id)!;
+    return {
+      record: e.record,
+      versionstamp: e.versionstamp,
+      token,
+      data: v.data as T,
+      chain: Promise.resolve(),
+    };
+  }
+
+  /** `Queue.heartbeat()`: renews an external lease (and stores progress). */
+  async heartbeatExternal(id: string, token: string, options: HeartbeatOptions = {}): Promise<Job<T, R>> {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("Invalid heartbeat options: expected an object");
+    }
+    const held = await this.#leased(id, token, "heartbeat");
+    const leaseMs = options.leaseMs ?? held.record.lease?.ms ?? 30_000;
+    checkNumber("heartbeat leaseMs", leaseMs, 1);
+    if (held.record.cancelRequested) {
+      // Canceled while held (by a worker's rules): the holder learns it now, the job ends canceled.
+      const canceled = new CanceledError(id);
+      await this.fail(held, canceled);
+      throw new LeaseLostError(id, "heartbeat", { cause: canceled });
+    }
+    const out = options.progress !== undefined
+      ? await this.progress(held, options.progress, leaseMs)
+      : await this.heartbeat(held, leaseMs);
+    return this.view(out.record, out.versionstamp, held.data);
+  }
+
+  /** `Queue.complete()`. */
+  async completeExternal(id: string, token: string, result: R): Promise<Job<T, R>> {
+    return await this.complete(await this.#leased(id, token, "complete"), result);
+  }
+
+  /** `Queue.fail()`. */
+  async failExternal(
+    id: string,
+    token: string,
+    error: unknown,
+    options: FailOptions = {},
+  ): Promise<Job<T, R>> {
+    if (options === null || typeof options !== "object") {
+      throw new TypeError("Invalid fail options: expected an object");
+    }
+    if (options.retry !== undefined && typeof options.retry !== "boolean") {
+      throw new TypeError(
+        `Invalid fail option retry: expected true or false, got ${JSON.stringify(options.retry)}`,
+      );
+    }
+    return await this.fail(await this.#leased(id, token, "fail"), error, options.retry === false);
+  }
+
+  /** `Queue.release()`. */
+  async releaseExternal(id: string, token: string): Promise<Job<T, R>> {
+    return await this.release(await this.#leased(id, token, "release"));
   }
 
   /** Verifies a held job's payload signature; `null` when fine, else the error. */

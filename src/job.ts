@@ -16,9 +16,10 @@ import { JobStateError } from "./errors.ts";
  *
  * - `scheduled`: waiting for its `runAt` time. Left by promotion (due → `ready`) or cancel.
  * - `ready`: claimable now. Left by a claim (→ `active`) or cancel.
- * - `active`: leased to a worker. Left by complete (→ `completed`), fail (→ `failed` or `dead`),
- *   lease expiry (→ `ready` or `dead`), release on shutdown (→ `ready`, attempt not counted), or, when
- *   a cancel was requested, by any of these (→ `canceled`).
+ * - `active`: leased to a worker (or to a caller of `Queue.claim()`). Left by complete (→ `completed`),
+ *   fail (→ `failed` or `dead`), lease expiry (→ `ready` or `dead`), release (→ `ready`, attempt not
+ *   counted), or, when a cancel was requested, by any of these (→ `canceled`); an external lease
+ *   (`Queue.claim()`) also by cancel (→ `canceled`).
  * - `completed`: the handler returned. Terminal; left only by removal (retention).
  * - `failed`: an attempt failed and another remains; waits for its backoff (`runAt`). Left by
  *   promotion (→ `ready`) or cancel.
@@ -120,6 +121,14 @@ export interface Lease {
   readonly owner: string;
   /** When it expires (ms since the epoch) unless renewed by a heartbeat. */
   readonly expiresAt: number;
+  /** Its length in ms (the last heartbeat's); absent in records written before it was kept. */
+  readonly ms?: number;
+  /**
+   * Taken through `Queue.claim()` by a caller that reports back with the token (a remote
+   * consumer), not by a worker of this library: no handler runs here to be aborted, so a cancel
+   * ends the job at once.
+   */
+  readonly external?: boolean;
 }
 
 /** The stored job record (JSON-encoded in the store). */
@@ -252,7 +261,14 @@ export type JobEvent =
   /** A `scheduled` or `failed` job whose `runAt` has come becomes `ready`. */
   | { readonly type: "promote" }
   /** A worker claims a `ready` job: `active`, attempt + 1, a lease of `leaseMs`. */
-  | { readonly type: "claim"; readonly token: string; readonly owner: string; readonly leaseMs: number }
+  | {
+    readonly type: "claim";
+    readonly token: string;
+    readonly owner: string;
+    readonly leaseMs: number;
+    /** Claimed through `Queue.claim()` (see {@linkcode Lease.external}). */
+    readonly external?: boolean;
+  }
   /** The lease holder renews the lease for `leaseMs` from now. */
   | { readonly type: "heartbeat"; readonly token: string; readonly leaseMs: number }
   /** The lease holder reports progress. */
@@ -364,7 +380,8 @@ function toTerminal(
  *
  * Rules:
  * - `promote`: `scheduled`/`failed` with `runAt <= now` → `ready`.
- * - `claim`: `ready` → `active`; `attempt + 1`; a lease `{ token, owner, expiresAt: now + leaseMs }`.
+ * - `claim`: `ready` → `active`; `attempt + 1`; a lease `{ token, owner, expiresAt: now + leaseMs }`
+ *   (`external` when claimed through `Queue.claim()`).
  * - `heartbeat` / `progress`: `active` with the matching token; extends the lease / stores progress.
  * - `complete`: `active` → `completed` (stores the result; history "completed").
  * - `fail`: `active` → `canceled` when a cancel was requested; else `dead` (reason `permanent`) when
@@ -375,7 +392,8 @@ function toTerminal(
  * - `release`: `active` → `ready` with `attempt - 1` (shutdown does not use up an attempt), or
  *   `canceled` when a cancel was requested.
  * - `cancel`: `scheduled`/`ready`/`failed` → `canceled`; `active` → stays `active` with
- *   `cancelRequested` (its worker aborts the handler and ends it `canceled`).
+ *   `cancelRequested` (its worker aborts the handler and ends it `canceled`), except under an
+ *   external lease (`Queue.claim()`: no handler here to abort), which ends `canceled` at once.
  * - `redrive`: `dead` → `ready`, `attempt = 0`, reason cleared; the history stays.
  * - `overflow`: a new `ready`/`scheduled` job (attempt 0) → `dead` with reason `overflow`.
  *
@@ -420,12 +438,22 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
         attempt: job.attempt + 1,
         startedAt: now,
         updatedAt: now,
-        lease: { token: event.token, owner: event.owner, expiresAt: now + event.leaseMs },
+        lease: {
+          token: event.token,
+          owner: event.owner,
+          expiresAt: now + event.leaseMs,
+          ms: event.leaseMs,
+          ...(event.external ? { external: true } : {}),
+        },
       };
     }
     case "heartbeat": {
       requireToken(job, "heartbeat", event.token);
-      return { ...job, updatedAt: now, lease: { ...job.lease!, expiresAt: now + event.leaseMs } };
+      return {
+        ...job,
+        updatedAt: now,
+        lease: { ...job.lease!, expiresAt: now + event.leaseMs, ms: event.leaseMs },
+      };
     }
     case "progress": {
       requireToken(job, "progress", event.token);
@@ -479,6 +507,9 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
       return { ...ended, state: "ready", attempt: job.attempt - 1, runAt: now };
     }
     case "cancel": {
+      if (job.state === "active" && job.lease?.external) {
+        return toTerminal(endAttempt(job, now, "canceled"), "canceled", now, "canceled");
+      }
       if (job.state === "active") return { ...job, cancelRequested: true, updatedAt: now };
       requireState(job, "cancel", "scheduled", "ready", "failed");
       return toTerminal({ ...job }, "canceled", now, "canceled");

@@ -15,7 +15,11 @@ import type { Counts } from "./committer.ts";
 import type {
   AddedJob,
   AddOptions,
+  ClaimedJob,
+  ClaimOptions,
+  FailOptions,
   Handler,
+  HeartbeatOptions,
   Job,
   JobPage,
   ListOptions,
@@ -239,7 +243,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * payload chunks are damaged is listed with `data: undefined` (`getJob` throws `IntegrityError` for it).
    *
    * @param state The state.
-   * @param options `limit` (default 100) and `cursor` from the previous page.
+   * @param options `limit` (default 100), `cursor` from the previous page, `reverse` for newest first.
    *
    * @example Page through dead letters
    * ```ts
@@ -256,6 +260,139 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    */
   list(state: JobState, options?: ListOptions): Promise<JobPage<T, R>> {
     return this.#e.list(state, options);
+  }
+
+  /**
+   * Claims jobs for a consumer that is not a `Worker` of this library (another process, another
+   * language behind the HTTP sidecar, your own loop): each job is leased and returned with its lease
+   * token. Nothing is kept in memory: the lease lives in the store, so any process (or a restarted
+   * one) accepts the token. Renew the lease with {@linkcode Queue.heartbeat} before `leaseMs`
+   * passes, then report with {@linkcode Queue.complete}, {@linkcode Queue.fail} or
+   * {@linkcode Queue.release}. A lease that runs out is recovered by the healer (the attempt counts)
+   * and its token stops working. Claims go through the same checked, batched commit as a worker's:
+   * up to `limit` jobs in one commit (as the store's limits allow), in priority order, never one
+   * job to two claimers, none while the queue is paused. Due delayed jobs are promoted and expired
+   * leases healed (at most once per `pollInterval`) on the way, so no worker has to run. Payloads
+   * are verified as for workers: a job that fails the check goes to `dead` and is not handed out.
+   * Canceling a job under such a lease ends it `canceled` at once (no handler here to abort); its
+   * holder learns it from the `LeaseLostError` of its next call.
+   *
+   * @param options `owner`, `leaseMs` (default 30 000), `limit` (default 1), `wait` and `signal`.
+   * @returns The claimed jobs (`active`) with their tokens; empty when none was claimable in time.
+   *
+   * @example A consumer loop without a worker
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue<number, number>(new MemoryKv(), "remote");
+   * await queue.addBulk([1, 2, 3].map((data) => ({ data })));
+   * for (const { job, token } of await queue.claim({ owner: "py-1", leaseMs: 10_000, limit: 10 })) {
+   *   await queue.heartbeat(job.id, token, { progress: { step: 1 } });
+   *   await queue.complete(job.id, token, job.data * 2);
+   * }
+   * console.log((await queue.counts()).completed); // 3
+   * ```
+   */
+  claim(options: ClaimOptions = {}): Promise<ClaimedJob<T, R>[]> {
+    return this.#e.claimExternal(options);
+  }
+
+  /**
+   * Renews the lease of a job taken with {@linkcode Queue.claim} (and stores `progress` if given).
+   *
+   * @param id The job id.
+   * @param token The lease token from `claim()`.
+   * @param options `leaseMs` (default: the lease's length) and `progress`.
+   * @returns The job, with its new lease expiry in `job.lease.expiresAt`.
+   * @throws {LeaseLostError} When `token` is not the job's lease token any more (the lease expired
+   *   and the job was recovered, it was canceled — `cause` is then a `CanceledError` — or it ended).
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * await queue.add("x");
+   * const [{ job, token }] = await queue.claim({ leaseMs: 5_000 });
+   * const renewed = await queue.heartbeat(job.id, token, { leaseMs: 60_000, progress: 50 });
+   * console.log(renewed.lease!.expiresAt > job.lease!.expiresAt, renewed.progress); // true 50
+   * ```
+   */
+  heartbeat(id: string, token: string, options?: HeartbeatOptions): Promise<Job<T, R>> {
+    return this.#e.heartbeatExternal(id, token, options);
+  }
+
+  /**
+   * Completes a job taken with {@linkcode Queue.claim}, storing `result`.
+   *
+   * @param id The job id.
+   * @param token The lease token from `claim()`.
+   * @param result The result (any JSON value or a `Uint8Array`), as a handler's return value.
+   * @returns The job as committed (`completed`).
+   * @throws {LeaseLostError} When `token` is not the job's lease token any more; nothing changes.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue<string, string>(new MemoryKv(), "q");
+   * await queue.add("hi");
+   * const [{ job, token }] = await queue.claim();
+   * console.log((await queue.complete(job.id, token, "HI")).state); // "completed"
+   * ```
+   */
+  complete(id: string, token: string, result?: R): Promise<Job<T, R>> {
+    return this.#e.completeExternal(id, token, result as R);
+  }
+
+  /**
+   * Fails the attempt of a job taken with {@linkcode Queue.claim}: retried after its backoff while
+   * attempts remain, else `dead`; the error goes to the job's history. With `retry: false` (or a
+   * `PermanentError`) it goes straight to `dead`.
+   *
+   * @param id The job id.
+   * @param token The lease token from `claim()`.
+   * @param error What went wrong (its name, message and stack are kept).
+   * @param options `retry: false` for a permanent failure.
+   * @returns The job as committed (`failed`, `dead`, or `canceled` if a cancel was requested).
+   * @throws {LeaseLostError} When `token` is not the job's lease token any more; nothing changes.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * await queue.add("x");
+   * const [{ job, token }] = await queue.claim();
+   * const dead = await queue.fail(job.id, token, new Error("bad input"), { retry: false });
+   * console.log(dead.state, dead.reason); // "dead" "permanent"
+   * ```
+   */
+  fail(id: string, token: string, error: unknown, options?: FailOptions): Promise<Job<T, R>> {
+    return this.#e.failExternal(id, token, error, options);
+  }
+
+  /**
+   * Gives back a job taken with {@linkcode Queue.claim}: `ready` again at once, the attempt not
+   * counted (as a worker's graceful shutdown does).
+   *
+   * @param id The job id.
+   * @param token The lease token from `claim()`.
+   * @returns The job as committed (`ready`).
+   * @throws {LeaseLostError} When `token` is not the job's lease token any more; nothing changes.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * await queue.add("x");
+   * const [{ job, token }] = await queue.claim();
+   * console.log((await queue.release(job.id, token)).attempt); // 0
+   * ```
+   */
+  release(id: string, token: string): Promise<Job<T, R>> {
+    return this.#e.releaseExternal(id, token);
   }
 
   /**

@@ -59,6 +59,11 @@ export interface Job<T = unknown, R = unknown> {
   readonly timeout?: number;
   /** A cancel was requested while it was active. */
   readonly cancelRequested?: boolean;
+  /**
+   * While `active`: who holds the lease and until when (ms since the epoch) unless renewed. The
+   * lease token is not shown here: only `claim()` hands it out.
+   */
+  readonly lease?: { readonly owner: string; readonly expiresAt: number };
   /** The repeating schedule that enqueued it. */
   readonly schedule?: string;
   /** The versionstamp of the record as read (`null` for a transactional add not yet committed). */
@@ -231,8 +236,13 @@ export interface ScheduleInfo {
 export interface ListOptions {
   /** Most jobs returned. @default 100 */
   limit?: number;
-  /** Where the previous page ended (its `cursor`). */
+  /** Where the previous page ended (its `cursor`, from a call with the same `reverse`). */
   cursor?: string | null;
+  /**
+   * Walk the index backwards: `completed`, `dead` and `canceled` newest first, `ready` last to be
+   * claimed first, `scheduled`/`failed` latest run time first. @default false
+   */
+  reverse?: boolean;
 }
 
 /** A page of `list`. */
@@ -241,4 +251,43 @@ export interface JobPage<T = unknown, R = unknown> {
   readonly jobs: Job<T, R>[];
   /** Pass to the next call; `null` when there is no more. */
   readonly cursor: string | null;
+}
+
+/** Options of `Queue.claim()`. */
+export interface ClaimOptions {
+  /** Who holds the lease (shown in `job.lease.owner` and in a stalled attempt's error). @default "consumer" */
+  owner?: string;
+  /** Lease length in ms; renew it with `heartbeat()` before it runs out. @default 30000 */
+  leaseMs?: number;
+  /** Most jobs to claim (in one commit, as the store's limits allow). @default 1 */
+  limit?: number;
+  /**
+   * When no job is claimable: how long to wait for one, in ms (woken at once by adds in this
+   * process, else by polling every `pollInterval`). @default 0
+   */
+  wait?: number;
+  /** Stops waiting (resolves with what was claimed: nothing). */
+  signal?: AbortSignal;
+}
+
+/** A job claimed with `Queue.claim()`, and the lease token to report back with. */
+export interface ClaimedJob<T = unknown, R = unknown> {
+  /** The job, `active`, with its lease's owner and expiry. */
+  readonly job: Job<T, R>;
+  /** The lease token: pass it to `heartbeat`, `complete`, `fail` and `release`. */
+  readonly token: string;
+}
+
+/** Options of `Queue.heartbeat()`. */
+export interface HeartbeatOptions {
+  /** The renewed lease's length in ms. @default the lease's current length */
+  leaseMs?: number;
+  /** Progress to store with the job (any JSON value). */
+  progress?: unknown;
+}
+
+/** Options of `Queue.fail()`. */
+export interface FailOptions {
+  /** `false`: no retry, the job goes straight to `dead` (reason `permanent`). @default true */
+  retry?: boolean;
 }

@@ -389,8 +389,8 @@ export class Worker<T = unknown, R = unknown> {
         const ctx: JobContext = {
           signal: ac.signal,
           attempt: held.record.attempt,
-          heartbeat: () => e.heartbeat(held, this.#leaseMs),
-          progress: (value: unknown) => e.progress(held, value, this.#leaseMs),
+          heartbeat: async () => void await e.heartbeat(held, this.#leaseMs),
+          progress: async (value: unknown) => void await e.progress(held, value, this.#leaseMs),
         };
         const mws = e.middleware;
         const chain = (i: number): Promise<R> =>

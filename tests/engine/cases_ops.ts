@@ -10,6 +10,7 @@ import {
   IntegrityError,
   JobFailedError,
   JobNotFoundError,
+  LeaseLostError,
   QueueFullError,
   ShutdownError,
 } from "../../src/errors.ts";
@@ -248,6 +249,66 @@ export function opsCases(o: EngineSuiteOptions): void {
     });
   });
 
+  describe(`${o.name}: 13 hooks and events`, () => {
+    it("each event carries the job as committed: completed, failed/retrying, dead, canceled", async (h) => {
+      const q = h.queue<string, string>("ev-state", { backoff: 100 });
+      const seen = h.record(q, "completed", "failed", "retrying", "dead", "canceled");
+      const started = gate();
+      const w = q.process((j, ctx) => {
+        if (j.data === "bad") throw new Error("bad");
+        if (j.data === "hang") {
+          started.open();
+          return new Promise((_, reject) =>
+            ctx.signal.addEventListener("abort", () => reject(ctx.signal.reason))
+          );
+        }
+        return j.data.toUpperCase();
+      });
+      const ok = await q.add("ok");
+      const bad = await q.add("bad", { maxAttempts: 2 });
+      const gone = await q.add("gone", { removeOnComplete: true });
+      await until(() => seen.some((e) => e.type === "retrying"), "retrying");
+      await h.run(100);
+      await until(() => seen.some((e) => e.type === "dead"), "dead");
+      const hang = await q.add("hang");
+      await started.promise;
+      await q.cancel(hang.id);
+      const waiting = await q.add("later", { delay: 10_000 });
+      await q.cancel(waiting.id);
+      await until(() => seen.filter((e) => e.type === "canceled").length === 2, "two canceled");
+      await until(() => seen.filter((e) => e.type === "completed").length === 2, "two completed");
+      const job = (type: string, id: string) => seen.find((e) => e.type === type && e.id === id)!.event.job!;
+      const completed = job("completed", ok.id);
+      assert.equal(completed.state, "completed");
+      assert.equal(completed.result, "OK");
+      assert.equal(typeof completed.finishedAt, "number");
+      assert.equal(completed.lease, undefined);
+      const stored = (await q.getJob(ok.id))!;
+      assert.equal(completed.versionstamp, stored.versionstamp);
+      assert.deepEqual({ ...completed, data: stored.data }, stored);
+      const removed = job("completed", gone.id);
+      assert.equal(removed.state, "completed");
+      assert.equal(removed.versionstamp, null, "removed on complete: no stored version");
+      const failedEvents = seen.filter((e) => e.id === bad.id && e.type === "failed").map((e) =>
+        e.event.job!.state
+      );
+      assert.deepEqual(failedEvents, ["failed", "dead"]);
+      assert.equal(job("retrying", bad.id).state, "failed");
+      const dead = job("dead", bad.id);
+      assert.equal(dead.state, "dead");
+      assert.equal(dead.reason, "exhausted");
+      assert.deepEqual(dead, await q.getJob(bad.id));
+      for (const id of [hang.id, waiting.id]) {
+        const c = job("canceled", id);
+        assert.equal(c.state, "canceled");
+        assert.equal(c.reason, "canceled");
+        assert.equal(typeof c.finishedAt, "number");
+        assert.deepEqual(c, await q.getJob(id));
+      }
+      await w.close();
+    });
+  });
+
   describe(`${o.name}: 14 graceful shutdown`, () => {
     it("close() stops claiming and waits for running jobs", async (h) => {
       const q = h.queue("close");
@@ -383,6 +444,36 @@ export function opsCases(o: EngineSuiteOptions): void {
     });
   });
 
+  describe(`${o.name}: 15 list newest first`, () => {
+    it("list(state, { reverse: true }) pages newest first", async (h) => {
+      const q = h.queue<number>("rev");
+      const w = q.process(() => "ok");
+      const ids: string[] = [];
+      for (let i = 0; i < 5; i++) {
+        const j = await q.add(i);
+        await until(async () => (await q.getJob(j.id))?.state === "completed", `job ${i} done`);
+        ids.push(j.id);
+        await h.clock.advance(10);
+      }
+      await w.close();
+      const pages: string[][] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Awaited<ReturnType<typeof q.list>> = await q.list("completed", {
+          limit: 2,
+          cursor,
+          reverse: true,
+        });
+        pages.push(page.jobs.map((j) => j.id));
+        cursor = page.cursor;
+      } while (cursor);
+      assert.deepEqual(pages.flat(), [...ids].reverse());
+      assert.deepEqual(pages[0], [ids[4], ids[3]]);
+      assert.deepEqual((await q.list("completed")).jobs.map((j) => j.id), ids, "oldest first by default");
+      await assert.rejects(q.list("completed", { reverse: "yes" as any }), TypeError);
+    });
+  });
+
   describe(`${o.name}: 16 determinism`, () => {
     it("the same clock, ids and seed give the same jobs, ids and retry times", async (h) => {
       const runOnce = async (tag: string) => {
@@ -460,6 +551,196 @@ export function opsCases(o: EngineSuiteOptions): void {
       await w.close();
       const other = new Queue(h.kv, "tx-count", { root: h.root, clock: h.clock });
       assert.equal((await other.counts()).completed, 3);
+    });
+  });
+
+  describe(`${o.name}: 18 external leases (claim, heartbeat, complete, fail, release)`, () => {
+    it("claim() leases up to limit jobs in priority order in one commit, each with a token", async (h) => {
+      const kv = new CountingKv(h.kv);
+      const q = h.queue<string>("ext-claim", {}, kv);
+      await q.addBulk([
+        { data: "low" },
+        { data: "high", options: { priority: 9 } },
+        { data: "mid", options: { priority: 5 } },
+        { data: "low2" },
+      ]);
+      const before = kv.commits;
+      const got = await q.claim({ owner: "py-7", leaseMs: 5000, limit: 3 });
+      assert.equal(kv.commits - before, 1, "one claim commit for three jobs");
+      assert.deepEqual(got.map((c) => c.job.data), ["high", "mid", "low"]);
+      for (const { job, token } of got) {
+        assert.equal(job.state, "active");
+        assert.equal(job.attempt, 1);
+        assert.deepEqual(job.lease, { owner: "py-7", expiresAt: h.clock.now() + 5000 });
+        assert.equal(typeof token, "string");
+        assert.deepEqual((await q.getJob(job.id))?.lease, job.lease);
+      }
+      assert.equal(new Set(got.map((c) => c.token)).size, 3);
+      assert.deepEqual((await q.claim({ limit: 5 })).map((c) => c.job.data), ["low2"]);
+      assert.deepEqual(await q.claim(), []);
+      const c = await q.counts();
+      assert.deepEqual([c.active, c.ready], [4, 0]);
+      await assert.rejects(q.claim({ limit: 0 }), RangeError);
+      await assert.rejects(q.claim({ leaseMs: NaN }), TypeError);
+      await assert.rejects(q.claim({ owner: "" }), TypeError);
+    });
+
+    it("heartbeat() renews the lease and stores progress; complete() stores the result once", async (h) => {
+      const q = h.queue<number, number>("ext-hb");
+      const completed = h.record(q, "completed");
+      await q.add(21);
+      const [{ job, token }] = await q.claim({ leaseMs: 1000 });
+      await h.clock.advance(600);
+      const beat = await q.heartbeat(job.id, token);
+      assert.equal(beat.lease?.expiresAt, h.clock.now() + 1000, "renewed for the lease's own length");
+      const longer = await q.heartbeat(job.id, token, { leaseMs: 60_000, progress: { pct: 50 } });
+      assert.equal(longer.lease?.expiresAt, h.clock.now() + 60_000);
+      assert.deepEqual((await q.getJob(job.id))?.progress, { pct: 50 });
+      await h.clock.advance(5000);
+      assert.equal(await q.heal(), 0, "a renewed lease does not expire");
+      const done = await q.complete(job.id, token, job.data * 2);
+      assert.equal(done.state, "completed");
+      assert.equal(done.result, 42);
+      assert.deepEqual(done, await q.getJob(job.id));
+      assert.equal(completed.length, 1);
+      assert.equal(completed[0].event.job?.state, "completed");
+      await assert.rejects(q.complete(job.id, token, 43), LeaseLostError);
+      await assert.rejects(q.heartbeat(job.id, token), LeaseLostError);
+      assert.equal(await q.result(job.id), 42);
+      await assert.rejects(q.heartbeat(job.id, ""), TypeError);
+    });
+
+    it("fail() retries after the backoff or, with retry false, ends dead; release() does not count the attempt", async (h) => {
+      const q = h.queue<string>("ext-fail", { backoff: 1000 });
+      await q.addBulk([{ data: "a" }, { data: "b" }, { data: "c" }]);
+      const [a, b, c] = await q.claim({ limit: 3 });
+      const err = new Error("bad input");
+      err.name = "ValueError";
+      const failed = await q.fail(a.job.id, a.token, err);
+      assert.equal(failed.state, "failed");
+      assert.equal(failed.runAt, h.clock.now() + 1000);
+      assert.equal(failed.history[0].error?.name, "ValueError");
+      assert.equal(failed.history[0].error?.message, "bad input");
+      const dead = await q.fail(b.job.id, b.token, err, { retry: false });
+      assert.equal(dead.state, "dead");
+      assert.equal(dead.reason, "permanent");
+      assert.equal(dead.error?.name, "ValueError");
+      const released = await q.release(c.job.id, c.token);
+      assert.equal(released.state, "ready");
+      assert.equal(released.attempt, 0);
+      assert.equal(released.history.at(-1)?.outcome, "released");
+      await assert.rejects(q.release(c.job.id, c.token), LeaseLostError);
+      assert.deepEqual((await q.claim()).map((x) => [x.job.id, x.job.attempt]), [[c.job.id, 1]]);
+      await h.clock.advance(1000);
+      const again = await q.claim();
+      assert.deepEqual(again.map((x) => [x.job.id, x.job.attempt]), [[a.job.id, 2]], "promoted by claim()");
+      await assert.rejects(q.fail(a.job.id, a.token, err, { retry: "no" as any }), TypeError);
+    });
+
+    it("a stale token after lease expiry and reclaim is refused with LeaseLostError and changes nothing", async (h) => {
+      const q = h.queue<string, string>("ext-stale");
+      const job = await q.add("x");
+      const [first] = await q.claim({ owner: "c1", leaseMs: 1000 });
+      await h.clock.advance(1000);
+      const [second] = await q.claim({ owner: "c2", leaseMs: 1000 }); // heals, then claims
+      assert.equal(second.job.id, job.id);
+      assert.equal(second.job.attempt, 2, "the expired attempt counted");
+      assert.notEqual(second.token, first.token);
+      const stalled = (await q.getJob(job.id))!.history[0];
+      assert.equal(stalled.outcome, "stalled");
+      assert.equal(stalled.error?.name, "LeaseExpiredError");
+      const before = (await q.getJob(job.id))!;
+      for (
+        const stale of [
+          q.heartbeat(job.id, first.token),
+          q.heartbeat(job.id, first.token, { progress: 1 }),
+          q.complete(job.id, first.token, "stale"),
+          q.fail(job.id, first.token, new Error("stale")),
+          q.release(job.id, first.token),
+        ]
+      ) {
+        await assert.rejects(stale, (e: unknown) => e instanceof LeaseLostError && e.jobId === job.id);
+      }
+      assert.deepEqual(await q.getJob(job.id), before, "nothing changed");
+      assert.equal((await q.complete(job.id, second.token, "fresh")).result, "fresh");
+    });
+
+    it("concurrent claim() calls never hand one job to two claimers", async (h) => {
+      const q = h.queue<string>("ext-race");
+      const other = h.queue<string>("ext-race", {}, new CountingKv(h.kv));
+      await q.addBulk(["a", "b", "c"].map((data) => ({ data })));
+      const claims = await Promise.all([q, other, q, other].map((x) => x.claim()));
+      const got = claims.flat().map((c) => c.job.data).sort();
+      assert.deepEqual(got, ["a", "b", "c"]);
+      assert.equal(claims.filter((c) => c.length === 0).length, 1);
+    });
+
+    it("a token works through another queue handle: the lease lives in the store", async (h) => {
+      const q = h.queue<number, number>("ext-restart");
+      await q.add(1);
+      const [{ job, token }] = await q.claim({ leaseMs: 5000 });
+      const restarted = new Queue<number, number>(new CountingKv(h.kv), "ext-restart", {
+        root: h.root,
+        clock: h.clock,
+      });
+      assert.equal((await restarted.heartbeat(job.id, token)).state, "active");
+      assert.equal((await restarted.complete(job.id, token, 7)).result, 7);
+      assert.equal((await q.getJob(job.id))?.state, "completed");
+    });
+
+    it("claim() with wait is woken by an add, gives up at the deadline, and claims nothing while paused", async (h) => {
+      const q = h.queue<string>("ext-wait");
+      const waiting = q.claim({ wait: 10_000 });
+      await flush(5);
+      const job = await q.add("late");
+      const [got] = await waiting;
+      assert.equal(got.job.id, job.id);
+      const none = q.claim({ wait: 3000 });
+      await h.run(3000, 500);
+      assert.deepEqual(await none, []);
+      const ac = new AbortController();
+      const aborted = q.claim({ wait: 60_000, signal: ac.signal });
+      await flush(5);
+      ac.abort();
+      assert.deepEqual(await aborted, []);
+      await q.add("held back");
+      await q.pause();
+      assert.deepEqual(await q.claim(), []);
+      await q.resume();
+      assert.equal((await q.claim()).length, 1);
+      const delayed = await q.add("soon", { delay: 500 });
+      const forDelayed = q.claim({ wait: 5000 });
+      await h.run(500, 100);
+      assert.equal((await forDelayed)[0]?.job.id, delayed.id, "a delayed job is claimed at its time");
+    });
+
+    it("cancel() of a job under an external lease ends it canceled at once; its holder gets LeaseLostError", async (h) => {
+      const q = h.queue("ext-cancel");
+      const canceled = h.record(q, "canceled");
+      const job = await q.add(1);
+      const [{ token }] = await q.claim();
+      assert.equal(await q.cancel(job.id), true);
+      const after = (await q.getJob(job.id))!;
+      assert.equal(after.state, "canceled");
+      assert.equal(after.reason, "canceled");
+      assert.equal(canceled.length, 1);
+      await assert.rejects(q.heartbeat(job.id, token), (e: unknown) => {
+        return e instanceof LeaseLostError && e.cause instanceof CanceledError;
+      });
+      await assert.rejects(q.complete(job.id, token), LeaseLostError);
+      await assert.rejects(q.result(job.id), CanceledError);
+    });
+
+    it("claim() does not hand out a job whose payload fails its signature check", async (h) => {
+      const q = h.queue("ext-signed", { signingKey: "k1" });
+      const foreign = h.queue("ext-signed", { signingKey: "k2" });
+      const bad = await foreign.add("forged");
+      const good = await q.add("fine");
+      const got = await q.claim({ limit: 5 });
+      assert.deepEqual(got.map((c) => c.job.id), [good.id]);
+      const dead = (await q.getJob(bad.id))!;
+      assert.equal(dead.state, "dead");
+      assert.equal(dead.reason, "integrity");
     });
   });
 }

@@ -57,7 +57,7 @@ test("claim makes a ready job active, counts the attempt and records the lease",
   assert.equal(a.state, "active");
   assert.equal(a.attempt, 1);
   assert.equal(a.startedAt, 1000);
-  assert.deepEqual(a.lease, { token: "t1", owner: "w1", expiresAt: 1000 + LEASE });
+  assert.deepEqual(a.lease, { token: "t1", owner: "w1", expiresAt: 1000 + LEASE, ms: LEASE });
   assert.throws(() => claimed(a), JobStateError, "an active job cannot be claimed again");
 });
 
@@ -207,6 +207,26 @@ test("cancel ends scheduled, ready and failed jobs at once and refuses terminal 
   assert.equal(transition(f, { type: "cancel" }, 2).state, "canceled");
   const done = transition(claimed(job()), { type: "complete", token: "t1" }, 1);
   assert.throws(() => transition(done, { type: "cancel" }, 2), JobStateError);
+});
+
+test("cancel of a job under an external lease (Queue.claim) ends it canceled at once", () => {
+  const a = transition(job(), { type: "claim", token: "t1", owner: "c1", leaseMs: LEASE, external: true }, 0);
+  assert.deepEqual(a.lease, { token: "t1", owner: "c1", expiresAt: LEASE, ms: LEASE, external: true });
+  const c = transition(a, { type: "cancel" }, 5);
+  assert.equal(c.state, "canceled");
+  assert.equal(c.reason, "canceled");
+  assert.equal(c.finishedAt, 5);
+  assert.equal(c.lease, undefined);
+  assert.equal(c.history.at(-1)?.outcome, "canceled");
+  assert.throws(() => transition(c, { type: "heartbeat", token: "t1", leaseMs: LEASE }, 6), JobStateError);
+});
+
+test("claim and heartbeat keep the lease length", () => {
+  const a = claimed(job(), 0);
+  assert.equal(a.lease?.ms, LEASE);
+  assert.equal(a.lease?.external, undefined);
+  const b = transition(a, { type: "heartbeat", token: "t1", leaseMs: 500 }, 10);
+  assert.deepEqual(b.lease, { token: "t1", owner: "w1", expiresAt: 510, ms: 500 });
 });
 
 test("redrive turns a dead job ready with fresh attempts and keeps its history", () => {
