@@ -156,7 +156,9 @@ async function loadJobs() {
   if (!view.queue) return;
   const counts = q ? q.counts : {};
   const paused = q && q.paused;
-  const page = await api("GET", qpath(view.queue) + "/jobs?state=" + view.state + "&limit=" + PAGE + (view.cursors[view.page] ? "&cursor=" + encodeURIComponent(view.cursors[view.page]) : ""));
+  // Ended jobs newest first: the ones you look for are the latest.
+  const order = ["completed", "dead", "canceled"].includes(view.state) ? "&order=newest" : "";
+  const page = await api("GET", qpath(view.queue) + "/jobs?state=" + view.state + "&limit=" + PAGE + order + (view.cursors[view.page] ? "&cursor=" + encodeURIComponent(view.cursors[view.page]) : ""));
   view.cursors[view.page + 1] = page.cursor;
   const toolbar = el("div", { class: "toolbar" },
     el("h3", {}, view.queue), paused ? el("span", { class: "pill paused" }, "paused") : null,

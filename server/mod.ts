@@ -15,13 +15,13 @@
  * | `GET /queues/:queue/counts` | jobs per state |
  * | `POST /queues/:queue/jobs` | add: `{ data, priority?, delay?, runAt?, maxAttempts?, backoff?, key?, timeout?, removeOnComplete? }` |
  * | `POST /queues/:queue/jobs/bulk` | add many: `{ jobs: [{ data, ... }] }` |
- * | `GET /queues/:queue/jobs?state=&limit=&cursor=` | one page of jobs in a state |
+ * | `GET /queues/:queue/jobs?state=&limit=&cursor=&order=` | one page of jobs in a state (`order=newest`: newest first) |
  * | `GET /queues/:queue/jobs/:id`, `GET /jobs/:id` | one job |
  * | `DELETE /queues/:queue/jobs/:id`, `DELETE /jobs/:id` | cancel |
  * | `POST /queues/:queue/jobs/:id/redrive`, `POST /jobs/:id/redrive` | a dead job back to ready |
  * | `POST /queues/:queue/pause`, `POST /queues/:queue/resume` | stop / restart claiming |
  * | `POST /queues/:queue/dead/redrive` | every dead job back to ready |
- * | `POST /queues/:queue/claim` | lease one job: `{ leaseMs?, wait? }` → `{ job, token, leaseMs, expiresAt }` or `{ job: null }` |
+ * | `POST /queues/:queue/claim` | lease one job: `{ leaseMs?, wait? }` → `{ job, token, leaseMs, expiresAt }` or `{ job: null }`; with `limit` (1-100), up to that many in one commit → `{ jobs: [{ job, token, leaseMs, expiresAt }, ...] }` |
  * | `POST /jobs/:id/heartbeat` | renew the lease: `{ token, progress? }` |
  * | `POST /jobs/:id/complete` | `{ token, result? }` |
  * | `POST /jobs/:id/fail` | `{ token, error: "message" \| { name, message, stack }, retry? }` |

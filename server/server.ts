@@ -66,8 +66,10 @@ export interface KvqServer {
   /** The server's instance of queue `name` (opened on demand with a store). */
   queue(name: string): Queue;
   /**
-   * Releases the jobs held by remote consumers (back to `ready`, attempts not counted) and stops
-   * listening to queue events. The store and your queues' own workers stay open.
+   * Stops serving remote consumers (claims still waiting answer with nothing) and stops listening to
+   * queue events. Leases already handed out stay in the store: their consumers may report to
+   * another, or a restarted, server on the same store. The store and your queues' own workers stay
+   * open.
    */
   close(): Promise<void>;
 }
@@ -185,10 +187,10 @@ export function createServer(options: ServerOptions): KvqServer {
     throw new TypeError("Cannot create server: expected an options object");
   }
   const metrics = new Metrics();
-  const consumers = new Consumers();
   const queueOptions: QueueOptions = { ...options.queueOptions };
   if (options.signingKey !== undefined) queueOptions.signingKey = options.signingKey;
   const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => metrics.attach(q));
+  const consumers = new Consumers((name) => registry.get(name));
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
   const defaultLease = options.defaultLeaseMs ?? 30_000;
   const maxWait = options.maxWaitMs ?? 20_000;
@@ -326,7 +328,15 @@ export function createServer(options: ServerOptions): KvqServer {
     const q = queueOf(c);
     const state = (c.req.query("state") ?? "ready") as JobState;
     const limit = optionalNumber(c.req.query("limit"), "limit", 1, 1000) ?? 50;
-    const page = await q.list(state, { limit, cursor: c.req.query("cursor") || null });
+    const order = c.req.query("order") ?? "oldest";
+    if (order !== "oldest" && order !== "newest") {
+      throw new TypeError(`Invalid order: expected "oldest" or "newest", got ${JSON.stringify(order)}`);
+    }
+    const page = await q.list(state, {
+      limit,
+      cursor: c.req.query("cursor") || null,
+      reverse: order === "newest",
+    });
     return json(page);
   });
   app.get("/queues/:queue/jobs/:id", async (c) => {
@@ -361,8 +371,16 @@ export function createServer(options: ServerOptions): KvqServer {
     const body = object(await readBody(c), "claim body");
     const leaseMs = bodyNumber(body.leaseMs, "leaseMs", 100, 24 * 3600_000, defaultLease);
     const wait = bodyNumber(body.wait, "wait", 0, maxWait, 0);
-    const claimed = await consumers.claim(q, { leaseMs, wait, signal: c.req.raw.signal });
-    return json(claimed ?? { job: null });
+    if (body.limit !== undefined && !Number.isInteger(body.limit)) {
+      throw new RangeError(
+        `Invalid limit: expected an integer from 1 to 100, got ${JSON.stringify(body.limit)}`,
+      );
+    }
+    const limit = bodyNumber(body.limit, "limit", 1, 100, 1);
+    const claimed = await consumers.claim(q, { leaseMs, wait, limit, signal: c.req.raw.signal });
+    // With `limit`, a list; without, the single-job answer.
+    if (body.limit !== undefined) return json({ jobs: claimed });
+    return json(claimed[0] ?? { job: null });
   });
   app.post("/jobs/:id/heartbeat", async (c) => {
     const body = object(await readBody(c), "heartbeat body");

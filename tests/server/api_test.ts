@@ -92,6 +92,30 @@ describe("server API", () => {
       assert.equal(pages, 3);
     }));
 
+  test("GET /queues/:queue/jobs?order=newest pages newest first (the dashboard's order for ended jobs)", () =>
+    withServer({}, async (s) => {
+      const q = s.app.queue("q");
+      await q.addBulk([1, 2, 3].map((data) => ({ data })));
+      for (const { job, token } of await q.claim({ limit: 3 })) {
+        await q.complete(job.id, token, job.data);
+        await new Promise((r) => setTimeout(r, 2)); // distinct finish times
+      }
+      const seen: number[] = [];
+      let cursor: string | null = null;
+      do {
+        const qs: string = `state=completed&order=newest&limit=2${
+          cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""
+        }`;
+        const page = await s.call("GET", `/queues/q/jobs?${qs}`);
+        for (const j of page.body.jobs) seen.push(j.data);
+        cursor = page.body.cursor;
+      } while (cursor);
+      assert.deepEqual(seen, [3, 2, 1]);
+      const oldest = await s.call("GET", "/queues/q/jobs?state=completed");
+      assert.deepEqual(oldest.body.jobs.map((j: { data: number }) => j.data), [1, 2, 3]);
+      assert.equal((await s.call("GET", "/queues/q/jobs?state=completed&order=up")).status, 400);
+    }));
+
   test("GET /queues lists queues found in the store with counts and the paused flag", () =>
     withServer({}, async (s) => {
       const other = new Queue(s.store, "made-elsewhere");

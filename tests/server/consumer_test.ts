@@ -149,19 +149,25 @@ describe("server consumer API", () => {
       await call("POST", `/jobs/${job.id}/complete`, { token: again.body.token });
     }));
 
-  test("a lease without heartbeat expires: the attempt fails and later reports are 409", () =>
+  test("a lease without heartbeat expires: the healer counts the attempt and later reports are 409", () =>
     withServer({ queueOptions: { backoff: 60_000 } }, async ({ call }) => {
       const job = (await call("POST", "/queues/q/jobs", { data: 1 })).body.job;
       const claim = await call("POST", "/queues/q/claim", { leaseMs: 100 });
+      // The server runs the healer for queues it hands jobs out of: the job is claimable again.
       await until(
-        async () => (await call("GET", `/jobs/${job.id}`)).body.job.state === "failed",
-        "the expired lease to fail the attempt",
+        async () => (await call("GET", `/jobs/${job.id}`)).body.job.state === "ready",
+        "the healer to recover the expired lease",
       );
       const after = (await call("GET", `/jobs/${job.id}`)).body.job;
+      assert.equal(after.attempt, 1, "the expired attempt counted");
+      assert.equal(after.history[0].outcome, "stalled");
       assert.equal(after.history[0].error.name, "LeaseExpiredError");
       const late = await call("POST", `/jobs/${job.id}/complete`, { token: claim.body.token });
       assert.equal(late.status, 409);
+      assert.equal(late.body.error.name, "LeaseLostError");
       assert.match(late.body.error.message, /LeaseExpiredError/);
+      const again = await call("POST", "/queues/q/claim", {});
+      assert.equal(again.body.job.attempt, 2);
     }));
 
   test("canceling a leased job ends the lease: the next heartbeat is 409 CanceledError", () =>
@@ -179,7 +185,7 @@ describe("server consumer API", () => {
       assert.equal(beat.body.error.name, "CanceledError");
     }));
 
-  test("a paused queue hands out nothing; closing the server releases held jobs", () =>
+  test("a paused queue hands out nothing; a closed server refuses claims and leaves leases in the store", () =>
     withServer({}, async ({ app, call }) => {
       await call("POST", "/queues/q/jobs/bulk", { jobs: [{ data: 1 }, { data: 2 }] });
       const held = await call("POST", "/queues/q/claim", {});
@@ -187,12 +193,63 @@ describe("server consumer API", () => {
       await call("POST", "/queues/q/pause");
       assert.deepEqual((await call("POST", "/queues/q/claim", {})).body, { job: null });
       await call("POST", "/queues/q/resume");
+      assert.ok((await call("POST", "/queues/q/claim", {})).body.job);
+      const waiting = call("POST", "/queues/q/claim", { wait: 5000, limit: 1 });
+      await new Promise((r) => setTimeout(r, 20));
       await app.close();
+      assert.deepEqual((await waiting).body, { jobs: [] }, "a waiting claim answers with nothing");
       const counts = await app.queue("q").counts();
-      assert.equal(counts.ready, 2);
-      assert.equal(counts.active, 0);
+      assert.equal(counts.active, 2, "the held leases stay");
       const closed = await call("POST", "/queues/q/claim", {});
       assert.equal(closed.status, 503);
+    }));
+
+  test("a lease survives a server restart: another server on the same store accepts its token", async () => {
+    const store = new MemoryKv();
+    const first = createServer({ store });
+    const second = createServer({ store });
+    try {
+      const call1 = client(first);
+      const job = (await call1("POST", "/queues/q/jobs", { data: "x" })).body.job;
+      const claim = await call1("POST", "/queues/q/claim", { leaseMs: 60_000 });
+      await first.close();
+      const call2 = client(second);
+      const beat = await call2("POST", `/jobs/${job.id}/heartbeat`, { token: claim.body.token, progress: 1 });
+      assert.equal(beat.status, 200);
+      assert.ok(beat.body.expiresAt >= claim.body.expiresAt);
+      const done = await call2("POST", `/jobs/${job.id}/complete`, { token: claim.body.token, result: "y" });
+      assert.equal(done.status, 200);
+      assert.equal(done.body.job.state, "completed");
+      assert.equal(done.body.job.result, "y");
+    } finally {
+      await first.close();
+      await second.close();
+      await store.close();
+    }
+  });
+
+  test("claim with limit leases several jobs in one answer, each with its own token", () =>
+    withServer({}, async ({ call }) => {
+      await call("POST", "/queues/q/jobs/bulk", {
+        jobs: [{ data: "a" }, { data: "b", priority: 5 }, { data: "c" }, { data: "d" }],
+      });
+      const batch = await call("POST", "/queues/q/claim", { limit: 3, leaseMs: 5000 });
+      assert.equal(batch.status, 200);
+      assert.deepEqual(batch.body.jobs.map((c: { job: { data: string } }) => c.job.data), ["b", "a", "c"]);
+      for (const c of batch.body.jobs) {
+        assert.equal(c.job.state, "active");
+        assert.equal(c.leaseMs, 5000);
+        assert.equal(typeof c.expiresAt, "number");
+      }
+      assert.equal(new Set(batch.body.jobs.map((c: { token: string }) => c.token)).size, 3);
+      for (const c of batch.body.jobs) {
+        const done = await call("POST", `/jobs/${c.job.id}/complete`, { token: c.token });
+        assert.equal(done.body.job.state, "completed");
+      }
+      assert.deepEqual((await call("POST", "/queues/q/claim", { limit: 10 })).body.jobs.length, 1);
+      assert.deepEqual((await call("POST", "/queues/q/claim", { limit: 10 })).body, { jobs: [] });
+      assert.equal((await call("POST", "/queues/q/claim", { limit: 0 })).status, 400);
+      assert.equal((await call("POST", "/queues/q/claim", { limit: 1.5 })).status, 400);
     }));
 
   test("with signingKey, payloads are signed at add and a tampered-with job is never handed out", () =>
