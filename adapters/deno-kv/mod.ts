@@ -14,15 +14,25 @@
  *   (`denokv --sqlite-path /data/kv.sqlite3 serve --access-token <token>`, listening on
  *   `http://localhost:4512` by default) and open `http://<host>:4512` with that token.
  *
- * Limits, measured against the engines (Deno 2.9 `Deno.openKv`, `@deno/kv` 0.14): values up to
- * 65536 bytes, encoded keys up to 2048 bytes, 1000 mutations per commit, 100 checks per commit with
- * `Deno.openKv` but only 10 with `@deno/kv` (and for remote databases, whose server may be older),
- * at most 819200 bytes of keys plus values per commit and (Deno.openKv) 81920 bytes of keys per
- * commit; `getMany` reads at most 10 keys per engine call. Exceeding a limit rejects with
- * `LimitError`.
+ * How keys are stored: every kvq key is stored as a Deno KV key of ONE `Uint8Array` part that
+ * holds kvq's own encoding of the key (`encodeKey`). Deno KV orders a single bytes part bytewise,
+ * so the stored order is exactly kvq's key order, and every key the contract allows round-trips:
+ * bigints of any width (native Deno KV keys take at most 255 bytes per bigint), `-0` apart from
+ * `0` (`@deno/kv` writes a native `-0` as `0`), and the empty key `[]`. The price: data written
+ * by this adapter is read back by this adapter only. A kvq key such as `["kvq", "job", ...]` is not
+ * visible as that tuple in other Deno KV tools (they see one opaque bytes part), and keys other
+ * programs write in the same database are not visible to kvq (`list` skips every key that is not
+ * a single bytes part).
  *
- * Known differences from the reference adapter: the empty key `[]` cannot be written (TypeError);
- * with `@deno/kv`, the key part `-0` is stored as `0` (Deno.openKv keeps them apart).
+ * Limits, measured against the engines (Deno 2.9 `Deno.openKv`, `@deno/kv` 0.14): values up to
+ * 65536 bytes; Deno KV keys up to 2048 bytes, which for the stored bytes part is 1 tag byte, the
+ * content with every 0x00 escaped as two bytes, and a terminator. An encoded kvq key always starts
+ * with a non-zero type tag, so a key of n encoded bytes is stored in at most 2 + n + (n - 1)
+ * bytes: `maxKeyBytes` is 1023, the largest n that always fits. 1000 mutations per commit, 100
+ * checks per commit with `Deno.openKv` but only 10 with `@deno/kv` (and for remote databases,
+ * whose server may be older), at most 819200 bytes of stored keys plus values per commit and
+ * (Deno.openKv) 81920 bytes of stored keys per commit; `getMany` reads at most 10 keys per engine
+ * call. Exceeding a limit rejects with `LimitError`.
  *
  * @example Open a transient Deno KV store
  * ```ts
@@ -36,18 +46,19 @@
  * @module
  */
 
-import { LimitError, StorageError, StoreClosedError } from "../../src/errors.ts";
+import { CorruptionError, LimitError, StorageError, StoreClosedError } from "../../src/errors.ts";
 import {
   type AtomicBatch,
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
+  compareBytes,
+  decodeKey,
   encodeKey,
   type KvCommitResult,
   type KvEntry,
   type KvInfo,
   type KvKey,
-  type KvKeyPart,
   type KvListOptions,
   type KvListSelector,
   type KvScope,
@@ -64,14 +75,20 @@ export interface DenoKvHandleEntry {
   readonly versionstamp: string | null;
 }
 
+/**
+ * A native Deno KV key as this adapter passes it to the handle: one `Uint8Array` part holding
+ * kvq's encoding of the key.
+ */
+export type DenoKvNativeKey = readonly [Uint8Array];
+
 /** The atomic operation of a Deno KV handle (the subset kvq uses). */
 export interface DenoKvHandleAtomic {
   /** Adds checks. */
-  check(...checks: { key: KvKey; versionstamp: string | null }[]): DenoKvHandleAtomic;
+  check(...checks: { key: DenoKvNativeKey; versionstamp: string | null }[]): DenoKvHandleAtomic;
   /** Adds a set. */
-  set(key: KvKey, value: unknown): DenoKvHandleAtomic;
+  set(key: DenoKvNativeKey, value: unknown): DenoKvHandleAtomic;
   /** Adds a delete. */
-  delete(key: KvKey): DenoKvHandleAtomic;
+  delete(key: DenoKvNativeKey): DenoKvHandleAtomic;
   /** Commits. */
   commit(): Promise<{ ok: boolean; versionstamp?: string }>;
 }
@@ -82,12 +99,12 @@ export interface DenoKvHandleAtomic {
  */
 export interface DenoKvHandle {
   /** Reads one key. */
-  get(key: KvKey): Promise<DenoKvHandleEntry>;
+  get(key: DenoKvNativeKey): Promise<DenoKvHandleEntry>;
   /** Reads up to 10 keys at one point. */
-  getMany(keys: KvKey[]): Promise<DenoKvHandleEntry[]>;
-  /** Lists entries. */
+  getMany(keys: DenoKvNativeKey[]): Promise<DenoKvHandleEntry[]>;
+  /** Lists the entries in `[start, end)`. */
   list(
-    selector: KvListSelector,
+    selector: { start: DenoKvNativeKey; end: DenoKvNativeKey },
     options?: { limit?: number; reverse?: boolean; batchSize?: number },
   ): AsyncIterable<DenoKvHandleEntry>;
   /** Starts an atomic operation. */
@@ -126,6 +143,12 @@ export interface DenoKvHandleOptions {
 }
 
 const NAME = "deno-kv";
+/**
+ * Largest encoded kvq key that always fits Deno KV's 2048-byte write limit as one bytes part:
+ * stored as 1 tag byte + the content with each 0x00 doubled + 1 terminator, and the content's
+ * first byte (a type tag) is never 0x00, so n bytes take at most 2 + n + (n - 1) = 2n + 1 bytes.
+ */
+const MAX_KEY_BYTES = 1023;
 const MAX_TOTAL_MUTATION_BYTES = 819200;
 const MAX_TOTAL_KEY_BYTES = 81920;
 const GET_MANY_CHUNK = 10;
@@ -167,24 +190,25 @@ function plainBytes(v: Uint8Array): Uint8Array {
   return v.constructor === Uint8Array ? v : new Uint8Array(v);
 }
 
-function plainKey(key: readonly unknown[]): KvKeyPart[] {
-  return key.map((p) => (p instanceof Uint8Array ? plainBytes(p) : p)) as KvKeyPart[];
+/** The size of the Deno KV key `[bytes]`: tag, content with 0x00 escaped as 0x00 0xff, terminator. */
+function storedKeySize(bytes: Uint8Array): number {
+  let n = bytes.length + 2;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) n++;
+  return n;
 }
 
-/** Deno KV stores bigints of at most 255 bytes (`@deno/kv` silently writes a broken key beyond). */
-function checkKeyParts(key: KvKey): void {
-  for (const p of key) {
-    if (typeof p === "bigint" && (p < 0n ? -p : p).toString(16).length > 510) {
-      throw new TypeError("Invalid key part: Deno KV cannot store a bigint wider than 255 bytes");
-    }
-  }
-}
-
-/** Validates a key as every adapter does (TypeError), plus Deno KV's own bigint limit. */
-function validKey(key: KvKey): Uint8Array {
-  const bytes = encodeKey(key);
-  checkKeyParts(key);
-  return bytes;
+/**
+ * A list bound that fits Deno KV's read-key limit and selects the same stored keys. Every stored
+ * key is at most `MAX_KEY_BYTES` long; for such keys k and a longer bound b with t = its first
+ * `MAX_KEY_BYTES` bytes, `k >= b` iff `k > t` iff `k >= t + [0x00]`, and `k < b` iff `k <= t`
+ * iff `k < t + [0x00]`. So both kinds of bound become `t + [0x00]` (stored in at most 2049 bytes,
+ * what Deno KV accepts in a list selector).
+ */
+function listBound(bytes: Uint8Array): Uint8Array {
+  if (bytes.length <= MAX_KEY_BYTES) return bytes;
+  const out = new Uint8Array(MAX_KEY_BYTES + 1);
+  out.set(bytes.subarray(0, MAX_KEY_BYTES));
+  return out;
 }
 
 function message(e: unknown): string {
@@ -194,12 +218,14 @@ function message(e: unknown): string {
 function batchSizes(batch: AtomicBatch): { total: number; keys: number } {
   let total = 0, keys = 0;
   for (const c of batch.checks) {
-    total += c.keyBytes.length;
-    keys += c.keyBytes.length;
+    const size = storedKeySize(c.keyBytes);
+    total += size;
+    keys += size;
   }
   for (const m of batch.mutations) {
-    total += m.keyBytes.length + (m.type === "set" ? m.value.length : 0);
-    keys += m.keyBytes.length;
+    const size = storedKeySize(m.keyBytes);
+    total += size + (m.type === "set" ? m.value.length : 0);
+    keys += size;
   }
   return { total, keys };
 }
@@ -316,7 +342,7 @@ export class DenoKv implements AtomicKv {
     this.info = {
       name: NAME,
       maxValueBytes: 65536,
-      maxKeyBytes: 2048,
+      maxKeyBytes: MAX_KEY_BYTES,
       maxMutations: 1000,
       maxChecks: options.maxChecks ?? 10,
       scope: options.scope ?? "machine",
@@ -352,15 +378,17 @@ export class DenoKv implements AtomicKv {
 
   /** {@inheritDoc AtomicKv.get} */
   get(key: KvKey): Promise<KvEntry | null> {
+    let bytes: Uint8Array;
     try {
       this.#open("get");
-      validKey(key);
-      if (key.length === 0) return Promise.resolve(null); // Deno KV cannot store the empty key
+      bytes = encodeKey(key);
     } catch (e) {
       return Promise.reject(e);
     }
+    // A key longer than maxKeyBytes can never have been written.
+    if (bytes.length > MAX_KEY_BYTES) return Promise.resolve(null);
     return this.#track(
-      this.#kv.get(key).then(
+      this.#kv.get([bytes]).then(
         (e) => this.#entry([...key], e),
         (e) => {
           throw this.#error("get", e);
@@ -378,39 +406,40 @@ export class DenoKv implements AtomicKv {
    * deleted again between the passes reads as absent.
    */
   getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
+    let encoded: Uint8Array[];
     try {
       this.#open("getMany");
+      encoded = keys.map((k) => encodeKey(k));
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.#track(this.#getMany(keys));
+    return this.#track(this.#getMany(keys, encoded));
   }
 
-  async #readChunks(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
+  async #readChunks(keys: readonly KvKey[], encoded: readonly Uint8Array[]): Promise<(KvEntry | null)[]> {
     const out: (KvEntry | null)[] = [];
     for (let i = 0; i < keys.length; i += GET_MANY_CHUNK) {
-      const chunk = keys.slice(i, i + GET_MANY_CHUNK);
-      const live = chunk.filter((k) => k.length > 0);
+      const chunk = encoded.slice(i, i + GET_MANY_CHUNK);
+      const live = chunk.filter((b) => b.length <= MAX_KEY_BYTES).map((b): DenoKvNativeKey => [b]);
       let res: DenoKvHandleEntry[];
       try {
-        res = live.length ? await this.#kv.getMany(live as KvKey[]) : [];
+        res = live.length ? await this.#kv.getMany(live) : [];
       } catch (e) {
         throw this.#error("getMany", e);
       }
       let j = 0;
-      for (const k of chunk) out.push(k.length === 0 ? null : this.#entry([...k], res[j++]));
+      chunk.forEach((b, n) => {
+        out.push(b.length > MAX_KEY_BYTES ? null : this.#entry([...keys[i + n]], res[j++]));
+      });
     }
     return out;
   }
 
-  async #getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
-    for (const k of keys) {
-      if (!Array.isArray(k)) throw new TypeError("Invalid key: expected an array of key parts");
-    }
-    if (keys.length <= GET_MANY_CHUNK) return this.#readChunks(keys);
+  async #getMany(keys: readonly KvKey[], encoded: readonly Uint8Array[]): Promise<(KvEntry | null)[]> {
+    if (keys.length <= GET_MANY_CHUNK) return this.#readChunks(keys, encoded);
     for (let attempt = 0;; attempt++) {
-      const first = await this.#readChunks(keys);
-      const second = await this.#readChunks(keys);
+      const first = await this.#readChunks(keys, encoded);
+      const second = await this.#readChunks(keys, encoded);
       if (first.every((e, i) => (e?.versionstamp ?? null) === (second[i]?.versionstamp ?? null))) {
         return first;
       }
@@ -433,32 +462,31 @@ export class DenoKv implements AtomicKv {
   async *#list(selector: KvListSelector, options: KvListOptions): AsyncGenerator<KvEntry> {
     const limit = options.limit;
     if (limit !== undefined && !(limit >= 0)) throw new RangeError(`Invalid list limit: ${limit}`);
+    const range = selectorRange(selector); // validates the selector the way every adapter does (TypeError)
     if (limit === 0) return;
-    selectorRange(selector); // validates the selector the way every adapter does (TypeError)
-    const sel = selector as { prefix?: KvKey; start?: KvKey; end?: KvKey };
-    for (const k of [sel.prefix, sel.start, sel.end]) if (k) checkKeyParts(k);
-    const clean: KvListSelector = sel.prefix === undefined
-      ? { start: sel.start!, end: sel.end! }
-      : sel.start !== undefined && sel.end !== undefined
-      ? { start: sel.start, end: sel.end }
-      : sel.start !== undefined
-      ? { prefix: sel.prefix, start: sel.start }
-      : sel.end !== undefined
-      ? { prefix: sel.prefix, end: sel.end }
-      : { prefix: sel.prefix };
-    // The limit is counted here: @deno/kv lists the prefix key itself in reverse prefix scans,
-    // and that entry is dropped below.
-    const iter = this.#kv.list(clean, {
+    const start = listBound(range.start);
+    const end = listBound(range.end);
+    if (compareBytes(start, end) >= 0) return; // Deno KV rejects start > end; the range is empty
+    // Deno KV lists [start, end) of the single-bytes-part keys, in bytewise order (or reverse).
+    const iter = this.#kv.list({ start: [start], end: [end] }, {
       reverse: options.reverse ?? false,
-      batchSize: Math.min((limit ?? 500) + 1, 500),
+      batchSize: Math.ceil(Math.min(limit ?? 500, 500)),
     });
-    const prefixLength = "prefix" in clean ? clean.prefix.length : -1;
     let remaining = limit ?? Infinity;
     try {
       for await (const e of iter) {
         this.#open("list");
-        if (e.key.length === prefixLength) continue;
-        const entry = this.#entry(plainKey(e.key), e);
+        const part = e.key.length === 1 ? e.key[0] : undefined;
+        if (!(part instanceof Uint8Array)) continue; // not written by kvq
+        let key: KvKey;
+        try {
+          key = decodeKey(part);
+        } catch (cause) {
+          throw new CorruptionError(NAME, "list", `a stored key is not a kvq key: ${message(cause)}`, {
+            cause,
+          });
+        }
+        const entry = this.#entry(key, e);
         if (!entry) continue;
         yield entry;
         if (--remaining <= 0) return;
@@ -489,24 +517,13 @@ export class DenoKv implements AtomicKv {
     if (this.implementation === "Deno.openKv" && sizes.keys > MAX_TOTAL_KEY_BYTES) {
       throw new LimitError(NAME, "keyBytes", sizes.keys, MAX_TOTAL_KEY_BYTES);
     }
-    for (const m of batch.mutations) {
-      if (m.key.length === 0) throw new TypeError("Invalid key: Deno KV cannot store the empty key []");
-      checkKeyParts(m.key);
-    }
-    for (const c of batch.checks) checkKeyParts(c.key);
     let res: { ok: boolean; versionstamp?: string };
     try {
       const op = this.#kv.atomic();
-      for (const c of batch.checks) {
-        if (c.key.length === 0) {
-          if (c.versionstamp === null) continue; // the empty key never exists
-          return { ok: false };
-        }
-        op.check({ key: c.key, versionstamp: c.versionstamp });
-      }
+      for (const c of batch.checks) op.check({ key: [c.keyBytes], versionstamp: c.versionstamp });
       for (const m of batch.mutations) {
-        if (m.type === "set") op.set(m.key, m.value);
-        else op.delete(m.key);
+        if (m.type === "set") op.set([m.keyBytes], m.value);
+        else op.delete([m.keyBytes]);
       }
       res = await op.commit();
     } catch (e) {
@@ -523,16 +540,11 @@ export class DenoKv implements AtomicKv {
         (n, m) => Math.max(n, pick(m.keyBytes.length, m.type === "set" ? m.value.length : 0)),
         0,
       );
-    if (/requires more than 255 bytes/i.test(text)) {
-      return new TypeError("Invalid key part: Deno KV cannot store a bigint wider than 255 bytes", {
-        cause: e,
-      });
-    }
     if (/value too large|ValueTooLong/i.test(text)) {
       return new LimitError(NAME, "valueBytes", longest((_, v) => v), 65536, { cause: e });
     }
     if (/key too large|KeyTooLong/i.test(text)) {
-      return new LimitError(NAME, "keyBytes", longest((k) => k), 2048, { cause: e });
+      return new LimitError(NAME, "keyBytes", longest((k) => k), MAX_KEY_BYTES, { cause: e });
     }
     if (/too many mutations|TooManyMutations/i.test(text)) {
       return new LimitError(NAME, "mutations", batch.mutations.length, 1000, { cause: e });
