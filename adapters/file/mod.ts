@@ -30,19 +30,15 @@ import { dirname, resolve } from "node:path";
 import { LimitError, StorageError, StoreClosedError } from "../../src/errors.ts";
 import {
   type AtomicBatch,
-  type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
   formatVersionstamp,
   type KvCommitResult,
-  type KvEntry,
   type KvInfo,
-  type KvKey,
-  type KvListOptions,
-  type KvListSelector,
 } from "../../src/kv.ts";
 import { binaryToBytes, bytesToBinary } from "../memory/sorted_map.ts";
 import { type AppliedMutation, KvState } from "../memory/state.ts";
+import { StateKv } from "../memory/state_kv.ts";
 import {
   encodeCommit,
   encodeCommitsRecord,
@@ -181,7 +177,7 @@ async function writeFully(fs: FsLayer, fd: number, bytes: Uint8Array, at: number
  * await kv.close();
  * ```
  */
-export class FileKv implements AtomicKv {
+export class FileKv extends StateKv {
   /** {@inheritDoc AtomicKv.info} */
   readonly info: KvInfo;
   /** Path of the log file. */
@@ -192,7 +188,6 @@ export class FileKv implements AtomicKv {
   readonly #fs: FsLayer;
   readonly #dir: string;
   readonly #lock: StoreLock;
-  readonly #state: KvState;
   readonly #sync: boolean;
   readonly #autoCompact: boolean;
   readonly #compactMinBytes: number;
@@ -209,7 +204,6 @@ export class FileKv implements AtomicKv {
   #tail: Promise<void> = Promise.resolve();
   #running: Promise<void> | null = null;
   #broken: StorageError | null = null;
-  #closed = false;
   #closing: Promise<void> | null = null;
   #compactWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #autoCompactDue = false;
@@ -227,6 +221,7 @@ export class FileKv implements AtomicKv {
     state: KvState,
     recovery: FileKvRecovery,
   ) {
+    super(state);
     this.path = path;
     this.#fs = fs;
     this.#dir = dirname(path);
@@ -234,7 +229,6 @@ export class FileKv implements AtomicKv {
     this.#fd = fd;
     this.#salt = salt;
     this.#size = size;
-    this.#state = state;
     this.#nextSeq = state.seq + 1n;
     this.#sync = (options.durability ?? "fsync") === "fsync";
     this.#autoCompact = options.autoCompact ?? true;
@@ -356,45 +350,9 @@ export class FileKv implements AtomicKv {
     }
   }
 
-  #assertOpen(operation: string): void {
-    if (this.#closed) throw new StoreClosedError(this.info.name, operation);
-  }
-
-  /** {@inheritDoc AtomicKv.get} */
-  get(key: KvKey): Promise<KvEntry | null> {
-    try {
-      this.#assertOpen("get");
-      return Promise.resolve(this.#state.get(key));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** {@inheritDoc AtomicKv.getMany} */
-  getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
-    try {
-      this.#assertOpen("getMany");
-      return Promise.resolve(keys.map((k) => this.#state.get(k)));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** {@inheritDoc AtomicKv.list} */
-  list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry> {
-    this.#assertOpen("list");
-    return this.#state.list(selector, options);
-  }
-
   /** {@inheritDoc AtomicKv.atomic} */
   atomic(): AtomicOp {
     return new BufferedAtomicOp(this.info, (batch) => this.#commit(batch));
-  }
-
-  /** {@inheritDoc AtomicKv.watch} */
-  watch(prefix: KvKey, signal: AbortSignal): AsyncIterable<void> {
-    this.#assertOpen("watch");
-    return this.#state.watch(prefix, signal);
   }
 
   /**
@@ -418,7 +376,7 @@ export class FileKv implements AtomicKv {
    * ```
    */
   compact(): Promise<void> {
-    if (this.#closed) return Promise.reject(new StoreClosedError(this.info.name, "compact"));
+    if (this.closed) return Promise.reject(new StoreClosedError(this.info.name, "compact"));
     if (this.#broken) return Promise.reject(this.#brokenError("compact"));
     return new Promise((resolve, reject) => {
       this.#compactWaiters.push({ resolve, reject });
@@ -444,7 +402,7 @@ export class FileKv implements AtomicKv {
     return {
       fileBytes: this.#size,
       liveBytes: this.#liveBytes,
-      entries: this.#state.map.size,
+      entries: this.state.map.size,
       commits: this.#stats.commits,
       writes: this.#stats.writes,
       syncs: this.#stats.syncs,
@@ -460,7 +418,7 @@ export class FileKv implements AtomicKv {
   }
 
   async #doClose(): Promise<void> {
-    this.#closed = true;
+    this.closed = true;
     await this.#tail;
     while (this.#running) await this.#running;
     for (const w of this.#compactWaiters.splice(0)) w.reject(new StoreClosedError(this.info.name, "compact"));
@@ -496,7 +454,7 @@ export class FileKv implements AtomicKv {
         if (!(o.deleted && c.versionstamp === null)) return false;
         continue;
       }
-      const v = this.#state.map.get(k);
+      const v = this.state.map.get(k);
       if ((v ? formatVersionstamp(v.seq) : null) !== c.versionstamp) return false;
     }
     return true;
@@ -522,7 +480,7 @@ export class FileKv implements AtomicKv {
   }
 
   #commit(batch: AtomicBatch): Promise<KvCommitResult> {
-    if (this.#closed) return Promise.reject(new StoreClosedError(this.info.name, "commit"));
+    if (this.closed) return Promise.reject(new StoreClosedError(this.info.name, "commit"));
     if (this.#broken) return Promise.reject(this.#brokenError("commit"));
     if (!this.#checksHold(batch)) {
       // Answer after the queued commits settle, so a caller retrying on { ok: false } does not
@@ -530,7 +488,7 @@ export class FileKv implements AtomicKv {
       const idle = this.#queue.length === 0 && this.#running === null;
       return idle ? Promise.resolve({ ok: false }) : this.#tail.then(() => ({ ok: false }));
     }
-    const mutations = this.#state.resolve(batch);
+    const mutations = this.state.resolve(batch);
     const encoded = encodeCommit(
       batch.mutations.map((m) => ({ keyBytes: m.keyBytes, value: m.type === "set" ? m.value : null })),
     );
@@ -558,7 +516,7 @@ export class FileKv implements AtomicKv {
 
   async #run(): Promise<void> {
     while (!this.#broken) {
-      if (this.#compactWaiters.length > 0 || (this.#autoCompactDue && !this.#closed)) {
+      if (this.#compactWaiters.length > 0 || (this.#autoCompactDue && !this.closed)) {
         await this.#compactStep();
         continue;
       }
@@ -634,7 +592,7 @@ export class FileKv implements AtomicKv {
     this.#size = at + record.length;
     this.#stats.writes++;
     this.#stats.commits += group.length;
-    const map = this.#state.map;
+    const map = this.state.map;
     for (let i = 0; i < group.length; i++) {
       const muts = group[i].mutations;
       let delta = 0;
@@ -654,7 +612,7 @@ export class FileKv implements AtomicKv {
         }
       }
       this.#liveBytes += delta;
-      this.#state.apply(muts, firstSeq + BigInt(i));
+      this.state.apply(muts, firstSeq + BigInt(i));
       this.#removeOverlay(muts);
     }
     for (let i = 0; i < group.length; i++) {
@@ -720,7 +678,7 @@ export class FileKv implements AtomicKv {
     }
     let size = 0;
     try {
-      const seq = this.#state.seq;
+      const seq = this.state.seq;
       const writer = new SnapshotWriter(salt, seq, SNAPSHOT_CHUNK);
       const put = async (bytes: Uint8Array) => {
         await writeFully(fs, fd, bytes, size);
@@ -728,7 +686,7 @@ export class FileKv implements AtomicKv {
       };
       await put(encodeHeader(salt));
       // No commit applies while this runs (the pipeline is here), so the state is stable.
-      for (const [k, v] of this.#state.map.range("", "\u0100")) {
+      for (const [k, v] of this.state.map.range("", "\u0100")) {
         const rec = writer.add(binaryToBytes(k), v.seq, v.value);
         if (rec) await put(rec);
       }

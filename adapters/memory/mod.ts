@@ -15,22 +15,18 @@
  * @module
  */
 
-import { StoreClosedError } from "../../src/errors.ts";
 import {
-  type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
   formatVersionstamp,
   type KvCommitResult,
-  type KvEntry,
   type KvInfo,
-  type KvKey,
-  type KvListOptions,
-  type KvListSelector,
 } from "../../src/kv.ts";
 import { KvState } from "./state.ts";
+import { StateKv } from "./state_kv.ts";
 
 export { KvState } from "./state.ts";
+export { StateKv } from "./state_kv.ts";
 export type { AppliedMutation, StoredValue } from "./state.ts";
 export { binaryToBytes, bytesToBinary, SortedMap } from "./sorted_map.ts";
 
@@ -54,14 +50,13 @@ export interface MemoryKvOptions {
  * console.log(first.ok, second.ok); // true false
  * ```
  */
-export class MemoryKv implements AtomicKv {
+export class MemoryKv extends StateKv {
   /** {@inheritDoc AtomicKv.info} */
   readonly info: KvInfo;
-  readonly #state = new KvState();
-  #closed = false;
 
   /** Creates an empty store. */
   constructor(options: MemoryKvOptions = {}) {
+    super(new KvState());
     this.info = {
       name: "memory",
       maxValueBytes: options.maxValueBytes ?? 65536,
@@ -74,56 +69,20 @@ export class MemoryKv implements AtomicKv {
     };
   }
 
-  #open(operation: string): void {
-    if (this.#closed) throw new StoreClosedError(this.info.name, operation);
-  }
-
-  /** {@inheritDoc AtomicKv.get} */
-  get(key: KvKey): Promise<KvEntry | null> {
-    try {
-      this.#open("get");
-      return Promise.resolve(this.#state.get(key));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** {@inheritDoc AtomicKv.getMany} */
-  getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
-    try {
-      this.#open("getMany");
-      return Promise.resolve(keys.map((k) => this.#state.get(k)));
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** {@inheritDoc AtomicKv.list} */
-  list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry> {
-    this.#open("list");
-    return this.#state.list(selector, options);
-  }
-
   /** {@inheritDoc AtomicKv.atomic} */
   atomic(): AtomicOp {
     return new BufferedAtomicOp(this.info, (batch): Promise<KvCommitResult> => {
-      this.#open("commit");
-      if (!this.#state.checksHold(batch)) return Promise.resolve({ ok: false });
-      const seq = this.#state.seq + 1n;
-      this.#state.apply(this.#state.resolve(batch), seq);
+      this.assertOpen("commit");
+      if (!this.state.checksHold(batch)) return Promise.resolve({ ok: false });
+      const seq = this.state.seq + 1n;
+      this.state.apply(this.state.resolve(batch), seq);
       return Promise.resolve({ ok: true, versionstamp: formatVersionstamp(seq) });
     });
   }
 
-  /** {@inheritDoc AtomicKv.watch} */
-  watch(prefix: KvKey, signal: AbortSignal): AsyncIterable<void> {
-    this.#open("watch");
-    return this.#state.watch(prefix, signal);
-  }
-
   /** {@inheritDoc AtomicKv.close} */
   close(): Promise<void> {
-    this.#closed = true;
+    this.closed = true;
     return Promise.resolve();
   }
 }
