@@ -652,14 +652,14 @@ export function opsCases(o: EngineSuiteOptions): void {
       const before = (await q.getJob(job.id))!;
       for (
         const stale of [
-          q.heartbeat(job.id, first.token),
-          q.heartbeat(job.id, first.token, { progress: 1 }),
-          q.complete(job.id, first.token, "stale"),
-          q.fail(job.id, first.token, new Error("stale")),
-          q.release(job.id, first.token),
+          () => q.heartbeat(job.id, first.token),
+          () => q.heartbeat(job.id, first.token, { progress: 1 }),
+          () => q.complete(job.id, first.token, "stale"),
+          () => q.fail(job.id, first.token, new Error("stale")),
+          () => q.release(job.id, first.token),
         ]
       ) {
-        await assert.rejects(stale, (e: unknown) => e instanceof LeaseLostError && e.jobId === job.id);
+        await assert.rejects(stale(), (e: unknown) => e instanceof LeaseLostError && e.jobId === job.id);
       }
       assert.deepEqual(await q.getJob(job.id), before, "nothing changed");
       assert.equal((await q.complete(job.id, second.token, "fresh")).result, "fresh");
