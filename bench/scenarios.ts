@@ -287,11 +287,11 @@ export const scenarios: readonly Scenario[] = [
       n: scaled(5000, s, 50),
       backlog: scaled(1000, s, 10),
       concurrency: best,
-      budgetMs: 0,
+      budgetMs: drainBudget(s),
     }),
     async run(inst, p) {
       await fill(inst, p.backlog + p.n, p.bulkChunk);
-      return await drain(inst, p.n, p.concurrency, false);
+      return await drain(inst, p.n, p.concurrency, false, p.budgetMs);
     },
   },
   {
@@ -303,11 +303,11 @@ export const scenarios: readonly Scenario[] = [
       n: scaled(5000, s, 50),
       backlog: scaled(1_000_000, s, 1000),
       concurrency: best,
-      budgetMs: 0,
+      budgetMs: drainBudget(s),
     }),
     async run(inst, p) {
       await fill(inst, p.backlog + p.n, p.bulkChunk);
-      return await drain(inst, p.n, p.concurrency, false);
+      return await drain(inst, p.n, p.concurrency, false, p.budgetMs);
     },
   },
   {
