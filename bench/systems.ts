@@ -51,7 +51,9 @@ const kvq = (
   options: { store, ...options },
   needs: [],
   packages: [],
-  best: 32,
+  // Measured on this machine: 256 handlers (claims of 100, completions batched alike) drains
+  // ~30% faster than 32 on the SQLite stores, whose commits then carry ~100 jobs each.
+  best: 256,
   byDefault,
 });
 
