@@ -23,7 +23,9 @@ export function loadResults(
   const runs: RunLine[] = [];
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((f) => f.endsWith(".jsonl") && !f.startsWith("ci-")).sort();
+    files = readdirSync(dir).filter((f) =>
+      f.endsWith(".jsonl") && !f.startsWith("ci-")
+    ).sort();
   } catch { /* no results yet */ }
   for (const f of files) {
     for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
@@ -62,8 +64,20 @@ const num = (x: number | undefined, digits = 3): string => {
 };
 const ratio = (
   x: number | undefined,
-): string => (x === undefined || !Number.isFinite(x) ? "–" : `${x.toFixed(2)}×`);
+): string => (x === undefined || !Number.isFinite(x)
+  ? "–"
+  : `${x.toFixed(2)}×`);
 const cell = (s: string | undefined): string => (s ?? "").replace(/\|/g, "\\|");
+
+/** Host of each run, and the host of the newest run (the machine the doc describes). */
+let hostOf = new Map<string, string>();
+let currentHost = "";
+
+/** True when a row was measured on another machine than the newest run's: never compared with it. */
+function foreign(r: ResultLine): boolean {
+  const h = hostOf.get(r.runId);
+  return h !== undefined && h !== currentHost;
+}
 
 /** The kvq row a peer is compared with: kvq's default store on the peer's runtime (else on Node). */
 function referenceFor(
@@ -82,7 +96,7 @@ function kvqOverPeer(
   peer: ResultLine,
   s: Scenario,
 ): number | undefined {
-  if (!kvq) return undefined;
+  if (!kvq || foreign(kvq) || foreign(peer)) return undefined;
   const a = kvq.median[s.headline.metric];
   const b = peer.median[s.headline.metric];
   return b ? a / b : undefined;
@@ -110,13 +124,19 @@ function extraColumns(
   if (s.id.startsWith("d-")) {
     return [{
       title: "drained/run",
-      value: (r) => `${num(r.median.drained)}${r.median.complete === 1 ? "" : " (budget hit)"}`,
+      value: (r) =>
+        `${num(r.median.drained)}${
+          r.median.complete === 1 ? "" : " (budget hit)"
+        }`,
     }];
   }
   if (s.id === "fsync") {
     return [
       { title: "p50 ms/op", value: (r) => num(r.median.p50Ms) },
-      { title: "append + fdatasync ops/s", value: (r) => num(r.median.appendOpsPerSec) },
+      {
+        title: "append + fdatasync ops/s",
+        value: (r) => num(r.median.appendOpsPerSec),
+      },
     ];
   }
   return [];
@@ -143,34 +163,53 @@ function table(s: Scenario, rows: Map<string, ResultLine>): string {
       ? `${num(r.params.n)} of ${num(r.params.backlog + r.params.n)}`
       : num(r.params.n);
     out.push(
-      `| ${r.group === "kvq" ? "**kvq**" : cell(r.system)} | ${cell(r.config)} | ${cell(r.runtime)} | ${
-        cell(r.version)
-      } | ${cell(r.durability)} | ${n} | ${r.params.concurrency || "–"} | **${
+      `| ${r.group === "kvq" ? "**kvq**" : cell(r.system)}${
+        foreign(r) ? " †" : ""
+      } | ${cell(r.config)} | ${cell(r.runtime)} | ${cell(r.version)} | ${
+        cell(r.durability)
+      } | ${n} | ${r.params.concurrency || "–"} | **${
         num(r.median[h.metric])
-      }** | ${runs} | ${extra.map((e) => e.value(r)).join(" | ")}${extra.length ? " | " : ""}${
-        r.group === "peer" ? ratio(kvqOverPeer(kvq, r, s)) : "–"
-      } |`,
+      }** | ${runs} | ${extra.map((e) => e.value(r)).join(" | ")}${
+        extra.length ? " | " : ""
+      }${r.group === "peer" ? ratio(kvqOverPeer(kvq, r, s)) : "–"} |`,
     );
   }
   if (ok.length === 0) {
     out.push(`| (not measured yet) |${" |".repeat(9 + extra.length)}`);
   }
   const scales = [...new Set(ok.map((r) => r.scale))];
-  const notes = ok.filter((r) => r.notes).map((r) => `\`${r.variant}\`: ${r.notes}`);
+  const notes = ok.filter((r) => r.notes).map((r) =>
+    `\`${r.variant}\`: ${r.notes}`
+  );
   const failed = mine.filter((r) => r.runs.length === 0);
-  let text = `### ${s.letter === "-" ? "Baseline" : `(${s.letter})`}: ${s.title}\n\n${out.join("\n")}\n\n`;
+  let text = `### ${
+    s.letter === "-" ? "Baseline" : `(${s.letter})`
+  }: ${s.title}\n\n${out.join("\n")}\n\n`;
   text += `Reproduce: \`npm run bench -- --scenarios ${s.id}\`` +
     (scales.some((x) => x !== 1)
       ? ` (rows measured at scale ${scales.join(", ")}; add \`--scale <x>\`)`
       : "") +
-    `. ${h.better === "higher" ? "Higher is better" : "Lower is better"}; kvq / peer compares the headline ` +
+    `. ${
+      h.better === "higher" ? "Higher is better" : "Lower is better"
+    }; kvq / peer compares the headline ` +
     `median of kvq's default store on the peer's runtime with the peer's.\n`;
+  const others = ok.filter(foreign);
+  if (others.length) {
+    text += `\n† Measured on another machine (${
+      [...new Set(others.map((r) => hostOf.get(r.runId)))].join(", ")
+    }, ${
+      [...new Set(others.map((r) => r.date.slice(0, 10)))].join(", ")
+    }): not comparable with the other rows, ` +
+      "so no ratio; kept until that system is measured again here.\n";
+  }
   if (notes.length && s.id !== "fsync") {
     text += `\nNotes: ${[...new Set(notes)].join("; ")}.\n`;
   }
   if (failed.length) {
     text += `\nNot measured: ${
-      failed.map((r) => `\`${r.variant}\` (${cell(r.errors[0]?.split("\n")[0] ?? "error")})`).join("; ")
+      failed.map((r) =>
+        `\`${r.variant}\` (${cell(r.errors[0]?.split("\n")[0] ?? "error")})`
+      ).join("; ")
     }.\n`;
   }
   return text;
@@ -187,7 +226,7 @@ interface Target {
 function targets(rows: Map<string, ResultLine>): Target[] {
   const get = (variant: string, scenario: string) => {
     const r = rows.get(`${variant}|${scenario}`);
-    return r && r.runs.length ? r : undefined;
+    return r && r.runs.length && !foreign(r) ? r : undefined;
   };
   const out: Target[] = [];
   const status = (have: number | undefined, need: number, higher: boolean) =>
@@ -197,7 +236,9 @@ function targets(rows: Map<string, ResultLine>): Target[] {
       ? "**met**"
       : "**not met**";
   const verdict = (x: number | undefined, need: number) =>
-    x === undefined || !Number.isFinite(x) ? "pending" : `${ratio(x)} ${status(x, need, true)}`;
+    x === undefined || !Number.isFinite(x)
+      ? "pending"
+      : `${ratio(x)} ${status(x, need, true)}`;
   const endToEnd = (variant: string) => {
     const c = get(variant, "c-bulk")?.median.opsPerSec;
     const d = get(variant, "d-drain-best")?.median.jobsPerSec;
@@ -249,7 +290,11 @@ function targets(rows: Map<string, ResultLine>): Target[] {
       kvq: e ? `${num(e.median.p50Ms)} / ${num(e.median.p99Ms)}` : "–",
       against: "–",
       need: "p50 ≤ 1, p99 ≤ 5",
-      status: e ? (e.median.p50Ms <= 1 && e.median.p99Ms <= 5 ? "**met**" : "**not met**") : "pending",
+      status: e
+        ? (e.median.p50Ms <= 1 && e.median.p99Ms <= 5
+          ? "**met**"
+          : "**not met**")
+        : "pending",
     });
   }
   for (const k of stores) {
@@ -261,7 +306,9 @@ function targets(rows: Map<string, ResultLine>): Target[] {
       kvq: `${num(large)} / ${num(small)}`,
       against: "–",
       need: "≥ 0.90",
-      status: `${f === undefined ? "" : f.toFixed(2) + " "}${status(f, 0.9, true)}`,
+      status: `${f === undefined ? "" : f.toFixed(2) + " "}${
+        status(f, 0.9, true)
+      }`,
     });
   }
   const g = get("kvq-file-node", "g-memory")?.median.bytesPerJob;
@@ -278,13 +325,20 @@ function targets(rows: Map<string, ResultLine>): Target[] {
 /** Writes docs/BENCHMARKS.md from the results; returns its path. */
 export function writeReport(out: string = docPath): string {
   const { results, runs } = loadResults();
+  const describe = (h: RunLine["host"]) => `${h.cpus} cores, ${h.model}`;
+  hostOf = new Map(runs.map((r) => [r.runId, describe(r.host)]));
+  const newest = [...runs].sort((a, b) => a.date.localeCompare(b.date)).at(-1);
+  currentHost = newest ? describe(newest.host) : "";
   const rows = pick(results);
   const shown = [...rows.values()].filter((r) => r.runs.length > 0);
   const usedRuns = new Set(shown.map((r) => r.runId));
-  const hosts = runs.filter((r) => usedRuns.has(r.runId));
+  const hosts = runs.filter((r) =>
+    usedRuns.has(r.runId) && hostOf.get(r.runId) === currentHost
+  );
   const host = hosts.at(-1)?.host;
+  const commits = [...new Set(hosts.map((r) => r.commit).filter((c) => c))];
   const runtimes = [...new Set(shown.map((r) => r.runtime))].sort().join(", ");
-  const dates = shown.map((r) => r.date).sort();
+  const dates = shown.filter((r) => !foreign(r)).map((r) => r.date).sort();
   const lines: string[] = [];
   lines.push("# Benchmarks");
   lines.push("");
@@ -333,7 +387,12 @@ export function writeReport(out: string = docPath): string {
         `Measured ${dates[0]?.slice(0, 16).replace("T", " ")} – ${
           dates.at(-1)?.slice(0, 16).replace("T", " ")
         } UTC. ` +
-        "The machine is shared and noisy: compare rows measured in the same run, and read the per-run values.",
+        "The machine is shared and noisy: compare rows measured in the same run, and read the per-run values." +
+        (commits.length
+          ? ` kvq commit measured: ${
+            commits.map((c) => `\`${c}\``).join(", ")
+          }.`
+          : ""),
     );
   } else {
     lines.push("No results yet: run `npm run bench`.");
