@@ -291,7 +291,11 @@ export class LeaseLostError extends KvqError {
   readonly operation: string;
   /** Creates the error. */
   constructor(jobId: string, operation: string, options?: KvqErrorOptions) {
-    super(`Cannot ${operation} job ${jobId}: this worker no longer holds its lease`, options);
+    super(
+      `Cannot ${operation} job ${jobId}: the lease it was claimed with is no longer current ` +
+        "(it expired and the job was reclaimed, or the job was canceled or removed)",
+      options,
+    );
     this.jobId = jobId;
     this.operation = operation;
   }
