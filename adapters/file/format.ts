@@ -125,6 +125,31 @@ export function encodeCommit(mutations: readonly EncodableMutation[]): Uint8Arra
   return out;
 }
 
+/**
+ * Where each mutation's value starts inside an encoded commit (as {@link encodeCommit} wrote it),
+ * in mutation order; -1 for a delete. Every value is preceded by its u32 length.
+ */
+export function commitValueOffsets(encoded: Uint8Array): number[] {
+  const dv = new DataView(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+  const n = dv.getUint32(0, true);
+  const out = new Array<number>(n);
+  let p = 4;
+  for (let i = 0; i < n; i++) {
+    const set = encoded[p] === 1;
+    p += 5 + dv.getUint32(p + 1, true);
+    if (set) {
+      out[i] = p + 4;
+      p += 4 + dv.getUint32(p, true);
+    } else {
+      out[i] = -1;
+    }
+  }
+  return out;
+}
+
+/** Offset of the first encoded commit inside a COMMITS record. */
+export const COMMITS_HEADER_BYTES: number = RECORD_PREFIX + MIN_BODY + 4;
+
 /** Bytes of a COMMITS record holding commits of these encoded sizes. */
 export function commitsRecordBytes(encodedBytes: number): number {
   return RECORD_PREFIX + MIN_BODY + 4 + encodedBytes;
@@ -204,6 +229,8 @@ export class SnapshotWriter {
   records = 0;
   /** Number of entries written so far. */
   count = 0;
+  /** Offsets of the values inside the record the last {@link flush} returned, in entry order. */
+  valueOffsets: number[] = [];
   /** Writes for a store whose sequence number is `seq`. */
   constructor(salt: number, seq: bigint, chunkBytes: number) {
     this.#salt = salt;
@@ -225,6 +252,8 @@ export class SnapshotWriter {
     let p = RECORD_PREFIX + MIN_BODY;
     dv.setUint32(p, this.#entries.length, true);
     p += 4;
+    const offsets = new Array<number>(this.#entries.length);
+    let i = 0;
     for (const e of this.#entries) {
       dv.setBigUint64(p, e.seq, true);
       dv.setUint32(p + 8, e.key.length, true);
@@ -232,8 +261,10 @@ export class SnapshotWriter {
       p += 12 + e.key.length;
       dv.setUint32(p, e.value.length, true);
       rec.set(e.value, p + 4);
+      offsets[i++] = p + 4;
       p += 4 + e.value.length;
     }
+    this.valueOffsets = offsets;
     this.#entries = [];
     this.#bytes = 0;
     this.records++;

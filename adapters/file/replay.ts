@@ -1,5 +1,6 @@
 /**
- * Replays a log file into a {@link KvState} on open, and decides what a bad record means:
+ * Replays a log file into a {@link KvState} over a {@link FileIndex} on open (the index records
+ * where each value lives in the log; values are not copied into memory), and decides what a bad record means:
  * a torn tail (truncated and reported) or corruption ({@link CorruptionError}).
  *
  * The rule: a record is bad when its length is out of bounds, it runs past the end of the file,
@@ -15,8 +16,8 @@
 import { CorruptionError, StorageError } from "../../src/errors.ts";
 import type { KvState } from "../memory/state.ts";
 import { bytesToBinary } from "../memory/sorted_map.ts";
-import type { AppliedMutation } from "../memory/state.ts";
 import type { FsLayer } from "./fs.ts";
+import type { FileIndex } from "./index.ts";
 import {
   COMMITS,
   decodeHeader,
@@ -136,7 +137,7 @@ export async function replayLog(
   fs: FsLayer,
   fd: number,
   size: number,
-  state: KvState,
+  state: KvState<FileIndex>,
   adapter: string,
   path: string,
 ): Promise<ReplayResult> {
@@ -194,7 +195,7 @@ export async function replayLog(
         if (snapshotSeq < 0n) snapshotSeq = seq;
         if (seq !== snapshotSeq) throw new FormatError(`snapshot record seq ${seq}, expected ${snapshotSeq}`);
         if (type === SNAPSHOT) {
-          snapshotEntries += replaySnapshot(p, state, seq, order);
+          snapshotEntries += replaySnapshot(p, state.map, pos, seq, order);
           snapshotRecords++;
         } else if (type === SNAPSHOT_END) {
           const entries = p.u64("entry count");
@@ -212,7 +213,7 @@ export async function replayLog(
       } else {
         if (type !== COMMITS) throw new FormatError(`record type ${type} after the snapshot section`);
         if (seq <= state.seq) throw new FormatError(`sequence number ${seq} is not above ${state.seq}`);
-        result.commits += replayCommits(p, state, seq);
+        result.commits += replayCommits(p, state, pos, seq);
       }
       if (p.left !== 0) throw new FormatError(`${p.left} unexpected bytes at the end of the record`);
     } catch (e) {
@@ -234,9 +235,18 @@ function readKey(p: PayloadReader): string {
   return bytesToBinary(p.view(n, "key"));
 }
 
+/** Skips a value, returning its offset in the file (`base` is the record's offset). */
+function skipValue(p: PayloadReader, base: number): [at: number, len: number] {
+  const len = p.u32("value length");
+  const at = base + p.pos;
+  p.view(len, "value");
+  return [at, len];
+}
+
 function replaySnapshot(
   p: PayloadReader,
-  state: KvState,
+  index: FileIndex,
+  base: number,
   snapshotSeq: bigint,
   order: { last: string | null },
 ): number {
@@ -248,26 +258,32 @@ function replaySnapshot(
     // Compaction writes entries in key order, so a repeated or out-of-order key is damage.
     if (order.last !== null && key <= order.last) throw new FormatError("snapshot keys are out of order");
     order.last = key;
-    const value = p.view(p.u32("value length"), "value").slice();
-    state.map.set(key, { value, seq });
+    const [at, len] = skipValue(p, base);
+    index.set(key, Number(seq), at, len);
   }
   return count;
 }
 
-function replayCommits(p: PayloadReader, state: KvState, firstSeq: bigint): number {
+function replayCommits(p: PayloadReader, state: KvState<FileIndex>, base: number, firstSeq: bigint): number {
   const count = p.u32("commit count");
   if (count === 0) throw new FormatError("a group of zero commits");
+  const index = state.map;
   for (let i = 0; i < count; i++) {
+    const seq = firstSeq + BigInt(i);
     const n = p.u32("mutation count");
-    const mutations: AppliedMutation[] = new Array(n);
     for (let j = 0; j < n; j++) {
       const op = p.u8("op");
       const key = readKey(p);
-      if (op === 1) mutations[j] = { key, value: p.view(p.u32("value length"), "value").slice() };
-      else if (op === 2) mutations[j] = { key, value: null };
-      else throw new FormatError(`unknown mutation op ${op}`);
+      if (op === 1) {
+        const [at, len] = skipValue(p, base);
+        index.set(key, Number(seq), at, len);
+      } else if (op === 2) {
+        index.delete(key);
+      } else {
+        throw new FormatError(`unknown mutation op ${op}`);
+      }
     }
-    state.apply(mutations, firstSeq + BigInt(i));
+    state.seq = seq;
   }
   return count;
 }

@@ -25,9 +25,9 @@ import {
 import { KvState } from "./state.ts";
 import { StateKv } from "./state_kv.ts";
 
-export { KvState } from "./state.ts";
+export { KvState, MemoryEntries } from "./state.ts";
 export { StateKv } from "./state_kv.ts";
-export type { AppliedMutation, StoredValue } from "./state.ts";
+export type { AppliedMutation, EntryStore, StoredValue } from "./state.ts";
 export { binaryToBytes, bytesToBinary, SortedMap } from "./sorted_map.ts";
 
 /** Options of {@link MemoryKv}. */

@@ -1,7 +1,8 @@
 /**
  * The in-memory state of an AtomicKv store: ordered entries, versionstamps, check evaluation and
- * watch notification. The memory adapter is this state alone; the file store is this state plus
- * a durable log. Kept in one place so the two cannot drift.
+ * watch notification. The memory adapter is this state over a {@link SortedMap} of values; the
+ * file store is this state over its own index (keys in memory, values in the log) plus the log.
+ * Reads, listing and watch are kept in one place so the two cannot drift.
  *
  * @module
  */
@@ -29,15 +30,59 @@ export interface StoredValue {
 
 const LIST_BATCH = 256;
 
+/**
+ * The ordered entries a {@link KvState} reads from. Keys are binary strings (one char per byte).
+ *
+ * @example The memory adapter's store
+ * ```ts
+ * import { MemoryEntries } from "@kvq/kvq/memory";
+ * const entries = new MemoryEntries();
+ * entries.set("k", { value: new Uint8Array([1]), seq: 7n });
+ * console.log(entries.seqOf("k"), entries.size); // 7n 1
+ * ```
+ */
+export interface EntryStore {
+  /** Number of keys. */
+  readonly size: number;
+  /** The entry at `key`, or undefined (the caller copies the value before handing it out). */
+  get(key: string): StoredValue | undefined;
+  /** The seq of the entry at `key`, or undefined; cheaper than {@link get}. */
+  seqOf(key: string): bigint | undefined;
+  /** Entries with `start <= key < end`, ascending or descending. */
+  range(start: string, end: string, reverse?: boolean): Iterable<[string, StoredValue]>;
+}
+
+/**
+ * The memory adapter's entries: a {@link SortedMap} of values with their seqs.
+ *
+ * @example
+ * ```ts
+ * import { MemoryEntries } from "@kvq/kvq/memory";
+ * console.log(new MemoryEntries().seqOf("missing")); // undefined
+ * ```
+ */
+export class MemoryEntries extends SortedMap<StoredValue> implements EntryStore {
+  /** The seq of the entry at `key`, or undefined. */
+  seqOf(key: string): bigint | undefined {
+    return this.get(key)?.seq;
+  }
+}
+
 /** A mutation resolved to binary-string keys, as applied to (and logged by) a store. */
 export type AppliedMutation = { key: string; value: Uint8Array } | { key: string; value: null };
 
-/** The ordered in-memory state. */
-export class KvState {
-  readonly map: SortedMap<StoredValue> = new SortedMap();
+/** The ordered in-memory state over the entry store `S` (by default the memory adapter's). */
+export class KvState<S extends EntryStore = MemoryEntries> {
+  /** The entries. */
+  readonly map: S;
   /** Sequence number of the last applied commit. */
   seq = 0n;
   #watchers = new Set<{ prefix: string; wake: () => void }>();
+
+  /** State over `map`; without one, over a new {@link MemoryEntries}. */
+  constructor(map?: S) {
+    this.map = map ?? (new MemoryEntries() as EntryStore as S);
+  }
 
   /** Reads one key. */
   get(key: KvKey): KvEntry | null {
@@ -57,8 +102,8 @@ export class KvState {
   /** True when every check of the batch holds. */
   checksHold(batch: AtomicBatch): boolean {
     for (const c of batch.checks) {
-      const v = this.map.get(bytesToBinary(c.keyBytes));
-      const current = v ? formatVersionstamp(v.seq) : null;
+      const seq = this.map.seqOf(bytesToBinary(c.keyBytes));
+      const current = seq === undefined ? null : formatVersionstamp(seq);
       if (current !== c.versionstamp) return false;
     }
     return true;
@@ -72,13 +117,18 @@ export class KvState {
     }));
   }
 
-  /** Applies resolved mutations as commit `seq` and wakes watchers. */
-  apply(mutations: readonly AppliedMutation[], seq: bigint): void {
+  /** Applies resolved mutations as commit `seq` and wakes watchers (memory entries only). */
+  apply(this: KvState<MemoryEntries>, mutations: readonly AppliedMutation[], seq: bigint): void {
     this.seq = seq;
     for (const m of mutations) {
       if (m.value === null) this.map.delete(m.key);
       else this.map.set(m.key, { value: m.value, seq });
     }
+    this.notify(mutations);
+  }
+
+  /** Wakes the watchers of prefixes these mutations touch (after the store applied them). */
+  notify(mutations: readonly { key: string }[]): void {
     if (this.#watchers.size === 0) return;
     for (const w of this.#watchers) {
       if (mutations.some((m) => m.key.startsWith(w.prefix))) w.wake();

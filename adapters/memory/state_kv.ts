@@ -16,7 +16,7 @@ import type {
   KvListOptions,
   KvListSelector,
 } from "../../src/kv.ts";
-import type { KvState } from "./state.ts";
+import type { EntryStore, KvState, MemoryEntries } from "./state.ts";
 
 /**
  * Base class of the stores that read from a {@link KvState}.
@@ -34,16 +34,16 @@ import type { KvState } from "./state.ts";
  * console.log(await new ReadOnlyKv(new KvState()).get(["x"])); // null
  * ```
  */
-export abstract class StateKv implements AtomicKv {
+export abstract class StateKv<S extends EntryStore = MemoryEntries> implements AtomicKv {
   /** {@inheritDoc AtomicKv.info} */
   abstract readonly info: KvInfo;
   /** The ordered in-memory state reads come from. */
-  protected readonly state: KvState;
+  protected readonly state: KvState<S>;
   /** True once the store is closed: every operation then rejects with StoreClosedError. */
   protected closed = false;
 
   /** Wraps `state`. */
-  constructor(state: KvState) {
+  constructor(state: KvState<S>) {
     this.state = state;
   }
 
