@@ -16,6 +16,7 @@ import { lifecycleCases } from "./lifecycle.ts";
 import { limitCases } from "./limits.ts";
 import { listingCases } from "./listing.ts";
 import { orderingCases } from "./ordering.ts";
+import { spaceCases } from "./space.ts";
 import type { ConformanceCase, ConformanceOptions } from "./types.ts";
 import { valueCases } from "./values.ts";
 import { versionstampCases } from "./versionstamps.ts";
@@ -35,6 +36,7 @@ const CONCERNS: readonly (readonly [string, readonly CaseDef[]])[] = [
   ["durability", durabilityCases],
   ["watch", watchCases],
   ["lifecycle", lifecycleCases],
+  ["space", spaceCases],
 ];
 
 function runToken(): string {

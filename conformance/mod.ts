@@ -6,8 +6,8 @@
  * byte-exact values, consistent getMany, durability across a reopen, watch, and close.
  *
  * Cases register through `node:test`, so the same test file runs under `node --test`,
- * `bun test` and `deno test`. Cases that need a capability (`watch`, `durable`) are skipped
- * when the store does not declare it in its `info`, never by the adapter's name.
+ * `bun test` and `deno test`. Cases that need a capability (`watch`, `durable`, `spaceReserve`)
+ * are skipped when the store does not declare it in its `info`, never by the adapter's name.
  *
  * @example Run the suite against your own backend
  * ```ts
@@ -37,14 +37,18 @@ export type {
 /** Longest a single case may take, in milliseconds. */
 const CASE_TIMEOUT_MS = 60_000;
 
-type Declared = { readonly watch: boolean; readonly durable: boolean };
+type Declared = { readonly watch: boolean; readonly durable: boolean; readonly spaceReserve: boolean };
 
 /** Opens one store to read what it declares, then closes (and destroys) it again. */
 async function probe(options: ConformanceOptions): Promise<Declared> {
   const context = { id: `kvq-probe-${crypto.getRandomValues(new Uint32Array(1))[0].toString(16)}` };
   const kv: AtomicKv = await options.open(context);
   try {
-    return { watch: kv.info.watch === true, durable: kv.info.durable === true };
+    return {
+      watch: kv.info.watch === true,
+      durable: kv.info.durable === true,
+      spaceReserve: kv.info.spaceReserve === true,
+    };
   } finally {
     await kv.close();
     await options.destroy?.(context);
@@ -106,7 +110,7 @@ export async function testAdapter(options: ConformanceOptions): Promise<void> {
   const cases = conformanceCases(options);
   const caps: ConformanceCapabilities = options.capabilities ?? {};
   const declared = caps.watch !== undefined && caps.durable !== undefined
-    ? { watch: caps.watch, durable: caps.durable }
+    ? { watch: caps.watch, durable: caps.durable, spaceReserve: caps.spaceReserve ?? false }
     : await probe(options);
   registerAll(options.name, cases, declared);
 }

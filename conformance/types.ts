@@ -21,7 +21,7 @@ import type { AtomicKv } from "../src/kv.ts";
  * console.log(needs("durable"));
  * ```
  */
-export type ConformanceCapability = "watch" | "durable";
+export type ConformanceCapability = "watch" | "durable" | "spaceReserve";
 
 /**
  * Handed to {@link ConformanceOptions.open} for every store a case opens.
@@ -59,6 +59,12 @@ export interface ConformanceCapabilities {
   readonly watch?: boolean;
   /** Expected value of `info.durable`. @default read from the store's info */
   readonly durable?: boolean;
+  /**
+   * Expected value of `info.spaceReserve`. When `watch` and `durable` are given, the suite opens no
+   * store to read capabilities, so leaving this out then skips the `space` cases.
+   * @default read from the store's info, or false when `watch` and `durable` are given
+   */
+  readonly spaceReserve?: boolean;
 }
 
 /**

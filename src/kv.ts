@@ -66,6 +66,14 @@ export interface KvInfo {
   readonly durable: boolean;
   /** True when the store implements {@link AtomicKv.watch}. */
   readonly watch: boolean;
+  /**
+   * True when the store keeps a space reserve and honours {@link AtomicOp.growth}: when it runs
+   * out of disk space it refuses operations marked as growth with `StorageError` code `"ENOSPC"`
+   * while it still accepts the others (which move, finish or remove data already stored), so
+   * stored work can finish. Absent or false: the store treats every operation alike.
+   * @default false
+   */
+  readonly spaceReserve?: boolean;
 }
 
 /** Result of {@link AtomicOp.commit}. */
@@ -79,6 +87,14 @@ export interface AtomicOp {
   set(key: KvKey, value: Uint8Array): this;
   /** Remove `key` (no error if absent). */
   delete(key: KvKey): this;
+  /**
+   * Optional hint: this operation adds new data (a new job) rather than moving, finishing or
+   * removing data already stored. It never changes the outcome of a commit, except that a store
+   * declaring `info.spaceReserve` may refuse a marked commit with `StorageError` code `"ENOSPC"`
+   * while it is low on disk space (and still accept unmarked ones). Stores may omit the method or
+   * ignore the mark; callers use `op.growth?.()`.
+   */
+  growth?(): this;
   /**
    * Apply everything. Resolves `{ ok: false }` when a check failed (nothing applied); rejects
    * with {@link LimitError} or {@link StorageError} on a real fault (nothing applied either).
@@ -451,6 +467,8 @@ export interface AtomicBatch {
   readonly checks: readonly BatchCheck[];
   /** The mutations, in call order (a later one on the same key wins). */
   readonly mutations: readonly BatchMutation[];
+  /** True when the operation was marked with {@link AtomicOp.growth}. */
+  readonly growth?: boolean;
 }
 
 /**
@@ -474,6 +492,7 @@ export class BufferedAtomicOp implements AtomicOp {
   readonly #mutations: BatchMutation[] = [];
   #error: unknown = undefined;
   #committed = false;
+  #growth = false;
 
   /** Creates the buffer; `apply` runs the validated batch. */
   constructor(info: KvInfo, apply: (batch: AtomicBatch) => Promise<KvCommitResult>) {
@@ -514,6 +533,12 @@ export class BufferedAtomicOp implements AtomicOp {
     return this;
   }
 
+  /** {@inheritDoc AtomicOp.growth} */
+  growth(): this {
+    this.#growth = true;
+    return this;
+  }
+
   /** {@inheritDoc AtomicOp.commit} */
   commit(): Promise<KvCommitResult> {
     if (this.#committed) {
@@ -531,7 +556,10 @@ export class BufferedAtomicOp implements AtomicOp {
       return Promise.reject(new LimitError(info.name, "checks", this.#checks.length, info.maxChecks));
     }
     try {
-      return this.#apply({ checks: this.#checks, mutations: this.#mutations });
+      const batch: AtomicBatch = this.#growth
+        ? { checks: this.#checks, mutations: this.#mutations, growth: true }
+        : { checks: this.#checks, mutations: this.#mutations };
+      return this.#apply(batch);
     } catch (e) {
       return Promise.reject(
         e instanceof StorageError ? e : new StorageError(info.name, "commit", String(e), { cause: e }),

@@ -13,7 +13,9 @@ await testAdapter({
   name: "file",
   open: (ctx) => FileKv.open(file(ctx.id)),
   destroy: (ctx) => {
-    for (const suffix of ["", ".lock", ".compact", ".new"]) rmSync(file(ctx.id) + suffix, { force: true });
+    for (const suffix of ["", ".lock", ".compact", ".new", ".reserve"]) {
+      rmSync(file(ctx.id) + suffix, { force: true });
+    }
   },
-  capabilities: { durable: true, watch: true },
+  capabilities: { durable: true, watch: true, spaceReserve: true },
 });
