@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileKv } from "../../adapters/file/mod.ts";
@@ -71,11 +71,12 @@ test("FileKv disk full: a partial write is cut away before the next commit (simu
   await reopened.close();
 });
 
-test("FileKv disk full: queued commits are re-checked without the failed write's effects", async () => {
+test("FileKv disk full: queued commits are re-checked without the failed write's effects (no reserve)", async () => {
   const t = tempDir();
   try {
     const fs = faulty(nodeFs);
-    const kv = await FileKv.open(t.path, { fs });
+    // Without a reserve a write that fails for lack of space fails its commits at once.
+    const kv = await FileKv.open(t.path, { fs, reserveBytes: 0 });
     assert.ok((await kv.atomic().set(["k"], enc("v1")).commit()).ok);
     await new Promise((r) => setTimeout(r, 0)); // the writer is idle: the next commit is written alone
     let writes = 0;
@@ -93,6 +94,83 @@ test("FileKv disk full: queued commits are re-checked without the failed write's
   } finally {
     t.cleanup();
   }
+});
+
+test("FileKv disk full: the reserve is released, the growth commit refused, the rest retried and re-checked", async () => {
+  const t = tempDir();
+  try {
+    const fs = faulty(nodeFs);
+    const kv = await FileKv.open(t.path, { fs, reserveBytes: 64 * 1024 });
+    assert.deepEqual(kv.spaceReserve(), {
+      bytes: 65536,
+      retryMs: 1000,
+      held: true,
+      low: false,
+      releases: 0,
+      restores: 0,
+    });
+    assert.ok((await kv.atomic().set(["k"], enc("v1")).commit()).ok);
+    await new Promise((r) => setTimeout(r, 0)); // the writer is idle: the next commit is written alone
+    let writes = 0;
+    fs.faults.before = (op) => (op === "write" && writes++ === 0 ? fsError("ENOSPC") : undefined);
+    // The growth commit (a delete, to make its effect visible to the next check) is written first
+    // and fails; the store frees its reserve, refuses the growth commit, and retries the others.
+    const grow = kv.atomic().delete(["k"]).growth!().commit();
+    const recreate = kv.atomic().check(["k"], null).set(["k"], enc("v2")).commit();
+    const progress = kv.atomic().set(["other"], enc("o")).commit();
+    await assert.rejects(
+      grow,
+      (e) => isStorageError("ENOSPC")(e) && /low on disk space/.test((e as Error).message),
+    );
+    assert.deepEqual(await recreate, { ok: false });
+    assert.ok((await progress).ok);
+    assert.equal(dec((await kv.get(["k"]))?.value), "v1");
+    const state = kv.spaceReserve();
+    assert.equal(state.low, true);
+    assert.equal(state.releases, 1);
+    assert.equal(existsSync(t.path + ".reserve"), false);
+    // Low-space mode: growth is refused at once (no write), other commits go on.
+    const before = fs.faults.counts.write;
+    await assert.rejects(kv.atomic().set(["n"], enc("x")).growth!().commit(), isStorageError("ENOSPC"));
+    assert.equal(fs.faults.counts.write, before);
+    assert.ok((await kv.atomic().set(["other"], enc("o2")).commit()).ok);
+    await kv.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
+test("FileKv low-space mode: a compaction that does not fit fails with ENOSPC and leaves the old log; one that fits frees space and ends the mode", async () => {
+  const sim = new SimFs();
+  const path = "/data/store.kvq";
+  const kv = await FileKv.open(path, { fs: sim, reserveBytes: 64 * 1024, autoCompact: false });
+  const kib = new Uint8Array(1024).fill(1);
+  for (let i = 0; i < 100; i++) await kv.atomic().set(["live", i], kib).commit(); // ~100 KiB live
+  for (let i = 0; i < 300; i++) await kv.atomic().set(["churn"], kib).commit(); // ~300 KiB garbage
+  sim.capacity = sim.usedBytes(); // full
+  assert.ok((await kv.atomic().set(["churn"], enc("small")).commit()).ok, "written on the reserve's room");
+  assert.equal(kv.spaceReserve().low, true);
+  // The compacted copy (~100 KiB) does not fit in the room left (~64 KiB): it fails, the
+  // temporary file is gone, the old log is intact and the store goes on.
+  const used = sim.usedBytes();
+  const before = await dump(kv);
+  await assert.rejects(kv.compact(), isStorageError("ENOSPC"));
+  assert.equal(sim.exists(path + ".compact"), false);
+  assert.equal(sim.usedBytes(), used, "the failed compaction left nothing behind");
+  assert.deepEqual(await dump(kv), before);
+  assert.ok((await kv.atomic().delete(["live", 0]).commit()).ok);
+  assert.equal(kv.spaceReserve().low, true);
+  // With 64 KiB more the copy fits: the compaction frees the garbage, and the store re-creates
+  // its reserve at once (a compaction does not wait for the retry interval).
+  sim.capacity += 64 * 1024;
+  await kv.compact();
+  assert.equal(kv.spaceReserve().low, false);
+  assert.equal(kv.spaceReserve().restores, 1);
+  const expected = await dump(kv);
+  await kv.close();
+  const reopened = await FileKv.open(path, { fs: sim.crash() });
+  assert.deepEqual(await dump(reopened), expected);
+  await reopened.close();
 });
 
 test("FileKv write errors: EIO on write rejects with StorageError EIO and the store goes on", async () => {
@@ -156,7 +234,8 @@ test(
       const path = join(m.dir, "store.kvq");
       const filler = join(m.dir, "filler.bin");
       writeFileSync(filler, new Uint8Array(512 * 1024));
-      const kv = await FileKv.open(path, { autoCompact: false });
+      // No reserve: this test is about the log itself on a full disk (disk_full_engine_test.ts has the reserve).
+      const kv = await FileKv.open(path, { autoCompact: false, reserveBytes: 0 });
       const value = new Uint8Array(8000).fill(7);
       let acked = 0;
       let error: unknown = null;

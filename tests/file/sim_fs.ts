@@ -290,6 +290,11 @@ export class SimFs implements FsLayer {
     return fsError("ECRASHED", "the simulated process has crashed");
   }
 
+  /** Bytes the files on the disk hold (what `capacity` is compared with). */
+  usedBytes(): number {
+    return this.#used();
+  }
+
   exists(path: string): boolean {
     return this.#names.has(path);
   }
