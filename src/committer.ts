@@ -36,6 +36,13 @@ export interface WriteUnit {
   readonly delta?: Partial<Counts>;
   /** Unfinished jobs this unit adds; checked against `maxQueued`. */
   readonly room?: number;
+  /**
+   * New data (a new job), not a change of stored data: its commit is marked with
+   * `AtomicOp.growth`, so a store low on disk space may refuse it (`StorageError` code `"ENOSPC"`)
+   * while it still takes the others. When such a refusal hits a commit that packed growth with
+   * other units, the growth units fail with it and the others are committed again on their own.
+   */
+  readonly growth?: boolean;
   /** Written instead when the queue is full; without it a full queue refuses the unit. */
   readonly overflow?: WriteUnit;
   /**
@@ -339,6 +346,8 @@ export class Committer {
         for (const l of live) addCounts(next, l.unit.delta);
       }
       const op = this.#kv.atomic();
+      const growth = live.some((l) => l.unit.growth);
+      if (growth) op.growth?.();
       if (counting) op.check(this.#countsKey, state!.versionstamp);
       // Units sharing a read-only check (the paused flag) pass the same key object: check it once.
       const seen = new Set<KvKey>();
@@ -361,6 +370,13 @@ export class Committer {
         if (live.length > 1 && e instanceof LimitError) {
           // The batch as a whole broke a limit the store does not declare: write one by one.
           this.#queue.unshift(...live.map((l) => ({ ...l.p, solo: true })));
+          return;
+        }
+        if (growth && e instanceof StorageError && e.code === "ENOSPC" && live.some((l) => !l.unit.growth)) {
+          // Low on space: the store refused the new data packed in this commit. Fail the growth
+          // units; the others (claims, completions, ...) go again without them.
+          for (const l of live) if (l.unit.growth) l.p.reject(e);
+          this.#queue.unshift(...live.filter((l) => !l.unit.growth).map((l) => l.p));
           return;
         }
         throw e;

@@ -129,9 +129,22 @@ function merge(a: WriteUnit, b: Partial<WriteUnit>): WriteUnit {
     delta,
     room: a.room,
     overflow: a.overflow,
+    growth: a.growth,
   };
   if (a.conflicts && b.conflicts) return { ...unit, conflicts: [...a.conflicts, ...b.conflicts] };
   return a.conflicts && !b.sets?.length && !b.deletes?.length ? { ...unit, conflicts: a.conflicts } : unit;
+}
+
+/** An add refused for lack of space, said as such; other errors pass through. */
+function addError(e: unknown): unknown {
+  if (!(e instanceof StorageError) || e.code !== "ENOSPC") return e;
+  return new StorageError(
+    e.adapter,
+    "add",
+    `Cannot add job: the store is low on disk space (${e.message}). Jobs already stored still run; ` +
+      "adds work again once space is freed",
+    { cause: e, code: "ENOSPC" },
+  );
 }
 
 function checkNumber(what: string, v: unknown, min: number, integer = false): void {
@@ -529,6 +542,7 @@ export class Engine<T, R> {
         deletes: [],
         delta: { [r.state]: 1 },
         room: isTerminal(r.state) ? 0 : 1,
+        growth: true,
         // A new id touches nothing another unit can; only its unique key can be shared.
         conflicts: r.key !== undefined ? [this.ks.job(id), this.ks.unique(r.key)] : [this.ks.job(id)],
       };
@@ -555,7 +569,7 @@ export class Engine<T, R> {
     if (opts.atomic) return await this.#addAtomic(data, opts);
     for (let round = 0;; round++) {
       const p = await this.prepare(data, opts);
-      const res = await this.committer.write(p.unit);
+      const res = await this.committer.write(p.unit).catch((e) => Promise.reject(addError(e)));
       const added = await this.#settleAdd(p, res, round);
       if (added) return added;
     }
@@ -598,7 +612,8 @@ export class Engine<T, R> {
     }
     const prepared: Prepared<T>[] = [];
     for (const item of items) prepared.push(await this.prepare(item.data, item.options ?? {}));
-    const results = await this.committer.writeMany(prepared.map((p) => p.unit));
+    const results = await this.committer.writeMany(prepared.map((p) => p.unit))
+      .catch((e) => Promise.reject(addError(e)));
     const out: AddedJob<T, R>[] = [];
     for (let i = 0; i < prepared.length; i++) {
       const added = await this.#settleAdd(prepared[i], results[i], 0);
@@ -614,6 +629,7 @@ export class Engine<T, R> {
       if (existing) return { ...existing, created: false };
     }
     const p = await this.prepare(data, { ...opts, atomic: undefined });
+    op.growth?.(); // a new job: a store low on space may refuse the caller's commit
     let unit = p.unit;
     let record = p.record;
     if (this.maxQueued !== Infinity) {
