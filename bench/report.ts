@@ -23,9 +23,7 @@ export function loadResults(
   const runs: RunLine[] = [];
   let files: string[] = [];
   try {
-    files = readdirSync(dir).filter((f) =>
-      f.endsWith(".jsonl") && !f.startsWith("ci-")
-    ).sort();
+    files = readdirSync(dir).filter((f) => f.endsWith(".jsonl") && !f.startsWith("ci-")).sort();
   } catch { /* no results yet */ }
   for (const f of files) {
     for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
@@ -64,9 +62,7 @@ const num = (x: number | undefined, digits = 3): string => {
 };
 const ratio = (
   x: number | undefined,
-): string => (x === undefined || !Number.isFinite(x)
-  ? "–"
-  : `${x.toFixed(2)}×`);
+): string => (x === undefined || !Number.isFinite(x) ? "–" : `${x.toFixed(2)}×`);
 const cell = (s: string | undefined): string => (s ?? "").replace(/\|/g, "\\|");
 
 /** Host of each run, and the host of the newest run (the machine the doc describes). */
@@ -124,10 +120,7 @@ function extraColumns(
   if (s.id.startsWith("d-")) {
     return [{
       title: "drained/run",
-      value: (r) =>
-        `${num(r.median.drained)}${
-          r.median.complete === 1 ? "" : " (budget hit)"
-        }`,
+      value: (r) => `${num(r.median.drained)}${r.median.complete === 1 ? "" : " (budget hit)"}`,
     }];
   }
   if (s.id === "fsync") {
@@ -163,35 +156,27 @@ function table(s: Scenario, rows: Map<string, ResultLine>): string {
       ? `${num(r.params.n)} of ${num(r.params.backlog + r.params.n)}`
       : num(r.params.n);
     out.push(
-      `| ${r.group === "kvq" ? "**kvq**" : cell(r.system)}${
-        foreign(r) ? " †" : ""
-      } | ${cell(r.config)} | ${cell(r.runtime)} | ${cell(r.version)} | ${
-        cell(r.durability)
-      } | ${n} | ${r.params.concurrency || "–"} | **${
+      `| ${r.group === "kvq" ? "**kvq**" : cell(r.system)}${foreign(r) ? " †" : ""} | ${cell(r.config)} | ${
+        cell(r.runtime)
+      } | ${cell(r.version)} | ${cell(r.durability)} | ${n} | ${r.params.concurrency || "–"} | **${
         num(r.median[h.metric])
-      }** | ${runs} | ${extra.map((e) => e.value(r)).join(" | ")}${
-        extra.length ? " | " : ""
-      }${r.group === "peer" ? ratio(kvqOverPeer(kvq, r, s)) : "–"} |`,
+      }** | ${runs} | ${extra.map((e) => e.value(r)).join(" | ")}${extra.length ? " | " : ""}${
+        r.group === "peer" ? ratio(kvqOverPeer(kvq, r, s)) : "–"
+      } |`,
     );
   }
   if (ok.length === 0) {
     out.push(`| (not measured yet) |${" |".repeat(9 + extra.length)}`);
   }
   const scales = [...new Set(ok.map((r) => r.scale))];
-  const notes = ok.filter((r) => r.notes).map((r) =>
-    `\`${r.variant}\`: ${r.notes}`
-  );
+  const notes = ok.filter((r) => r.notes).map((r) => `\`${r.variant}\`: ${r.notes}`);
   const failed = mine.filter((r) => r.runs.length === 0);
-  let text = `### ${
-    s.letter === "-" ? "Baseline" : `(${s.letter})`
-  }: ${s.title}\n\n${out.join("\n")}\n\n`;
+  let text = `### ${s.letter === "-" ? "Baseline" : `(${s.letter})`}: ${s.title}\n\n${out.join("\n")}\n\n`;
   text += `Reproduce: \`npm run bench -- --scenarios ${s.id}\`` +
     (scales.some((x) => x !== 1)
       ? ` (rows measured at scale ${scales.join(", ")}; add \`--scale <x>\`)`
       : "") +
-    `. ${
-      h.better === "higher" ? "Higher is better" : "Lower is better"
-    }; kvq / peer compares the headline ` +
+    `. ${h.better === "higher" ? "Higher is better" : "Lower is better"}; kvq / peer compares the headline ` +
     `median of kvq's default store on the peer's runtime with the peer's.\n`;
   const others = ok.filter(foreign);
   if (others.length) {
@@ -207,9 +192,7 @@ function table(s: Scenario, rows: Map<string, ResultLine>): string {
   }
   if (failed.length) {
     text += `\nNot measured: ${
-      failed.map((r) =>
-        `\`${r.variant}\` (${cell(r.errors[0]?.split("\n")[0] ?? "error")})`
-      ).join("; ")
+      failed.map((r) => `\`${r.variant}\` (${cell(r.errors[0]?.split("\n")[0] ?? "error")})`).join("; ")
     }.\n`;
   }
   return text;
@@ -236,9 +219,7 @@ function targets(rows: Map<string, ResultLine>): Target[] {
       ? "**met**"
       : "**not met**";
   const verdict = (x: number | undefined, need: number) =>
-    x === undefined || !Number.isFinite(x)
-      ? "pending"
-      : `${ratio(x)} ${status(x, need, true)}`;
+    x === undefined || !Number.isFinite(x) ? "pending" : `${ratio(x)} ${status(x, need, true)}`;
   const endToEnd = (variant: string) => {
     const c = get(variant, "c-bulk")?.median.opsPerSec;
     const d = get(variant, "d-drain-best")?.median.jobsPerSec;
@@ -290,11 +271,7 @@ function targets(rows: Map<string, ResultLine>): Target[] {
       kvq: e ? `${num(e.median.p50Ms)} / ${num(e.median.p99Ms)}` : "–",
       against: "–",
       need: "p50 ≤ 1, p99 ≤ 5",
-      status: e
-        ? (e.median.p50Ms <= 1 && e.median.p99Ms <= 5
-          ? "**met**"
-          : "**not met**")
-        : "pending",
+      status: e ? (e.median.p50Ms <= 1 && e.median.p99Ms <= 5 ? "**met**" : "**not met**") : "pending",
     });
   }
   for (const k of stores) {
@@ -306,9 +283,7 @@ function targets(rows: Map<string, ResultLine>): Target[] {
       kvq: `${num(large)} / ${num(small)}`,
       against: "–",
       need: "≥ 0.90",
-      status: `${f === undefined ? "" : f.toFixed(2) + " "}${
-        status(f, 0.9, true)
-      }`,
+      status: `${f === undefined ? "" : f.toFixed(2) + " "}${status(f, 0.9, true)}`,
     });
   }
   const g = get("kvq-file-node", "g-memory")?.median.bytesPerJob;
@@ -332,9 +307,7 @@ export function writeReport(out: string = docPath): string {
   const rows = pick(results);
   const shown = [...rows.values()].filter((r) => r.runs.length > 0);
   const usedRuns = new Set(shown.map((r) => r.runId));
-  const hosts = runs.filter((r) =>
-    usedRuns.has(r.runId) && hostOf.get(r.runId) === currentHost
-  );
+  const hosts = runs.filter((r) => usedRuns.has(r.runId) && hostOf.get(r.runId) === currentHost);
   const host = hosts.at(-1)?.host;
   const commits = [...new Set(hosts.map((r) => r.commit).filter((c) => c))];
   const runtimes = [...new Set(shown.map((r) => r.runtime))].sort().join(", ");
@@ -388,11 +361,7 @@ export function writeReport(out: string = docPath): string {
           dates.at(-1)?.slice(0, 16).replace("T", " ")
         } UTC. ` +
         "The machine is shared and noisy: compare rows measured in the same run, and read the per-run values." +
-        (commits.length
-          ? ` kvq commit measured: ${
-            commits.map((c) => `\`${c}\``).join(", ")
-          }.`
-          : ""),
+        (commits.length ? ` kvq commit measured: ${commits.map((c) => `\`${c}\``).join(", ")}.` : ""),
     );
   } else {
     lines.push("No results yet: run `npm run bench`.");

@@ -97,9 +97,7 @@ function selectVariants(spec: string): Variant[] {
       : variants.filter((v) => v.id === p);
     if (matched.length === 0) {
       throw new RangeError(
-        `--systems: "${p}" matches nothing (known: ${
-          variants.map((v) => v.id).join(", ")
-        })`,
+        `--systems: "${p}" matches nothing (known: ${variants.map((v) => v.id).join(", ")})`,
       );
     }
     for (const v of matched) out.add(v);
@@ -110,17 +108,11 @@ function selectVariants(spec: string): Variant[] {
 function selectScenarios(spec: string): Scenario[] {
   if (spec === "all") return [...scenarios];
   const parts = spec.split(",").map((s) => s.trim()).filter(Boolean);
-  const out = scenarios.filter((s) =>
-    parts.includes(s.id) || parts.includes(s.letter)
-  );
-  const unknown = parts.filter((p) =>
-    !scenarios.some((s) => s.id === p || s.letter === p)
-  );
+  const out = scenarios.filter((s) => parts.includes(s.id) || parts.includes(s.letter));
+  const unknown = parts.filter((p) => !scenarios.some((s) => s.id === p || s.letter === p));
   if (unknown.length) {
     throw new RangeError(
-      `--scenarios: unknown ${unknown.join(", ")} (known: ${
-        scenarios.map((s) => s.id).join(", ")
-      })`,
+      `--scenarios: unknown ${unknown.join(", ")} (known: ${scenarios.map((s) => s.id).join(", ")})`,
     );
   }
   return out;
@@ -160,8 +152,7 @@ function runtimeAvailable(runtime: RuntimeName): boolean {
   return r.status === 0;
 }
 
-const installed = (pkg: string) =>
-  existsSync(join(benchDir, "node_modules", pkg, "package.json"));
+const installed = (pkg: string) => existsSync(join(benchDir, "node_modules", pkg, "package.json"));
 
 /** Installs bench/'s own dependencies (the peers) with npm, inside bench/ only. */
 export function installPeers(): boolean {
@@ -215,9 +206,7 @@ async function applyRedisConfig(
           await r.command("CONFIG", "SET", key, value);
         }
         console.log(
-          `bench: Redis settings restored (${
-            saved.map(([k, v]) => `${k}=${v}`).join(", ")
-          })`,
+          `bench: Redis settings restored (${saved.map(([k, v]) => `${k}=${v}`).join(", ")})`,
         );
       } finally {
         r.close();
@@ -234,9 +223,7 @@ async function applyRedisConfig(
       await new Promise((r) => setTimeout(r, 100));
     }
     console.log(
-      `bench: Redis settings applied (${
-        Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(", ")
-      })`,
+      `bench: Redis settings applied (${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(", ")})`,
     );
   } finally {
     redis.close();
@@ -315,9 +302,7 @@ function runChild(
       clearTimeout(killer);
       if (child.pid) live.delete(child.pid);
       rmSync(dir, { recursive: true, force: true });
-      const line = out.split("\n").reverse().find((l) =>
-        l.startsWith("@@RESULT ")
-      );
+      const line = out.split("\n").reverse().find((l) => l.startsWith("@@RESULT "));
       if (line) {
         resolve(JSON.parse(line.slice("@@RESULT ".length)) as ChildResult);
         return;
@@ -448,9 +433,7 @@ async function main(): Promise<number> {
   if (args.list) {
     for (const v of variants) {
       console.log(
-        `${v.byDefault ? "*" : " "} ${v.id.padEnd(18)} ${
-          v.runtime.padEnd(5)
-        } ${v.system}: ${v.config}`,
+        `${v.byDefault ? "*" : " "} ${v.id.padEnd(18)} ${v.runtime.padEnd(5)} ${v.system}: ${v.config}`,
       );
     }
     console.log(
@@ -485,13 +468,9 @@ async function main(): Promise<number> {
     const why = !haveRuntime.get(v.runtime)
       ? `runtime ${v.runtime} not found`
       : v.needs.find((s) => !up.has(s))
-      ? `${
-        v.needs.find((s) => !up.has(s))
-      } is not reachable on 127.0.0.1 (start it with scripts/services.sh)`
+      ? `${v.needs.find((s) => !up.has(s))} is not reachable on 127.0.0.1 (start it with scripts/services.sh)`
       : v.packages.find((p) => !installed(p))
-      ? `package ${
-        v.packages.find((p) => !installed(p))
-      } is not installed in bench/ (npm run bench:install)`
+      ? `package ${v.packages.find((p) => !installed(p))} is not installed in bench/ (npm run bench:install)`
       : null;
     if (why) skipped.push(`${v.id}: ${why}`);
     return !why;
@@ -546,13 +525,9 @@ async function main(): Promise<number> {
         const shown = r.error
           ? `ERROR ${r.error.split("\n")[0]}`
           : `${fmt(r.values?.[head])} ${s.headline.unit}` +
-            (r.values?.p99Ms !== undefined && s.id === "e-latency"
-              ? `, p99 ${fmt(r.values.p99Ms)} ms`
-              : "");
+            (r.values?.p99Ms !== undefined && s.id === "e-latency" ? `, p99 ${fmt(r.values.p99Ms)} ms` : "");
         console.log(
-          `  ${v.id.padEnd(18)} ${
-            s.id.padEnd(13)
-          } run ${run}/${args.runs}: ${shown}`,
+          `  ${v.id.padEnd(18)} ${s.id.padEnd(13)} run ${run}/${args.runs}: ${shown}`,
         );
         if (r.error && r.error.includes("\n")) {
           console.log(
@@ -623,9 +598,7 @@ async function main(): Promise<number> {
   console.log(`bench: results in ${file}`);
   if (skipped.length) {
     console.log(
-      `bench: skipped ${skipped.length}: ${
-        skipped.map((s) => s.split(":")[0]).join(", ")
-      }`,
+      `bench: skipped ${skipped.length}: ${skipped.map((s) => s.split(":")[0]).join(", ")}`,
     );
   }
   if (args.report) {
