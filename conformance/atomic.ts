@@ -115,4 +115,36 @@ export const atomicCases: readonly CaseDef[] = [
       assert.equal(await kv.get(s.key("absent")), null);
     },
   },
+  {
+    name: "relaxed(), when the store has it, marks an operation and changes nothing about its commit",
+    async run(s) {
+      const kv = await s.open();
+      const op = kv.atomic();
+      if (op.relaxed === undefined) return; // optional: such a store makes every commit durable
+      assert.equal(typeof op.relaxed, "function", "AtomicOp.relaxed must be a method when present");
+      assert.equal(op.relaxed(), op, "relaxed() returns the operation, for chaining");
+      const [a, b] = [s.key("a"), s.key("b")];
+      const vs1 = await commitOk(op.check(a, null).set(a, u8(1)).set(b, u8(2)), "a relaxed commit");
+      assertBytes((await kv.get(a))?.value, u8(1), "the relaxed commit's value");
+      assert.equal((await kv.get(b))?.versionstamp, vs1, "one versionstamp for the whole relaxed commit");
+      await commitFails(kv.atomic().relaxed!().check(a, null).set(a, u8(9)), "a relaxed commit, stale check");
+      assertBytes((await kv.get(a))?.value, u8(1), "nothing applied");
+      // Relaxed and plain commits interleave, in order, versionstamps increasing across both.
+      const batch = await Promise.all([
+        kv.atomic().relaxed!().set(a, u8(3)).commit(),
+        kv.atomic().set(b, u8(4)).commit(),
+        kv.atomic().relaxed!().delete(b).commit(),
+      ]);
+      const stamps = batch.map((r, i) => {
+        assert.ok(r.ok, `commit ${i} of three concurrent ones failed`);
+        return r.versionstamp;
+      });
+      assert.ok(
+        vs1 < stamps[0] && stamps[0] < stamps[1] && stamps[1] < stamps[2],
+        `stamps ${stamps} not increasing`,
+      );
+      assertBytes((await kv.get(a))?.value, u8(3), "the last relaxed write");
+      assert.equal(await kv.get(b), null);
+    },
+  },
 ];

@@ -69,4 +69,21 @@ export const durabilityCases: readonly CaseDef[] = [
       await s.close(kv);
     },
   },
+  {
+    name: "a relaxed commit followed by a plain one: both are present after close() and reopen",
+    requires: ["durable"],
+    async run(s) {
+      let kv = await s.open();
+      const [a, b] = [s.key("relaxed"), s.key("plain")];
+      const op = kv.atomic();
+      if (op.relaxed) op.relaxed();
+      const vsA = await commitOk(op.set(a, u8(1)), "a relaxed commit");
+      const vsB = await commitOk(kv.atomic().set(b, u8(2)), "a plain commit after it");
+      await s.close(kv);
+      kv = await s.open();
+      assert.equal((await kv.get(a))?.versionstamp, vsA, "the relaxed commit is gone after reopen");
+      assert.equal((await kv.get(b))?.versionstamp, vsB, "the plain commit is gone after reopen");
+      await s.close(kv);
+    },
+  },
 ];

@@ -43,6 +43,11 @@ export interface WriteUnit {
    * other units, the growth units fail with it and the others are committed again on their own.
    */
   readonly growth?: boolean;
+  /**
+   * Losing this unit in a power loss only makes a job run again (a claim, a heartbeat): a commit
+   * made only of such units is marked with `AtomicOp.relaxed`, so a store may skip its fsync.
+   */
+  readonly relaxed?: boolean;
   /** Written instead when the queue is full; without it a full queue refuses the unit. */
   readonly overflow?: WriteUnit;
   /**
@@ -348,6 +353,7 @@ export class Committer {
       const op = this.#kv.atomic();
       const growth = live.some((l) => l.unit.growth);
       if (growth) op.growth?.();
+      if (live.every((l) => l.unit.relaxed)) op.relaxed?.();
       if (counting) op.check(this.#countsKey, state!.versionstamp);
       // Units sharing a read-only check (the paused flag) pass the same key object: check it once.
       const seen = new Set<KvKey>();

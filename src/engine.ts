@@ -130,6 +130,7 @@ function merge(a: WriteUnit, b: Partial<WriteUnit>): WriteUnit {
     room: a.room,
     overflow: a.overflow,
     growth: a.growth,
+    relaxed: b.relaxed ?? a.relaxed,
   };
   if (a.conflicts && b.conflicts) return { ...unit, conflicts: [...a.conflicts, ...b.conflicts] };
   return a.conflicts && !b.sets?.length && !b.deletes?.length ? { ...unit, conflicts: a.conflicts } : unit;
@@ -794,7 +795,8 @@ export class Engine<T, R> {
       pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
     }
     const results = await this.committer.writeMany(
-      pending.map((p) => this.moveUnit(p.entry, p.next, { checks: [[this.ks.paused, null]] })),
+      // A claim lost in a power loss only makes the job run again: its commit need not wait for a sync.
+      pending.map((p) => this.moveUnit(p.entry, p.next, { checks: [[this.ks.paused, null]], relaxed: true })),
     );
     const won: Entry[] = [];
     results.forEach((r, i) => {
@@ -865,7 +867,11 @@ export class Engine<T, R> {
     return await this.fenced(
       held,
       "heartbeat",
-      (c, now) => transition(c.record, { type: "heartbeat", token: held.token, leaseMs }, now),
+      (c, now) => {
+        const next = transition(c.record, { type: "heartbeat", token: held.token, leaseMs }, now);
+        // Like a claim, a heartbeat lost in a power loss only makes the job run again.
+        return { record: next, unit: this.moveUnit(c, next, { relaxed: true }) };
+      },
     );
   }
 

@@ -96,6 +96,17 @@ export interface AtomicOp {
    */
   growth?(): this;
   /**
+   * Optional hint: this operation may be acknowledged before it is durable. It changes nothing
+   * about what the commit does or whom it is visible to; a store with `info.durable` may resolve a
+   * marked commit before it reaches stable storage, so a power loss (never a process crash) can
+   * undo it, together with later marked commits, but never an unmarked commit that resolved
+   * after it (stores apply commits in order, and syncing a later commit syncs the earlier ones).
+   * The engine marks claims and heartbeats, whose loss only makes a job run again (at-least-once),
+   * and nothing a caller was told is stored. Stores may omit the method or ignore the mark
+   * (every commit durable); callers use `op.relaxed?.()`.
+   */
+  relaxed?(): this;
+  /**
    * Apply everything. Resolves `{ ok: false }` when a check failed (nothing applied); rejects
    * with {@link LimitError} or {@link StorageError} on a real fault (nothing applied either).
    * When the store is durable, resolving means the commit is durable.
@@ -469,6 +480,8 @@ export interface AtomicBatch {
   readonly mutations: readonly BatchMutation[];
   /** True when the operation was marked with {@link AtomicOp.growth}. */
   readonly growth?: boolean;
+  /** True when the operation was marked with {@link AtomicOp.relaxed}. */
+  readonly relaxed?: boolean;
 }
 
 /**
@@ -493,6 +506,7 @@ export class BufferedAtomicOp implements AtomicOp {
   #error: unknown = undefined;
   #committed = false;
   #growth = false;
+  #relaxed = false;
 
   /** Creates the buffer; `apply` runs the validated batch. */
   constructor(info: KvInfo, apply: (batch: AtomicBatch) => Promise<KvCommitResult>) {
@@ -539,6 +553,12 @@ export class BufferedAtomicOp implements AtomicOp {
     return this;
   }
 
+  /** {@inheritDoc AtomicOp.relaxed} */
+  relaxed(): this {
+    this.#relaxed = true;
+    return this;
+  }
+
   /** {@inheritDoc AtomicOp.commit} */
   commit(): Promise<KvCommitResult> {
     if (this.#committed) {
@@ -556,9 +576,12 @@ export class BufferedAtomicOp implements AtomicOp {
       return Promise.reject(new LimitError(info.name, "checks", this.#checks.length, info.maxChecks));
     }
     try {
-      const batch: AtomicBatch = this.#growth
-        ? { checks: this.#checks, mutations: this.#mutations, growth: true }
-        : { checks: this.#checks, mutations: this.#mutations };
+      const batch: { -readonly [K in keyof AtomicBatch]: AtomicBatch[K] } = {
+        checks: this.#checks,
+        mutations: this.#mutations,
+      };
+      if (this.#growth) batch.growth = true;
+      if (this.#relaxed) batch.relaxed = true;
       return this.#apply(batch);
     } catch (e) {
       return Promise.reject(

@@ -184,6 +184,8 @@ export class SqliteKv implements AtomicKv {
   #queue: Pending[] = [];
   #scheduled = false;
   #closed = false;
+  /** True while the connection runs at synchronous=NORMAL for a group of relaxed commits. */
+  #relaxed = false;
   #watchers = new Set<Watcher>();
   #pollTimer: ReturnType<typeof setInterval> | undefined;
   #dataVersion = 0;
@@ -448,6 +450,24 @@ export class SqliteKv implements AtomicKv {
     const group = this.#queue;
     if (group.length === 0) return;
     this.#queue = [];
+    // A group of relaxed commits only (claims, heartbeats) skips the WAL fsync: the next FULL
+    // commit's fsync of the WAL file makes it durable too, and a power loss before that only undoes it.
+    // The connection's synchronous level is switched only when it has to change.
+    const relax = this.info.durable && group.every((p) => p.batch.relaxed);
+    if (relax !== this.#relaxed) {
+      try {
+        this.#db.exec(`PRAGMA synchronous = ${relax ? "NORMAL" : "FULL"}`);
+        this.#relaxed = relax;
+      } catch (e) {
+        const err = this.#error("commit", e);
+        for (const p of group) p.reject(err);
+        return;
+      }
+    }
+    this.#flushGroup(group);
+  }
+
+  #flushGroup(group: Pending[]): void {
     try {
       const results = this.#apply(group.map((p) => p.batch));
       group.forEach((p, i) => p.resolve(results[i]));
