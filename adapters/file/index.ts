@@ -25,13 +25,18 @@ const MIN_ENTRIES = MAX_ENTRIES >>> 2;
 /** Bytes read at once when scanning values in log order (compaction). */
 const SCAN_WINDOW = 64 * 1024;
 
-/** One sorted run of entries. Entry i's key is `keys[i ? u32[2i-2] : 0 .. u32[2i])`. */
+/**
+ * One sorted run of entries. The keys share the prefix `pre` (stored once); entry i's key is
+ * `pre` followed by the suffix `keys[i ? u32[2i-2] : 0 .. u32[2i])`.
+ */
 class Chunk {
   n = 0;
-  /** Key bytes in use. */
+  /** Suffix bytes in use. */
   used = 0;
+  /** The prefix every key of the chunk starts with (a binary string). */
+  pre = "";
   keys: Uint8Array;
-  /** Per entry: key end offset (2i), value length (2i+1). */
+  /** Per entry: suffix end offset (2i), value length (2i+1). */
   u32: Uint32Array;
   /** Per entry: seq (2i), value offset in the log (2i+1). */
   f64: Float64Array;
@@ -46,63 +51,111 @@ class Chunk {
     return i === 0 ? 0 : this.u32[2 * i - 2];
   }
 
-  end(i: number): number {
-    return this.u32[2 * i];
+  /** 0 when `key` starts with the prefix; else negative (key sorts before) or positive. */
+  pcmp(key: string): number {
+    const pre = this.pre, pl = pre.length;
+    const n = Math.min(pl, key.length);
+    for (let j = 0; j < n; j++) {
+      const d = key.charCodeAt(j) - pre.charCodeAt(j);
+      if (d !== 0) return d;
+    }
+    return key.length < pl ? -1 : 0;
   }
 
-  /** Compares `key` with entry i's key: negative when `key` sorts first. */
-  cmp(key: string, i: number): number {
+  /** Compares `key` (which starts with the prefix) with entry i's key. */
+  scmp(key: string, i: number): number {
     const s = this.start(i), e = this.u32[2 * i];
-    const kl = key.length, n = Math.min(kl, e - s);
+    const pl = this.pre.length, kl = key.length - pl, n = Math.min(kl, e - s);
     const b = this.keys;
     for (let j = 0; j < n; j++) {
-      const d = key.charCodeAt(j) - b[s + j];
+      const d = key.charCodeAt(pl + j) - b[s + j];
       if (d !== 0) return d;
     }
     return kl - (e - s);
   }
 
+  /** Compares `key` with entry i's key: negative when `key` sorts first. */
+  cmp(key: string, i: number): number {
+    return this.pcmp(key) || this.scmp(key, i);
+  }
+
   /** First i with key(i) >= key. */
   lowerBound(key: string): number {
+    const p = this.pcmp(key);
+    if (p !== 0) return p < 0 ? 0 : this.n;
     let lo = 0, hi = this.n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.cmp(key, mid) > 0) lo = mid + 1;
+      if (this.scmp(key, mid) > 0) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
-  key(i: number): string {
-    return bytesToBinary(this.keys, this.start(i), this.u32[2 * i]);
+  /** Index of `key`, or -1. */
+  indexOf(key: string): number {
+    const i = this.lowerBound(key);
+    return i < this.n && this.scmp(key, i) === 0 ? i : -1;
   }
 
-  /** Makes room for `entries` entries and `keyBytes` key bytes. */
+  key(i: number): string {
+    return this.pre + bytesToBinary(this.keys, this.start(i), this.u32[2 * i]);
+  }
+
+  /** Makes room for `entries` entries and `keyBytes` suffix bytes. */
   reserve(entries: number, keyBytes: number): void {
     if (entries * 2 > this.u32.length) {
-      const cap = Math.min(Math.max(entries, this.n + (this.n >>> 1), 8), MAX_ENTRIES + 1);
-      const u32 = new Uint32Array(2 * Math.max(cap, entries));
+      // Grow straight to a full chunk's size: fewer reallocations leave fewer holes in the heap.
+      const cap = Math.max(entries, this.n < 32 ? 64 : MAX_ENTRIES + 1);
+      const u32 = new Uint32Array(2 * cap);
       u32.set(this.u32.subarray(0, 2 * this.n));
-      const f64 = new Float64Array(2 * Math.max(cap, entries));
+      const f64 = new Float64Array(2 * cap);
       f64.set(this.f64.subarray(0, 2 * this.n));
       this.u32 = u32;
       this.f64 = f64;
     }
     if (keyBytes > this.keys.length) {
-      const keys = new Uint8Array(Math.max(keyBytes, this.used + (this.used >>> 1), 256));
+      const keys = new Uint8Array(Math.max(keyBytes, this.used * 2, 256));
       keys.set(this.keys.subarray(0, this.used));
       this.keys = keys;
     }
   }
 
+  /** Shortens the prefix to its first `len` chars, moving the rest into every suffix. */
+  rebase(len: number): void {
+    const extra = this.pre.length - len;
+    if (extra <= 0) return;
+    const add = binaryToBytes(this.pre.slice(len));
+    const old = this.keys;
+    const keys = new Uint8Array(Math.max(old.length, this.used + this.n * extra));
+    let p = 0;
+    for (let i = 0, s = 0; i < this.n; i++) {
+      const e = this.u32[2 * i];
+      keys.set(add, p);
+      keys.set(old.subarray(s, e), p + extra);
+      p += extra + e - s;
+      this.u32[2 * i] = p;
+      s = e;
+    }
+    this.keys = keys;
+    this.used = p;
+    this.pre = this.pre.slice(0, len);
+  }
+
   /** Inserts at i (the caller checked the order). */
   insert(i: number, key: string, seq: number, at: number, len: number): void {
-    const kl = key.length;
+    if (this.n === 0) {
+      this.pre = key;
+      this.used = 0;
+    } else if (this.pcmp(key) !== 0) {
+      this.rebase(commonPrefix(this.pre, key));
+    }
+    const pl = this.pre.length, kl = key.length - pl;
     this.reserve(this.n + 1, this.used + kl);
     const s = this.start(i);
     const { keys, u32, f64 } = this;
     keys.copyWithin(s + kl, s, this.used);
-    for (let j = 0; j < kl; j++) keys[s + j] = key.charCodeAt(j);
+    for (let j = 0; j < kl; j++) keys[s + j] = key.charCodeAt(pl + j);
     u32.copyWithin(2 * i + 2, 2 * i, 2 * this.n);
     f64.copyWithin(2 * i + 2, 2 * i, 2 * this.n);
     for (let j = i + 1; j <= this.n; j++) u32[2 * j] += kl;
@@ -112,6 +165,18 @@ class Chunk {
     f64[2 * i + 1] = at;
     this.n++;
     this.used += kl;
+  }
+
+  /** Removes entries [0, k), keeping the buffers. */
+  dropFront(k: number): void {
+    const s = this.u32[2 * k - 2];
+    const { keys, u32, f64 } = this;
+    keys.copyWithin(0, s, this.used);
+    u32.copyWithin(0, 2 * k, 2 * this.n);
+    f64.copyWithin(0, 2 * k, 2 * this.n);
+    this.n -= k;
+    this.used -= s;
+    for (let j = 0; j < this.n; j++) u32[2 * j] -= s;
   }
 
   /** Removes entry i. */
@@ -126,35 +191,68 @@ class Chunk {
     for (let j = i; j < this.n; j++) u32[2 * j] -= kl;
   }
 
-  /** A new chunk holding entries [from, to), with `spare` room for more entries. */
+  /**
+   * A new chunk holding entries [from, to) (at least one), with room for `spare` more entries;
+   * its prefix is as long as its keys allow.
+   */
   slice(from: number, to: number, spare: number): Chunk {
     const n = to - from;
-    const s = this.start(from), e = to > from ? this.u32[2 * to - 2] : s;
-    const c = new Chunk(n + spare, e - s + Math.ceil(spare * ((e - s) / Math.max(n, 1))));
-    c.keys.set(this.keys.subarray(s, e));
+    const s = this.start(from), e = this.u32[2 * to - 2];
+    // Sorted keys: what the first and last share, all share.
+    const ls = this.start(to - 1);
+    const lim = Math.min(this.u32[2 * from] - s, e - ls);
+    let cp = 0;
+    while (cp < lim && this.keys[s + cp] === this.keys[ls + cp]) cp++;
+    const bytes = e - s - n * cp;
+    const c = new Chunk(n + spare, bytes + Math.ceil(spare * (bytes / n)));
+    c.pre = this.pre + bytesToBinary(this.keys, s, s + cp);
     c.f64.set(this.f64.subarray(2 * from, 2 * to));
-    const u32 = this.u32;
+    let p = 0;
     for (let j = 0; j < n; j++) {
-      c.u32[2 * j] = u32[2 * (from + j)] - s;
-      c.u32[2 * j + 1] = u32[2 * (from + j) + 1];
+      const ks = this.start(from + j) + cp, ke = this.u32[2 * (from + j)];
+      c.keys.set(this.keys.subarray(ks, ke), p);
+      p += ke - ks;
+      c.u32[2 * j] = p;
+      c.u32[2 * j + 1] = this.u32[2 * (from + j) + 1];
     }
     c.n = n;
-    c.used = e - s;
+    c.used = p;
     return c;
   }
 
-  /** Appends all entries of `other`. */
+  /** Appends all entries of `other` (whose keys all sort after this chunk's). */
   append(other: Chunk): void {
-    this.reserve(this.n + other.n, this.used + other.used);
-    this.keys.set(other.keys.subarray(0, other.used), this.used);
-    this.f64.set(other.f64.subarray(0, 2 * other.n), 2 * this.n);
+    if (other.n === 0) return;
+    this.rebase(commonPrefix(this.pre, other.pre));
+    const add = binaryToBytes(other.pre.slice(this.pre.length));
+    const extra = add.length;
+    this.reserve(this.n + other.n, this.used + other.used + other.n * extra);
+    let p = this.used;
     for (let j = 0; j < other.n; j++) {
-      this.u32[2 * (this.n + j)] = other.u32[2 * j] + this.used;
+      const s = other.start(j), e = other.u32[2 * j];
+      this.keys.set(add, p);
+      this.keys.set(other.keys.subarray(s, e), p + extra);
+      p += extra + e - s;
+      this.u32[2 * (this.n + j)] = p;
       this.u32[2 * (this.n + j) + 1] = other.u32[2 * j + 1];
     }
+    this.f64.set(other.f64.subarray(0, 2 * other.n), 2 * this.n);
     this.n += other.n;
-    this.used += other.used;
+    this.used = p;
   }
+}
+
+function commonPrefix(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return i;
+}
+
+function binaryToBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
 }
 
 function bytesToBinary(b: Uint8Array, s: number, e: number): string {
@@ -167,7 +265,7 @@ function bytesToBinary(b: Uint8Array, s: number, e: number): string {
 
 /** One entry as seen by {@link FileIndex.scan} (the object is reused between entries). */
 export interface IndexCursor {
-  /** The key's bytes (a view into the index: valid until the index changes). */
+  /** The key's bytes (a fresh array). */
   key: Uint8Array;
   /** Sequence number of the commit that wrote the entry. */
   seq: number;
@@ -223,8 +321,8 @@ export class FileIndex implements EntryStore {
 
   #find(key: string): [Chunk, number] | null {
     const c = this.#chunks[this.#chunkIndex(key)];
-    const i = c.lowerBound(key);
-    return i < c.n && c.cmp(key, i) === 0 ? [c, i] : null;
+    const i = c.indexOf(key);
+    return i >= 0 ? [c, i] : null;
   }
 
   /** Sequence number of `key`'s entry, or undefined (no disk read). */
@@ -281,7 +379,7 @@ export class FileIndex implements EntryStore {
     const ci = this.#chunkIndex(key);
     const c = chunks[ci];
     const i = c.lowerBound(key);
-    if (i < c.n && c.cmp(key, i) === 0) {
+    if (i < c.n && c.pcmp(key) === 0 && c.scmp(key, i) === 0) {
       c.u32[2 * i + 1] = len;
       c.f64[2 * i] = seq;
       c.f64[2 * i + 1] = at;
@@ -291,8 +389,11 @@ export class FileIndex implements EntryStore {
     this.#size++;
     if (c.n > MAX_ENTRIES || (c.used > MAX_KEY_BYTES && c.n > 1)) {
       if (i === c.n - 1) {
-        // Appending in key order (ids, timestamps): seal the full chunk and start a new one.
-        chunks.splice(ci, 1, c.slice(0, i, 0), c.slice(i, c.n, 16));
+        // Appending in key order (ids, timestamps): seal the full entries into an exact-size
+        // chunk, and go on appending in this one, whose buffers are reused (no allocator churn).
+        const sealed = c.slice(0, i, 0);
+        c.dropFront(i);
+        chunks.splice(ci, 0, sealed);
       } else if (i === 0) {
         chunks.splice(ci, 1, c.slice(0, 1, 16), c.slice(1, c.n, 0));
       } else {
@@ -308,8 +409,8 @@ export class FileIndex implements EntryStore {
     const chunks = this.#chunks;
     const ci = this.#chunkIndex(key);
     const c = chunks[ci];
-    const i = c.lowerBound(key);
-    if (!(i < c.n && c.cmp(key, i) === 0)) return false;
+    const i = c.indexOf(key);
+    if (i < 0) return false;
     c.remove(i);
     this.#size--;
     if (c.n < MIN_ENTRIES && chunks.length > 1) {
@@ -360,7 +461,7 @@ export class FileIndex implements EntryStore {
   bytes(): number {
     let n = 0;
     for (const c of this.#chunks) {
-      n += c.used;
+      n += c.used + c.n * c.pre.length;
       for (let i = 0; i < c.n; i++) n += c.u32[2 * i + 1];
     }
     return n;
@@ -370,8 +471,12 @@ export class FileIndex implements EntryStore {
   *scan(): Generator<IndexCursor> {
     const cur: IndexCursor = { key: new Uint8Array(0), seq: 0, at: 0, len: 0 };
     for (const c of this.#chunks) {
+      const pre = binaryToBytes(c.pre);
       for (let i = 0; i < c.n; i++) {
-        cur.key = c.keys.subarray(c.start(i), c.u32[2 * i]);
+        const s = c.start(i), e = c.u32[2 * i];
+        cur.key = new Uint8Array(pre.length + e - s);
+        cur.key.set(pre);
+        cur.key.set(c.keys.subarray(s, e), pre.length);
         cur.seq = c.f64[2 * i];
         cur.at = c.f64[2 * i + 1];
         cur.len = c.u32[2 * i + 1];
