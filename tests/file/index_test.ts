@@ -4,9 +4,11 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FileIndex, ValueScanner } from "../../adapters/file/index.ts";
+import { FileKv } from "../../adapters/file/mod.ts";
 import { SortedMap } from "../../adapters/memory/sorted_map.ts";
 import { StorageError } from "../../src/errors.ts";
 import { SimFs } from "./sim_fs.ts";
+import { dec, enc, tempDir } from "./helpers.ts";
 import { mulberry } from "./random.ts";
 
 /** A log whose values are `[u32 len][value]` at known offsets. */
@@ -153,4 +155,69 @@ test("FileIndex: relocate switches every offset and the descriptor at once", asy
   assert.deepEqual([...index.get("a")!.value], [1]);
   assert.deepEqual([...index.get("b")!.value], [2]);
   assert.throws(() => index.relocate(b, new Float64Array(1)), RangeError);
+});
+
+test("FileIndex: keys that are prefixes of each other, bounds equal to keys, chunk prefixes that shrink", () => {
+  const rand = mulberry(11);
+  const index = new FileIndex(new SimFs());
+  const ref = new SortedMap<number>();
+  const base = ["a", "a\x00", "a\x00\x00", "a\x00\x01", "ab", "abc", "abd", "b", "\xff", "\xff\xff", "\x00"];
+  const keys: string[] = [];
+  // Long shared prefixes first, so chunks start with a long prefix that later keys shrink.
+  for (let i = 0; i < 2000; i++) keys.push("pre\x00fix\x00" + String(i).padStart(5, "0"));
+  for (const b of base) keys.push(b, "pre\x00fix\x00" + b, "pre\x00" + b);
+  keys.forEach((k, i) => {
+    index.set(k, i + 1, 0, 0);
+    ref.set(k, i + 1);
+  });
+  checkSame(index, ref, rand);
+  for (const a of keys.slice(-30)) {
+    for (const b of keys.slice(-30)) {
+      for (const reverse of [false, true]) {
+        assert.deepEqual(
+          [...index.range(a, b, reverse)].map(([k]) => k),
+          [...ref.range(a, b, reverse)].map(([k]) => k),
+        );
+      }
+    }
+  }
+  assert.equal(index.bytes(), keys.reduce((n, k) => n + k.length, 0));
+});
+
+test("FileKv values on disk: a list running across a compaction, reads after it, reopen, and a closed store", async () => {
+  const t = tempDir();
+  try {
+    let kv = await FileKv.open(t.path, { autoCompact: false });
+    for (let i = 0; i < 600; i++) {
+      await kv.atomic().set(["k", i], enc(`value ${i} `.repeat(i % 7))).set(["e", i], new Uint8Array(0))
+        .commit();
+    }
+    for (let i = 0; i < 600; i += 3) await kv.atomic().set(["k", i], enc(`new ${i}`)).commit();
+    const want = (i: number) => (i % 3 === 0 ? `new ${i}` : `value ${i} `.repeat(i % 7));
+    const seen: string[] = [];
+    let n = 0;
+    for await (const e of kv.list({ prefix: ["k"] })) {
+      seen.push(dec(e.value)!);
+      // Compact while the list is between its batches: later batches must read the new log.
+      if (++n === 300) await kv.compact();
+    }
+    assert.equal(kv.stats().compactions, 1);
+    assert.deepEqual(seen, Array.from({ length: 600 }, (_, i) => want(i)));
+    for (let i = 0; i < 600; i += 37) assert.equal(dec((await kv.get(["k", i]))!.value), want(i));
+    assert.equal((await kv.get(["e", 5]))!.value.length, 0);
+    const many = await kv.getMany([["k", 1], ["k", 3], ["nope"]]);
+    assert.deepEqual(many.map((e) => e && dec(e.value)), [want(1), want(3), null]);
+    const iter = kv.list({ prefix: ["k"] })[Symbol.asyncIterator]();
+    await iter.next();
+    await kv.close();
+    // A list still running after close must not read from a closed (maybe reused) descriptor.
+    await assert.rejects(async () => {
+      for (let r = await iter.next(); !r.done; r = await iter.next());
+    }, StorageError);
+    kv = await FileKv.open(t.path);
+    for (let i = 0; i < 600; i += 29) assert.equal(dec((await kv.get(["k", i]))!.value), want(i));
+    await kv.close();
+  } finally {
+    t.cleanup();
+  }
 });
