@@ -2,9 +2,10 @@
  * The file store's in-memory index (Bitcask-style): per key, the versionstamp of the commit that
  * wrote it and where its value lives in the log (byte offset and length). Values stay on disk and
  * are read back with a synchronous positional read when a read needs them; an empty value needs
- * no read. Keys are packed: each chunk of the ordered map holds its keys in one byte buffer with
- * an end-offset array, and the numbers in typed arrays, so an entry costs its key bytes plus 24
- * bytes instead of a string, an object, a Uint8Array and a bigint.
+ * no read. Keys are packed: each chunk of the ordered map (up to 512 entries) stores the prefix
+ * its keys share once and the rest of the keys in one byte buffer with an end-offset array, and
+ * the numbers in typed arrays, so an entry costs its key bytes beyond the chunk's prefix plus 24
+ * bytes, instead of a string, an object, a Uint8Array and a bigint.
  *
  * Keys are binary strings at the API (one char per byte, as in {@link KvState}); inside they are
  * bytes, compared bytewise.
@@ -544,12 +545,16 @@ export class ValueScanner {
     this.#fd = fd;
   }
 
-  /** The value of `len` bytes at `at` (a copy). Throws StorageError as {@link FileIndex.read}. */
+  /**
+   * The value of `len` bytes at `at`: a view into a window buffer that is never reused, so it stays
+   * valid. Throws StorageError as {@link FileIndex.read}.
+   */
   read(at: number, len: number): Uint8Array {
     if (len === 0) return new Uint8Array(0);
     const from = at - 4;
     if (from < this.#start || from + len + 4 > this.#start + this.#got) {
-      if (this.#buf.length < len + 4) this.#buf = new Uint8Array(Math.max(SCAN_WINDOW, len + 4));
+      // A new window each time: the values handed out are views into the previous ones.
+      this.#buf = new Uint8Array(Math.max(SCAN_WINDOW, len + 4));
       try {
         this.#got = this.#fs.readSync(this.#fd, this.#buf, 0, this.#buf.length, from);
       } catch (e) {
@@ -567,6 +572,6 @@ export class ValueScanner {
     }
     const off = from - this.#start;
     checkValue(this.#buf, off, this.#got - off, at, len);
-    return this.#buf.slice(off + 4, off + 4 + len);
+    return this.#buf.subarray(off + 4, off + 4 + len);
   }
 }
