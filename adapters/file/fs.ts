@@ -39,6 +39,11 @@ export interface FsLayer {
   close(fd: number): Promise<void>;
   /** Reads up to `length` bytes at `position` into `buffer[offset..]`; returns the count read. */
   read(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
+  /**
+   * Reads synchronously (a positional read that does not move the file position): the file
+   * store's index reads values back with it. Returns the count read.
+   */
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
   /** Writes up to `length` bytes of `buffer[offset..]` at `position`; returns the count written. */
   write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number>;
   /** Flushes the file's data (and the metadata needed to read it) to stable storage. */
@@ -82,6 +87,7 @@ export const nodeFs: FsLayer = {
   close: (fd) => done((cb) => fs.close(fd, cb)),
   read: (fd, buffer, offset, length, position) =>
     call<number>((cb) => fs.read(fd, buffer, offset, length, position, cb)),
+  readSync: (fd, buffer, offset, length, position) => fs.readSync(fd, buffer, offset, length, position),
   write: (fd, buffer, offset, length, position) =>
     call<number>((cb) => fs.write(fd, buffer, offset, length, position, cb)),
   fdatasync: (fd) => done((cb) => fs.fdatasync(fd, cb)),

@@ -8,8 +8,10 @@
  * when it grows well past the live data, or on {@link FileKv.compact}. One writer at a time: a
  * second open, in this process or another, fails with `StoreLockedError`.
  *
- * The whole data set lives in memory (the log is the durable copy), so it suits queues and
- * state up to a few million entries.
+ * The keys live in memory, in an index that also holds each entry's versionstamp and where its
+ * value lies in the log; values stay on disk and are read back when a read needs them (an empty
+ * value needs no read). About the key bytes plus 24 bytes per entry, so it suits queues and
+ * state up to tens of millions of entries.
  *
  * @example Open, write, reopen
  * ```ts
@@ -36,10 +38,12 @@ import {
   type KvCommitResult,
   type KvInfo,
 } from "../../src/kv.ts";
-import { binaryToBytes, bytesToBinary } from "../memory/sorted_map.ts";
+import { bytesToBinary } from "../memory/sorted_map.ts";
 import { type AppliedMutation, KvState } from "../memory/state.ts";
 import { StateKv } from "../memory/state_kv.ts";
 import {
+  COMMITS_HEADER_BYTES,
+  commitValueOffsets,
   encodeCommit,
   encodeCommitsRecord,
   encodeHeader,
@@ -50,11 +54,20 @@ import {
   SnapshotWriter,
 } from "./format.ts";
 import { type FsLayer, nodeFs } from "./fs.ts";
+import { FileIndex, ValueScanner } from "./index.ts";
 import { acquireLock, type StoreLock } from "./lock.ts";
 import { replayLog } from "./replay.ts";
+import {
+  DEFAULT_RESERVE_BYTES,
+  DEFAULT_RESERVE_RETRY_MS,
+  isSpaceError,
+  SpaceReserve,
+  type SpaceReserveState,
+} from "./reserve.ts";
 
 export { crc32c } from "./crc32c.ts";
 export { type FsLayer, nodeFs, type OpenMode } from "./fs.ts";
+export type { SpaceReserveState } from "./reserve.ts";
 
 /** Options of {@link FileKv.open}. */
 export interface FileKvOptions {
@@ -78,6 +91,21 @@ export interface FileKvOptions {
   compactRatio?: number;
   /** The file-system layer; tests inject faults through it. @default nodeFs */
   fs?: FsLayer;
+  /**
+   * Size of the space reserve, a preallocated file `<path>.reserve` next to the log. When a log
+   * write fails for lack of space the store frees the reserve and enters low-space mode: it
+   * refuses operations marked with `growth()` (new jobs) with `StorageError` code `"ENOSPC"` and
+   * goes on writing the others (claims, completions, retries, removals), so stored work can
+   * finish. 0 disables the reserve (every commit then fails alike on a full disk).
+   * @default 4194304 (4 MiB)
+   */
+  reserveBytes?: number;
+  /**
+   * In low-space mode, least milliseconds between two attempts to re-create the reserve (each
+   * needs room for twice its size); a compaction also triggers one. Low-space mode ends when one
+   * succeeds. @default 1000
+   */
+  reserveRetryMs?: number;
 }
 
 /** What {@link FileKv.open} found and did. */
@@ -177,7 +205,7 @@ async function writeFully(fs: FsLayer, fd: number, bytes: Uint8Array, at: number
  * await kv.close();
  * ```
  */
-export class FileKv extends StateKv {
+export class FileKv extends StateKv<FileIndex> {
   /** {@inheritDoc AtomicKv.info} */
   readonly info: KvInfo;
   /** Path of the log file. */
@@ -209,6 +237,8 @@ export class FileKv extends StateKv {
   #autoCompactDue = false;
   #autoCompactNotBefore = 0;
   #stats = { commits: 0, writes: 0, syncs: 0, compactions: 0 };
+  /** The space reserve (set by open). */
+  #reserve: SpaceReserve | null = null;
 
   private constructor(
     path: string,
@@ -218,7 +248,7 @@ export class FileKv extends StateKv {
     fd: number,
     salt: number,
     size: number,
-    state: KvState,
+    state: KvState<FileIndex>,
     recovery: FileKvRecovery,
   ) {
     super(state);
@@ -244,10 +274,9 @@ export class FileKv extends StateKv {
       scope: "process",
       durable: this.#sync,
       watch: true,
+      spaceReserve: (options.reserveBytes ?? DEFAULT_RESERVE_BYTES) > 0,
     };
-    for (const [k, v] of state.map.range("", "\u0100")) {
-      this.#liveBytes += k.length + v.value.length + ENTRY_OVERHEAD;
-    }
+    this.#liveBytes = state.map.bytes() + state.map.size * ENTRY_OVERHEAD;
   }
 
   /**
@@ -273,6 +302,12 @@ export class FileKv extends StateKv {
   static async open(path: string, options: FileKvOptions = {}): Promise<FileKv> {
     if (typeof path !== "string" || path === "") {
       throw new TypeError("Cannot open file store: path must be a non-empty string");
+    }
+    for (const name of ["reserveBytes", "reserveRetryMs"] as const) {
+      const v = options[name];
+      if (v !== undefined && !(typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) {
+        throw new RangeError(`Cannot open file store: ${name} must be an integer of 0 or more, got ${v}`);
+      }
     }
     for (const name of ["maxValueBytes", "maxMutations", "compactMinBytes", "compactRatio"] as const) {
       const v = options[name];
@@ -319,7 +354,7 @@ export class FileKv extends StateKv {
         size = init.length;
         created = true;
       }
-      const state = new KvState();
+      const state = new KvState(new FileIndex(fs));
       const replay = await replayLog(fs, fd, size, state, "file", path).catch((e) =>
         Promise.reject(fail("cannot read", e))
       );
@@ -342,7 +377,16 @@ export class FileKv extends StateKv {
         created,
         ms: performance.now() - started,
       };
-      return new FileKv(path, options, fs, lock, fd, replay.salt, replay.validBytes, state, recovery);
+      state.map.fd = fd;
+      const reserve = await SpaceReserve.open(
+        fs,
+        path + ".reserve",
+        options.reserveBytes ?? DEFAULT_RESERVE_BYTES,
+        options.reserveRetryMs ?? DEFAULT_RESERVE_RETRY_MS,
+      ).catch((e) => Promise.reject(fail("cannot write the space reserve", e)));
+      const kv = new FileKv(path, options, fs, lock, fd, replay.salt, replay.validBytes, state, recovery);
+      kv.#reserve = reserve;
+      return kv;
     } catch (e) {
       if (fd >= 0) await fs.close(fd).catch(() => {});
       await lock.release();
@@ -398,6 +442,25 @@ export class FileKv extends StateKv {
    * await kv.close();
    * ```
    */
+  /**
+   * The space reserve: its size, whether it is held, and whether the store is in low-space mode
+   * (refusing operations marked with `growth()`).
+   *
+   * @returns A snapshot of the reserve's state.
+   *
+   * @example
+   * ```ts
+   * import { FileKv } from "@kvq/kvq/file";
+   * const dir = await Deno.makeTempDir();
+   * const kv = await FileKv.open(`${dir}/store.kvq`, { reserveBytes: 65536 });
+   * console.log(kv.spaceReserve().held, kv.spaceReserve().low); // true false
+   * await kv.close();
+   * ```
+   */
+  spaceReserve(): SpaceReserveState {
+    return this.#reserve!.state();
+  }
+
   stats(): FileKvStats {
     return {
       fileBytes: this.#size,
@@ -422,6 +485,8 @@ export class FileKv extends StateKv {
     await this.#tail;
     while (this.#running) await this.#running;
     for (const w of this.#compactWaiters.splice(0)) w.reject(new StoreClosedError(this.info.name, "compact"));
+    // A list still iterating must not read a descriptor number the OS may hand out again.
+    this.state.map.fd = -1;
     try {
       await this.#fs.close(this.#fd);
     } catch {
@@ -454,8 +519,8 @@ export class FileKv extends StateKv {
         if (!(o.deleted && c.versionstamp === null)) return false;
         continue;
       }
-      const v = this.state.map.get(k);
-      if ((v ? formatVersionstamp(v.seq) : null) !== c.versionstamp) return false;
+      const seq = this.state.map.seqOf(k);
+      if ((seq === undefined ? null : formatVersionstamp(seq)) !== c.versionstamp) return false;
     }
     return true;
   }
@@ -482,6 +547,11 @@ export class FileKv extends StateKv {
   #commit(batch: AtomicBatch): Promise<KvCommitResult> {
     if (this.closed) return Promise.reject(new StoreClosedError(this.info.name, "commit"));
     if (this.#broken) return Promise.reject(this.#brokenError("commit"));
+    // Low on space: refuse new data at once, unless an attempt to end low-space mode is due (the
+    // pipeline makes it before it writes this commit, and refuses it there if it failed).
+    if (batch.growth && this.#reserve?.low && !this.#reserve.due()) {
+      return Promise.reject(this.#lowSpaceError());
+    }
     if (!this.#checksHold(batch)) {
       // Answer after the queued commits settle, so a caller retrying on { ok: false } does not
       // spin while the write that made its check fail is in flight.
@@ -541,6 +611,10 @@ export class FileKv extends StateKv {
   }
 
   async #writeGroup(group: Pending[]): Promise<void> {
+    if (this.#reserve?.low) {
+      if (this.#reserve.due()) await this.#restoreReserve();
+      if (this.#reserve.low && group.some((p) => p.batch.growth)) return this.#refuseGrowth(group);
+    }
     const firstSeq = this.#nextSeq;
     this.#nextSeq += BigInt(group.length);
     const record = encodeCommitsRecord(this.#salt, firstSeq, group.map((p) => p.encoded));
@@ -565,6 +639,11 @@ export class FileKv extends StateKv {
           `cannot cut a failed write from ${this.path}: ${(t as Error)?.message ?? t}`,
           { cause: t, code: errorCode(t) },
         );
+      }
+      // Out of space with the reserve still held: free it (low-space mode) and retry this group,
+      // without its new data.
+      if (!this.#broken && isSpaceError(error.code) && (await this.#reserve?.release())) {
+        return this.#refuseGrowth(group);
       }
       for (const p of group) p.reject(error);
       this.#requeue();
@@ -592,27 +671,28 @@ export class FileKv extends StateKv {
     this.#size = at + record.length;
     this.#stats.writes++;
     this.#stats.commits += group.length;
-    const map = this.state.map;
+    const index = this.state.map;
+    let base = at + COMMITS_HEADER_BYTES;
     for (let i = 0; i < group.length; i++) {
-      const muts = group[i].mutations;
+      const { mutations: muts, encoded } = group[i];
+      const seq = firstSeq + BigInt(i);
+      const offsets = commitValueOffsets(encoded);
       let delta = 0;
-      if (muts.length === 1) {
-        const m = muts[0];
-        const old = map.get(m.key);
-        if (old) delta -= m.key.length + old.value.length + ENTRY_OVERHEAD;
-        if (m.value) delta += m.key.length + m.value.length + ENTRY_OVERHEAD;
-      } else if (muts.length > 1) {
-        const seen = new Map<string, number>();
-        for (const m of muts) {
-          const prev = seen.get(m.key) ??
-            ((v) => (v ? m.key.length + v.value.length + ENTRY_OVERHEAD : 0))(map.get(m.key));
-          const now = m.value ? m.key.length + m.value.length + ENTRY_OVERHEAD : 0;
-          delta += now - prev;
-          seen.set(m.key, now);
+      for (let j = 0; j < muts.length; j++) {
+        const m = muts[j];
+        const old = index.valueLength(m.key);
+        if (old !== undefined) delta -= m.key.length + old + ENTRY_OVERHEAD;
+        if (m.value) {
+          delta += m.key.length + m.value.length + ENTRY_OVERHEAD;
+          index.set(m.key, Number(seq), base + offsets[j], m.value.length);
+        } else {
+          index.delete(m.key);
         }
       }
+      base += encoded.length;
       this.#liveBytes += delta;
-      this.state.apply(muts, firstSeq + BigInt(i));
+      this.state.seq = seq;
+      this.state.notify(muts);
       this.#removeOverlay(muts);
     }
     for (let i = 0; i < group.length; i++) {
@@ -624,6 +704,38 @@ export class FileKv extends StateKv {
     ) {
       this.#autoCompactDue = true;
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Low-space mode (adapters/file/reserve.ts)
+
+  #lowSpaceError(): StorageError {
+    const r = this.#reserve!.state();
+    return new StorageError(
+      this.info.name,
+      "commit",
+      `the store is low on disk space: it refuses new data (operations marked growth) and still writes ` +
+        `changes to stored data, until its ${r.bytes}-byte reserve ${this.path}.reserve can be written again ` +
+        `(free disk space; it retries at most every ${r.retryMs} ms and after a compaction)`,
+      { code: "ENOSPC" },
+    );
+  }
+
+  /** Refuses the group's growth commits; puts the others back at the head of the queue. */
+  #refuseGrowth(group: Pending[]): void {
+    const error = this.#lowSpaceError();
+    const kept: Pending[] = [];
+    for (const p of group) {
+      if (p.batch.growth) p.reject(error);
+      else kept.push(p);
+    }
+    this.#queue.unshift(...kept);
+    this.#requeue();
+  }
+
+  /** Tries to end low-space mode; an I/O error other than a full disk leaves it on. */
+  async #restoreReserve(): Promise<void> {
+    await this.#reserve!.restore().catch(() => false);
   }
 
   /** After a failed write: re-evaluate the queued commits' checks without the failed group. */
@@ -651,6 +763,7 @@ export class FileKv extends StateKv {
     try {
       await this.#rewrite();
       this.#stats.compactions++;
+      if (this.#reserve?.due(true)) await this.#restoreReserve();
       for (const w of waiters) w.resolve();
     } catch (e) {
       // An automatic compaction that failed is retried once the log grew by compactMinBytes.
@@ -677,6 +790,7 @@ export class FileKv extends StateKv {
       throw wrap("cannot create", e);
     }
     let size = 0;
+    let offsets: Float64Array;
     try {
       const seq = this.state.seq;
       const writer = new SnapshotWriter(salt, seq, SNAPSHOT_CHUNK);
@@ -685,13 +799,23 @@ export class FileKv extends StateKv {
         size += bytes.length;
       };
       await put(encodeHeader(salt));
-      // No commit applies while this runs (the pipeline is here), so the state is stable.
-      for (const [k, v] of this.state.map.range("", "\u0100")) {
-        const rec = writer.add(binaryToBytes(k), v.seq, v.value);
-        if (rec) await put(rec);
+      // No commit applies while this runs (the pipeline is here), so the index is stable; reads
+      // go on meanwhile, from the old log.
+      const index = this.state.map;
+      offsets = new Float64Array(index.size);
+      let k = 0;
+      const putSnapshot = async (rec: Uint8Array) => {
+        for (const o of writer.valueOffsets) offsets[k++] = size + o;
+        await put(rec);
+      };
+      const values = new ValueScanner(fs, this.#fd);
+      for (const e of index.scan()) {
+        const rec = writer.add(e.key, BigInt(e.seq), values.read(e.at, e.len));
+        if (rec) await putSnapshot(rec);
       }
       const last = writer.flush();
-      if (last) await put(last);
+      if (last) await putSnapshot(last);
+      if (k !== offsets.length) throw new Error(`wrote ${k} entries of ${offsets.length}`);
       await put(writer.end());
       await fs.fdatasync(fd);
     } catch (e) {
@@ -709,6 +833,7 @@ export class FileKv extends StateKv {
     // The new log is in place: from here on every write must go to it.
     const old = this.#fd;
     this.#fd = fd;
+    this.state.map.relocate(fd, offsets);
     this.#salt = salt;
     this.#size = size;
     await fs.close(old).catch(() => {});

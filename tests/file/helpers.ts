@@ -79,6 +79,7 @@ export function faulty(base: FsLayer): FsLayer & { faults: Faults } {
     open: wrap("open", base.open.bind(base)),
     close: wrap("close", base.close.bind(base)),
     read: wrap("read", base.read.bind(base)),
+    readSync: base.readSync.bind(base),
     write: wrap("write", base.write.bind(base)),
     fdatasync: wrap("fdatasync", base.fdatasync.bind(base)),
     ftruncate: wrap("ftruncate", base.ftruncate.bind(base)),

@@ -137,6 +137,16 @@ export class SimFs implements FsLayer {
     }
   }
 
+  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number {
+    // Not logged in `ops` and not hooked: the store reads values back synchronously at any time,
+    // and the crash tests count the asynchronous operations only.
+    if (this.#dead) throw fsError("ECRASHED", "the simulated process has crashed");
+    const node = this.#inodes[this.#fd(fd).ino];
+    const n = Math.max(0, Math.min(length, node.len - position));
+    buffer.set(node.data.subarray(position, position + n), offset);
+    return n;
+  }
+
   write(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
     try {
       const f = this.#fd(fd);
