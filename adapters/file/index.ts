@@ -291,6 +291,19 @@ export interface IndexCursor {
  * console.log(index.get("k")?.value.length, index.size); // 0 1
  * ```
  */
+
+/** The error of a failed positional read of the value at byte `at`. */
+function readError(at: number, e: unknown): StorageError {
+  return new StorageError(
+    "file",
+    "read",
+    `cannot read a value at byte ${at}: ${(e as Error)?.message ?? e}`,
+    {
+      cause: e,
+      code: (e as { code?: string } | null)?.code,
+    },
+  );
+}
 export class FileIndex implements EntryStore {
   #chunks: Chunk[] = [new Chunk(8, 256)];
   #size = 0;
@@ -360,15 +373,7 @@ export class FileIndex implements EntryStore {
       if (this.fd < 0) throw new Error("the log is closed");
       got = this.#fs.readSync(this.fd, buf, 0, len + 4, at - 4);
     } catch (e) {
-      throw new StorageError(
-        "file",
-        "read",
-        `cannot read a value at byte ${at}: ${(e as Error)?.message ?? e}`,
-        {
-          cause: e,
-          code: (e as { code?: string } | null)?.code,
-        },
-      );
+      throw readError(at, e);
     }
     checkValue(buf, 0, got, at, len);
     return buf.subarray(4);
@@ -558,15 +563,7 @@ export class ValueScanner {
       try {
         this.#got = this.#fs.readSync(this.#fd, this.#buf, 0, this.#buf.length, from);
       } catch (e) {
-        throw new StorageError(
-          "file",
-          "read",
-          `cannot read a value at byte ${at}: ${(e as Error)?.message ?? e}`,
-          {
-            cause: e,
-            code: (e as { code?: string } | null)?.code,
-          },
-        );
+        throw readError(at, e);
       }
       this.#start = from;
     }
