@@ -9,7 +9,7 @@ import { dec, enc, faulty, tempDir } from "./helpers.ts";
 /** An FsLayer whose fdatasync calls wait until the test releases them, one at a time. */
 function gatedFs() {
   const fs = faulty(nodeFs);
-  const waiting: (() => void)[] = [];
+  const waiting: (() => Promise<void>)[] = [];
   // Open while the store opens (creating a log fsyncs); tests call hold() to start gating.
   let open = true;
   const inner = fs.fdatasync;
@@ -21,11 +21,11 @@ function gatedFs() {
   return {
     fs,
     waiting,
-    /** Lets the oldest waiting fdatasync run, and waits for its effects. */
+    /** Lets the oldest waiting fdatasync run, waits for it to finish (a busy disk is slow), then for its effects. */
     async releaseOne() {
       for (let i = 0; i < 100 && waiting.length === 0; i++) await settle();
       assert.ok(waiting.length > 0, "no fdatasync is waiting");
-      waiting.shift()!();
+      await waiting.shift()!().catch(() => {});
       await settle();
     },
     hold() {
