@@ -101,8 +101,9 @@ function registerAll(name: string, cases: readonly ConformanceCase[], declared: 
  * await testAdapter({
  *   name: "file",
  *   open: (ctx) => FileKv.open(join(dir, ctx.id)), // the same id reopens the same store
- *   destroy: (ctx) => rmSync(join(dir, ctx.id), { force: true }),
- *   capabilities: { durable: true, watch: true },
+ *   // The log and its space reserve (`<log>.reserve`).
+ *   destroy: (ctx) => ["", ".reserve"].forEach((f) => rmSync(join(dir, ctx.id) + f, { force: true })),
+ *   capabilities: { durable: true, watch: true, spaceReserve: true },
  * });
  * ```
  */
