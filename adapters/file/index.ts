@@ -345,12 +345,6 @@ export class FileIndex implements EntryStore {
     return f ? BigInt(f[0].f64[2 * f[1]]) : undefined;
   }
 
-  /** Length of `key`'s value, or undefined (no disk read). */
-  valueLength(key: string): number | undefined {
-    const f = this.#find(key);
-    return f ? f[0].u32[2 * f[1] + 1] : undefined;
-  }
-
   /** `key`'s value (read from the log) and seq, or undefined. */
   get(key: string): StoredValue | undefined {
     const f = this.#find(key);
@@ -381,15 +375,24 @@ export class FileIndex implements EntryStore {
 
   /** Inserts or replaces `key`'s entry. */
   set(key: string, seq: number, at: number, len: number): void {
+    this.put(key, seq, at, len);
+  }
+
+  /**
+   * Inserts or replaces `key`'s entry in one lookup; returns the value length it replaced, or -1
+   * when the key was absent (the commit path keeps its live-bytes count with it).
+   */
+  put(key: string, seq: number, at: number, len: number): number {
     const chunks = this.#chunks;
     const ci = this.#chunkIndex(key);
     const c = chunks[ci];
     const i = c.lowerBound(key);
     if (i < c.n && c.pcmp(key) === 0 && c.scmp(key, i) === 0) {
+      const old = c.u32[2 * i + 1];
       c.u32[2 * i + 1] = len;
       c.f64[2 * i] = seq;
       c.f64[2 * i + 1] = at;
-      return;
+      return old;
     }
     c.insert(i, key, seq, at, len);
     this.#size++;
@@ -408,15 +411,22 @@ export class FileIndex implements EntryStore {
         chunks.splice(ci, 1, c.slice(0, half, spare), c.slice(half, c.n, spare));
       }
     }
+    return -1;
   }
 
   /** Removes `key`; returns whether it was present. */
   delete(key: string): boolean {
+    return this.remove(key) >= 0;
+  }
+
+  /** Removes `key` in one lookup; returns the value length it had, or -1 when it was absent. */
+  remove(key: string): number {
     const chunks = this.#chunks;
     const ci = this.#chunkIndex(key);
     const c = chunks[ci];
     const i = c.indexOf(key);
-    if (i < 0) return false;
+    if (i < 0) return -1;
+    const old = c.u32[2 * i + 1];
     c.remove(i);
     this.#size--;
     if (c.n < MIN_ENTRIES && chunks.length > 1) {
@@ -433,7 +443,7 @@ export class FileIndex implements EntryStore {
         }
       }
     }
-    return true;
+    return old;
   }
 
   /** Entries with `start <= key < end`, ascending or descending, values read from the log. */

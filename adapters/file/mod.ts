@@ -680,14 +680,12 @@ export class FileKv extends StateKv<FileIndex> {
       let delta = 0;
       for (let j = 0; j < muts.length; j++) {
         const m = muts[j];
-        const old = index.valueLength(m.key);
-        if (old !== undefined) delta -= m.key.length + old + ENTRY_OVERHEAD;
-        if (m.value) {
-          delta += m.key.length + m.value.length + ENTRY_OVERHEAD;
-          index.set(m.key, Number(seq), base + offsets[j], m.value.length);
-        } else {
-          index.delete(m.key);
-        }
+        // One lookup per mutation: put/remove return the replaced value's length (-1: absent).
+        const old = m.value
+          ? index.put(m.key, Number(seq), base + offsets[j], m.value.length)
+          : index.remove(m.key);
+        if (old >= 0) delta -= m.key.length + old + ENTRY_OVERHEAD;
+        if (m.value) delta += m.key.length + m.value.length + ENTRY_OVERHEAD;
       }
       base += encoded.length;
       this.#liveBytes += delta;
