@@ -54,6 +54,11 @@ export interface FsLayer {
   size(fd: number): Promise<number>;
   /** Atomically renames `from` to `to`, replacing `to`. */
   rename(from: string, to: string): Promise<void>;
+  /**
+   * Makes `to` a second name of the file `from`; fails with `EEXIST` when `to` exists (atomically:
+   * of two links to one name exactly one succeeds). The single-writer lock is taken with it.
+   */
+  link(from: string, to: string): Promise<void>;
   /** Removes a file. */
   unlink(path: string): Promise<void>;
   /** Flushes a directory's entries (creations, renames, removals) to stable storage. */
@@ -94,6 +99,7 @@ export const nodeFs: FsLayer = {
   ftruncate: (fd, length) => done((cb) => fs.ftruncate(fd, length, cb)),
   size: (fd) => call<fs.Stats>((cb) => fs.fstat(fd, cb)).then((st) => st.size),
   rename: (from, to) => done((cb) => fs.rename(from, to, cb)),
+  link: (from, to) => done((cb) => fs.link(from, to, cb)),
   unlink: (path) => done((cb) => fs.unlink(path, cb)),
   fsyncDir: async (path) => {
     const fd = await call<number>((cb) => fs.open(path, "r", cb));

@@ -1,35 +1,55 @@
 /**
- * The file store's single-writer lock: a lock file created with O_EXCL holding the owner's pid
- * and a random token of the owning process. A lock whose pid is not running is stale and taken
- * over; a lock with this process's pid but another token was left by an earlier process that had
- * the same pid (common in containers) and is stale too; a lock with this process's pid and token
- * is held here. Within one process a registry (shared through `globalThis`, so two copies of this
- * module agree) also refuses a second open.
+ * The file store's single-writer lock: the file `<store>.lock`, holding the owner's pid, a random
+ * token of the owning process and a random nonce of this acquisition.
+ *
+ * Taking it never shows a half-written lock: the content is written to a temporary file of this
+ * acquisition, fsynced, and `link()`ed into place; `link` fails with `EEXIST` when the lock exists,
+ * atomically, so of several openers exactly one succeeds and the lock file, whenever it exists,
+ * names its owner (also after a power loss).
+ *
+ * A lock whose pid is not running is stale; so is a lock with this process's pid but another token
+ * (left by an earlier process that had the same pid, common in containers) and a lock file that
+ * does not parse (written by hand, or by an older kvq that created it empty). A lock with this
+ * process's pid and token is held here. Within one process a registry (shared through
+ * `globalThis`, so two copies of this module agree) also refuses a second open.
+ *
+ * Breaking a stale lock without a race: the breaker links the lock to a tombstone named after the
+ * stale lock's content (`<store>.lock.<crc>.stale`). Of several breakers of one stale lock exactly
+ * one creates the tombstone; it then reads the tombstone back, and only if it is the stale lock it
+ * saw (not a fresh lock that replaced it meanwhile) removes the lock, then the tombstone. The
+ * others retry from the start and meet either no lock or the winner's fresh one. Nothing else
+ * removes a lock but its owner.
  *
  * Known limits: if the pid of a crashed owner is reused by an unrelated running process, the lock
- * looks held (the error says to delete the lock file); and two processes taking over the same
- * stale lock at the same instant can both succeed (each removes the stale file, then one of them
- * may remove the other's fresh one). Neither happens with one process per store. Processes in
- * different PID namespaces (containers sharing a volume) cannot see each other's pids, so each
- * takes the other's lock for stale: give each container its own store.
+ * looks held (the error says to delete the lock file). A process killed between creating a
+ * tombstone and removing it leaves the stale lock guarded by that tombstone: the next opens fail
+ * with `StoreLockedError` naming both files to delete. Processes in different PID namespaces
+ * (containers sharing a volume) cannot see each other's pids, so each takes the other's lock for
+ * stale: give each container its own store.
  *
  * @module
  */
 
 import { StorageError, StoreLockedError } from "../../src/errors.ts";
+import { crc32c } from "./crc32c.ts";
 import type { FsLayer } from "./fs.ts";
 
 const REGISTRY = Symbol.for("kvq.file.locks");
 const TOKEN = Symbol.for("kvq.file.processToken");
+/** Attempts to take the lock before giving up (each one either meets a live lock or makes progress). */
+const ATTEMPTS = 20;
+/** 10 ms waits for another process to finish breaking a stale lock, before deciding it died doing so. */
+const BREAK_WAITS = 50;
+
+function randomHex(bytes: number): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(bytes)), (b) => b.toString(16).padStart(2, "0"))
+    .join("");
+}
 
 /** A random token of this process, the same for every copy of this module. */
 function processToken(): string {
   const g = globalThis as unknown as { [TOKEN]?: string };
-  return g[TOKEN] ??= Array.from(
-    crypto.getRandomValues(new Uint8Array(8)),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
+  return g[TOKEN] ??= randomHex(8);
 }
 
 function heldBy(fs: FsLayer): Set<string> {
@@ -46,16 +66,21 @@ export interface StoreLock {
   release(): Promise<void>;
 }
 
-async function readLock(fs: FsLayer, path: string): Promise<string | null> {
+function codeOf(e: unknown): string | undefined {
+  return (e as { code?: string } | null)?.code;
+}
+
+/** The content of a file, or null when it does not exist. */
+async function readSmall(fs: FsLayer, path: string): Promise<string | null> {
   let fd: number;
   try {
     fd = await fs.open(path, "r");
   } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return null;
+    if (codeOf(e) === "ENOENT") return null;
     throw e;
   }
   try {
-    const buf = new Uint8Array(128);
+    const buf = new Uint8Array(256);
     const n = await fs.read(fd, buf, 0, buf.length, 0);
     return new TextDecoder().decode(buf.subarray(0, n));
   } finally {
@@ -63,7 +88,13 @@ async function readLock(fs: FsLayer, path: string): Promise<string | null> {
   }
 }
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function unlinkQuietly(fs: FsLayer, path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (e) {
+    if (codeOf(e) !== "ENOENT") throw e;
+  }
+}
 
 /**
  * Takes the lock of the store at `storePath` (lock file `storePath + ".lock"`), or throws
@@ -76,10 +107,47 @@ export async function acquireLock(fs: FsLayer, storePath: string, adapter: strin
   // Reserved before the first await, so a concurrent open in this process sees it.
   held.add(lockPath);
   try {
-    return await takeLockFile(fs, storePath, lockPath, adapter, held);
+    await takeLockFile(fs, storePath, lockPath, adapter);
   } catch (e) {
     held.delete(lockPath);
     throw e;
+  }
+  let released = false;
+  return {
+    release: async () => {
+      if (released) return;
+      released = true;
+      held.delete(lockPath);
+      try {
+        await fs.unlink(lockPath);
+      } catch {
+        // Best effort: a leftover lock file of a dead process is detected as stale.
+      }
+    },
+  };
+}
+
+/** Writes this acquisition's lock content to a temporary file, fsynced; returns its path. */
+async function writeCandidate(fs: FsLayer, lockPath: string, adapter: string): Promise<string> {
+  const nonce = randomHex(8);
+  const tmp = `${lockPath}.${nonce}.tmp`;
+  let fd = -1;
+  try {
+    fd = await fs.open(tmp, "wx+");
+    const bytes = new TextEncoder().encode(`${fs.pid}\n${processToken()}\n${nonce}\n`);
+    let done = 0;
+    while (done < bytes.length) done += await fs.write(fd, bytes, done, bytes.length - done, done);
+    // Synced before it is linked, so that the lock file is either absent or names its owner.
+    await fs.fdatasync(fd);
+    await fs.close(fd);
+    return tmp;
+  } catch (e) {
+    if (fd >= 0) await fs.close(fd).catch(() => {});
+    await unlinkQuietly(fs, tmp).catch(() => {});
+    throw new StorageError(adapter, "open", `cannot write lock file ${tmp}: ${e}`, {
+      cause: e,
+      code: codeOf(e),
+    });
   }
 }
 
@@ -88,73 +156,76 @@ async function takeLockFile(
   storePath: string,
   lockPath: string,
   adapter: string,
-  held: Set<string>,
-): Promise<StoreLock> {
-  let unreadable = 0;
-  for (let attempt = 0; attempt < 20; attempt++) {
-    let fd: number;
-    try {
-      fd = await fs.open(lockPath, "wx+");
-    } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (code !== "EEXIST") {
-        throw new StorageError(adapter, "open", `cannot create lock file ${lockPath}: ${e}`, {
-          cause: e,
-          code,
-        });
-      }
-      const text = await readLock(fs, lockPath);
-      if (text === null) continue; // removed meanwhile: try again
-      const m = /^(\d+)\n([0-9a-f]*)\n/.exec(text);
-      if (!m) {
-        // Being written right now by its creator, or left empty by a crash: wait a little.
-        if (++unreadable <= 3) {
-          await pause(5);
-          continue;
-        }
-      } else {
-        const pid = Number(m[1]);
-        const mine = pid === fs.pid;
-        // Held by this process (through another path spelling or fs layer), or by a live one.
-        if (mine ? m[2] === processToken() : fs.processAlive(pid)) {
-          throw new StoreLockedError(adapter, storePath, pid);
-        }
-      }
-      // Stale: its process is gone, or it has our pid but was left by an earlier process.
+): Promise<void> {
+  const tmp = await writeCandidate(fs, lockPath, adapter);
+  try {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       try {
-        await fs.unlink(lockPath);
-      } catch (u) {
-        if ((u as { code?: string }).code !== "ENOENT") throw u;
-      }
-      continue;
-    }
-    try {
-      // Synced, so that after a power loss the lock file is either absent or names its owner.
-      const bytes = new TextEncoder().encode(`${fs.pid}\n${processToken()}\n`);
-      await fs.write(fd, bytes, 0, bytes.length, 0);
-      await fs.fdatasync(fd);
-    } catch (e) {
-      await fs.close(fd).catch(() => {});
-      await fs.unlink(lockPath).catch(() => {});
-      throw new StorageError(adapter, "open", `cannot write lock file ${lockPath}: ${e}`, {
-        cause: e,
-        code: (e as { code?: string }).code,
-      });
-    }
-    await fs.close(fd);
-    let released = false;
-    return {
-      release: async () => {
-        if (released) return;
-        released = true;
-        held.delete(lockPath);
-        try {
-          await fs.unlink(lockPath);
-        } catch {
-          // Best effort: a leftover lock file of a dead process is detected as stale.
+        await fs.link(tmp, lockPath);
+        return;
+      } catch (e) {
+        if (codeOf(e) !== "EEXIST") {
+          throw new StorageError(adapter, "open", `cannot create lock file ${lockPath}: ${e}`, {
+            cause: e,
+            code: codeOf(e),
+          });
         }
-      },
-    };
+      }
+      const seen = await readSmall(fs, lockPath);
+      if (seen === null) continue; // released meanwhile: try again
+      const owner = liveOwner(fs, seen);
+      if (owner !== null) throw new StoreLockedError(adapter, storePath, owner);
+      await breakStale(fs, storePath, lockPath, seen, adapter);
+    }
+    throw new StoreLockedError(adapter, storePath, undefined);
+  } finally {
+    await unlinkQuietly(fs, tmp).catch(() => {});
   }
-  throw new StoreLockedError(adapter, storePath, undefined);
+}
+
+/** The pid holding a lock with this content, or null when the lock is stale. */
+function liveOwner(fs: FsLayer, content: string): number | null {
+  const m = /^(\d+)\n([0-9a-f]*)\n/.exec(content);
+  if (!m) return null; // not a lock this version writes: hand-made, or left empty by an older kvq
+  const pid = Number(m[1]);
+  // Held by this process (through another path spelling or fs layer), or by a live one.
+  const live = pid === fs.pid ? m[2] === processToken() : fs.processAlive(pid);
+  return live ? pid : null;
+}
+
+/**
+ * Removes the stale lock whose content is `stale`, unless another breaker is at it or it was
+ * replaced meanwhile (then the caller's next attempt sees the current lock).
+ */
+async function breakStale(
+  fs: FsLayer,
+  storePath: string,
+  lockPath: string,
+  stale: string,
+  adapter: string,
+): Promise<void> {
+  const crc = crc32c(0, new TextEncoder().encode(stale)).toString(16).padStart(8, "0");
+  const tomb = `${lockPath}.${crc}.stale`;
+  try {
+    await fs.link(lockPath, tomb);
+  } catch (e) {
+    const code = codeOf(e);
+    if (code === "ENOENT") return; // the lock is gone: take it
+    if (code !== "EEXIST") throw e;
+    // Another process is breaking this stale lock: wait for it to finish. If the stale lock and
+    // its tombstone are still there after a while, its breaker died between its two steps.
+    for (let wait = 0; wait < BREAK_WAITS; wait++) {
+      await new Promise((r) => setTimeout(r, 10));
+      if ((await readSmall(fs, lockPath)) !== stale || (await readSmall(fs, tomb)) !== stale) return;
+    }
+    throw new StoreLockedError(adapter, storePath, undefined, {
+      cause: new Error(
+        `the stale lock ${lockPath} is guarded by ${tomb}, left by a process that died while removing it; ` +
+          `delete both files if no process has the store open`,
+      ),
+    });
+  }
+  // This process made the tombstone: remove the lock only if it is still the stale one it saw.
+  if ((await readSmall(fs, tomb)) === stale) await unlinkQuietly(fs, lockPath);
+  await unlinkQuietly(fs, tomb);
 }

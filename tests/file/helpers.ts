@@ -85,6 +85,7 @@ export function faulty(base: FsLayer): FsLayer & { faults: Faults } {
     ftruncate: wrap("ftruncate", base.ftruncate.bind(base)),
     size: wrap("size", base.size.bind(base)),
     rename: wrap("rename", base.rename.bind(base)),
+    link: wrap("link", base.link.bind(base)),
     unlink: wrap("unlink", base.unlink.bind(base)),
     fsyncDir: wrap("fsyncDir", base.fsyncDir.bind(base)),
   };

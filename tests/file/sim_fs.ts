@@ -26,6 +26,7 @@ export type SimOp =
   | "ftruncate"
   | "size"
   | "rename"
+  | "link"
   | "unlink"
   | "fsyncDir";
 
@@ -219,6 +220,19 @@ export class SimFs implements FsLayer {
       const ino = this.#names.get(from);
       if (ino === undefined) throw fsError("ENOENT", from);
       this.#names.delete(from);
+      this.#names.set(to, ino);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  link(from: string, to: string): Promise<void> {
+    try {
+      this.#enter("link", `${from} -> ${to}`);
+      const ino = this.#names.get(from);
+      if (ino === undefined) throw fsError("ENOENT", from);
+      if (this.#names.has(to)) throw fsError("EEXIST", to);
       this.#names.set(to, ino);
       return Promise.resolve();
     } catch (e) {
