@@ -64,6 +64,8 @@ import {
   type KvScope,
   selectorRange,
 } from "../../src/kv.ts";
+import { plainBytes } from "../_kit/bytes.ts";
+import { errorMessage } from "../_kit/errors.ts";
 
 /** An entry as a Deno KV handle returns it. */
 export interface DenoKvHandleEntry {
@@ -186,10 +188,6 @@ function scopeOf(path: string): KvScope {
   return path === ":memory:" ? "process" : "machine";
 }
 
-function plainBytes(v: Uint8Array): Uint8Array {
-  return v.constructor === Uint8Array ? v : new Uint8Array(v);
-}
-
 /** The size of the Deno KV key `[bytes]`: tag, content with 0x00 escaped as 0x00 0xff, terminator. */
 function storedKeySize(bytes: Uint8Array): number {
   let n = bytes.length + 2;
@@ -212,7 +210,7 @@ function listBound(bytes: Uint8Array): Uint8Array {
 }
 
 function message(e: unknown): string {
-  return String((e as Error)?.message ?? e).split("\n")[0];
+  return errorMessage(e).split("\n")[0];
 }
 
 function batchSizes(batch: AtomicBatch): { total: number; keys: number } {
@@ -373,7 +371,7 @@ export class DenoKv implements AtomicKv {
     if (!(e.value instanceof Uint8Array)) {
       throw new StorageError(NAME, "read", `the value at this key is not bytes (${typeof e.value})`);
     }
-    return { key, value: plainBytes(e.value), versionstamp: e.versionstamp };
+    return { key, value: plainBytes(e.value, NAME), versionstamp: e.versionstamp };
   }
 
   /** {@inheritDoc AtomicKv.get} */

@@ -120,3 +120,43 @@ export const nodeFs: FsLayer = {
   },
   pid: process.pid,
 };
+
+/**
+ * Writes all of `bytes` at `at` (a write may write less than asked); a write that makes no progress
+ * fails with code `"EIO"`.
+ *
+ * @example
+ * ```ts
+ * import { nodeFs, writeFully } from "./fs.ts";
+ * const dir = await Deno.makeTempDir();
+ * const fd = await nodeFs.open(`${dir}/f`, "w+");
+ * await writeFully(nodeFs, fd, new Uint8Array([1, 2, 3]), 0);
+ * console.log(await nodeFs.size(fd)); // 3
+ * await nodeFs.close(fd);
+ * ```
+ */
+export async function writeFully(fs: FsLayer, fd: number, bytes: Uint8Array, at: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    const n = await fs.write(fd, bytes, done, bytes.length - done, at + done);
+    if (!(n > 0)) throw Object.assign(new Error(`write returned ${n}`), { code: "EIO" });
+    done += n;
+  }
+}
+
+/**
+ * Removes a file; a file that is not there is fine.
+ *
+ * @example
+ * ```ts
+ * import { nodeFs, unlinkIfPresent } from "./fs.ts";
+ * await unlinkIfPresent(nodeFs, "/tmp/kvq-surely-not-there"); // no error
+ * ```
+ */
+export async function unlinkIfPresent(fs: FsLayer, path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (e) {
+    if ((e as { code?: unknown } | null)?.code !== "ENOENT") throw e;
+  }
+}

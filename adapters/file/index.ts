@@ -14,7 +14,9 @@
  */
 
 import { StorageError } from "../../src/errors.ts";
-import type { EntryStore, StoredValue } from "../memory/state.ts";
+import { binaryToBytes, bytesToBinary } from "../_kit/bytes.ts";
+import { storageError } from "../_kit/errors.ts";
+import type { EntryStore, StoredValue } from "../_kit/state.ts";
 import type { FsLayer } from "./fs.ts";
 
 /** Most entries in a chunk before it splits. */
@@ -250,20 +252,6 @@ function commonPrefix(a: string, b: string): number {
   return i;
 }
 
-function binaryToBytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-function bytesToBinary(b: Uint8Array, s: number, e: number): string {
-  let out = "";
-  for (let i = s; i < e; i += 4096) {
-    out += String.fromCharCode.apply(null, b.subarray(i, Math.min(e, i + 4096)) as unknown as number[]);
-  }
-  return out;
-}
-
 /** One entry as seen by {@link FileIndex.scan} (the object is reused between entries). */
 export interface IndexCursor {
   /** The key's bytes (a fresh array). */
@@ -274,6 +262,11 @@ export interface IndexCursor {
   at: number;
   /** Length of the value. */
   len: number;
+}
+
+/** The error of a failed positional read of the value at byte `at`. */
+function readError(at: number, e: unknown): StorageError {
+  return storageError("file", "read", `cannot read a value at byte ${at}`, e);
 }
 
 /**
@@ -291,19 +284,6 @@ export interface IndexCursor {
  * console.log(index.get("k")?.value.length, index.size); // 0 1
  * ```
  */
-
-/** The error of a failed positional read of the value at byte `at`. */
-function readError(at: number, e: unknown): StorageError {
-  return new StorageError(
-    "file",
-    "read",
-    `cannot read a value at byte ${at}: ${(e as Error)?.message ?? e}`,
-    {
-      cause: e,
-      code: (e as { code?: string } | null)?.code,
-    },
-  );
-}
 export class FileIndex implements EntryStore {
   #chunks: Chunk[] = [new Chunk(8, 256)];
   #size = 0;

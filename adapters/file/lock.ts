@@ -30,9 +30,10 @@
  * @module
  */
 
-import { StorageError, StoreLockedError } from "../../src/errors.ts";
+import { StoreLockedError } from "../../src/errors.ts";
 import { crc32c } from "./crc32c.ts";
-import type { FsLayer } from "./fs.ts";
+import { errorCode, storageError } from "../_kit/errors.ts";
+import { type FsLayer, unlinkIfPresent, writeFully } from "./fs.ts";
 
 const REGISTRY = Symbol.for("kvq.file.locks");
 const TOKEN = Symbol.for("kvq.file.processToken");
@@ -66,17 +67,13 @@ export interface StoreLock {
   release(): Promise<void>;
 }
 
-function codeOf(e: unknown): string | undefined {
-  return (e as { code?: string } | null)?.code;
-}
-
 /** The content of a file, or null when it does not exist. */
 async function readSmall(fs: FsLayer, path: string): Promise<string | null> {
   let fd: number;
   try {
     fd = await fs.open(path, "r");
   } catch (e) {
-    if (codeOf(e) === "ENOENT") return null;
+    if (errorCode(e) === "ENOENT") return null;
     throw e;
   }
   try {
@@ -85,14 +82,6 @@ async function readSmall(fs: FsLayer, path: string): Promise<string | null> {
     return new TextDecoder().decode(buf.subarray(0, n));
   } finally {
     await fs.close(fd);
-  }
-}
-
-async function unlinkQuietly(fs: FsLayer, path: string): Promise<void> {
-  try {
-    await fs.unlink(path);
-  } catch (e) {
-    if (codeOf(e) !== "ENOENT") throw e;
   }
 }
 
@@ -135,19 +124,15 @@ async function writeCandidate(fs: FsLayer, lockPath: string, adapter: string): P
   try {
     fd = await fs.open(tmp, "wx+");
     const bytes = new TextEncoder().encode(`${fs.pid}\n${processToken()}\n${nonce}\n`);
-    let done = 0;
-    while (done < bytes.length) done += await fs.write(fd, bytes, done, bytes.length - done, done);
+    await writeFully(fs, fd, bytes, 0);
     // Synced before it is linked, so that the lock file is either absent or names its owner.
     await fs.fdatasync(fd);
     await fs.close(fd);
     return tmp;
   } catch (e) {
     if (fd >= 0) await fs.close(fd).catch(() => {});
-    await unlinkQuietly(fs, tmp).catch(() => {});
-    throw new StorageError(adapter, "open", `cannot write lock file ${tmp}: ${e}`, {
-      cause: e,
-      code: codeOf(e),
-    });
+    await unlinkIfPresent(fs, tmp).catch(() => {});
+    throw storageError(adapter, "open", `cannot write lock file ${tmp}`, e);
   }
 }
 
@@ -164,11 +149,8 @@ async function takeLockFile(
         await fs.link(tmp, lockPath);
         return;
       } catch (e) {
-        if (codeOf(e) !== "EEXIST") {
-          throw new StorageError(adapter, "open", `cannot create lock file ${lockPath}: ${e}`, {
-            cause: e,
-            code: codeOf(e),
-          });
+        if (errorCode(e) !== "EEXIST") {
+          throw storageError(adapter, "open", `cannot create lock file ${lockPath}`, e);
         }
       }
       const seen = await readSmall(fs, lockPath);
@@ -179,7 +161,7 @@ async function takeLockFile(
     }
     throw new StoreLockedError(adapter, storePath, undefined);
   } finally {
-    await unlinkQuietly(fs, tmp).catch(() => {});
+    await unlinkIfPresent(fs, tmp).catch(() => {});
   }
 }
 
@@ -209,7 +191,7 @@ async function breakStale(
   try {
     await fs.link(lockPath, tomb);
   } catch (e) {
-    const code = codeOf(e);
+    const code = errorCode(e);
     if (code === "ENOENT") return; // the lock is gone: take it
     if (code !== "EEXIST") throw e;
     // Another process is breaking this stale lock: wait for it to finish. If the stale lock and
@@ -226,6 +208,6 @@ async function breakStale(
     });
   }
   // This process made the tombstone: remove the lock only if it is still the stale one it saw.
-  if ((await readSmall(fs, tomb)) === stale) await unlinkQuietly(fs, lockPath);
-  await unlinkQuietly(fs, tomb);
+  if ((await readSmall(fs, tomb)) === stale) await unlinkIfPresent(fs, lockPath);
+  await unlinkIfPresent(fs, tomb);
 }

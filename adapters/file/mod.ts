@@ -38,9 +38,9 @@ import {
   type KvCommitResult,
   type KvInfo,
 } from "../../src/kv.ts";
-import { bytesToBinary } from "../memory/sorted_map.ts";
-import { type AppliedMutation, KvState } from "../memory/state.ts";
-import { StateKv } from "../memory/state_kv.ts";
+import { bytesToBinary } from "../_kit/bytes.ts";
+import { type AppliedMutation, KvState } from "../_kit/state.ts";
+import { StateKv } from "../_kit/state_kv.ts";
 import {
   COMMITS_HEADER_BYTES,
   commitValueOffsets,

@@ -14,8 +14,8 @@
  */
 
 import { CorruptionError, StorageError } from "../../src/errors.ts";
-import type { KvState } from "../memory/state.ts";
-import { bytesToBinary } from "../memory/sorted_map.ts";
+import type { KvState } from "../_kit/state.ts";
+import { bytesToBinary } from "../_kit/bytes.ts";
 import type { FsLayer } from "./fs.ts";
 import type { FileIndex } from "./index.ts";
 import {

@@ -9,7 +9,8 @@
  * @module
  */
 
-import type { FsLayer } from "./fs.ts";
+import { errorCode } from "../_kit/errors.ts";
+import { type FsLayer, unlinkIfPresent, writeFully } from "./fs.ts";
 
 /** Default size of the reserve file: 4 MiB. */
 export const DEFAULT_RESERVE_BYTES: number = 4 * 1024 * 1024;
@@ -33,11 +34,6 @@ const FILL_CHUNK = 1024 * 1024;
  */
 export function isSpaceError(code: string | undefined): boolean {
   return code === "ENOSPC" || code === "EDQUOT";
-}
-
-function codeOf(e: unknown): string | undefined {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? code : undefined;
 }
 
 /** What a {@link SpaceReserve} reports about itself. */
@@ -126,7 +122,7 @@ export class SpaceReserve {
       fd = await fs.open(path, "r+");
       if ((await fs.size(fd)) === bytes) r.#held = true;
     } catch (e) {
-      if (codeOf(e) !== "ENOENT") throw e;
+      if (errorCode(e) !== "ENOENT") throw e;
     } finally {
       if (fd >= 0) await fs.close(fd).catch(() => {});
     }
@@ -271,31 +267,18 @@ export class SpaceReserve {
         const n = Math.min(chunk.length, total - at);
         // Random bytes: a file system that compresses or deduplicates cannot store them in less.
         for (let i = 0; i < n; i += 65536) crypto.getRandomValues(chunk.subarray(i, Math.min(i + 65536, n)));
-        let done = 0;
-        while (done < n) {
-          const w = await fs.write(fd, chunk, done, n - done, at + done);
-          if (!(w > 0)) throw Object.assign(new Error(`write returned ${w}`), { code: "EIO" });
-          done += w;
-        }
+        await writeFully(fs, fd, chunk.subarray(0, n), at);
         at += n;
       }
       if (headroom > 0) await fs.ftruncate(fd, this.#bytes);
       await fs.fdatasync(fd);
       ok = true;
     } catch (e) {
-      if (!isSpaceError(codeOf(e))) throw e;
+      if (!isSpaceError(errorCode(e))) throw e;
     } finally {
       await fs.close(fd).catch(() => {});
       if (!ok) await unlinkIfPresent(fs, this.path).catch(() => {});
     }
     return ok;
-  }
-}
-
-async function unlinkIfPresent(fs: FsLayer, path: string): Promise<void> {
-  try {
-    await fs.unlink(path);
-  } catch (e) {
-    if (codeOf(e) !== "ENOENT") throw e;
   }
 }

@@ -22,13 +22,21 @@ import {
   type KvCommitResult,
   type KvInfo,
 } from "../../src/kv.ts";
-import { KvState } from "./state.ts";
-import { StateKv } from "./state_kv.ts";
+import { KvState, StateKv } from "../_kit/mod.ts";
 
-export { KvState, MemoryEntries } from "./state.ts";
-export { StateKv } from "./state_kv.ts";
-export type { AppliedMutation, EntryStore, StoredValue } from "./state.ts";
-export { binaryToBytes, bytesToBinary, SortedMap } from "./sorted_map.ts";
+// The in-memory state this adapter is built on lives in the adapter kit (kvq/kv); re-exported here
+// for code that imported it from kvq/memory.
+export {
+  type AppliedMutation,
+  binaryToBytes,
+  bytesToBinary,
+  type EntryStore,
+  KvState,
+  MemoryEntries,
+  SortedMap,
+  StateKv,
+  type StoredValue,
+} from "../_kit/mod.ts";
 
 /** Options of {@link MemoryKv}. */
 export interface MemoryKvOptions {

@@ -46,6 +46,10 @@ import {
   type KvListSelector,
   selectorRange,
 } from "../../src/kv.ts";
+import { plainBytes, startsWith } from "../_kit/bytes.ts";
+import { errorMessage, storageError } from "../_kit/errors.ts";
+import { WatchHub } from "../_kit/watch_hub.ts";
+import { type Queued, WriteQueue } from "../_kit/write_queue.ts";
 import {
   classifySqliteError,
   defaultSqliteDriver,
@@ -111,16 +115,7 @@ const SCHEMA = [
   "INSERT OR IGNORE INTO kv_meta (id, seq, format) VALUES (0, 0, 1)",
 ];
 
-interface Pending {
-  batch: AtomicBatch;
-  resolve: (r: KvCommitResult) => void;
-  reject: (e: unknown) => void;
-}
-
-interface Watcher {
-  prefix: Uint8Array;
-  wake: () => void;
-}
+type Pending = Queued<{ readonly batch: AtomicBatch }>;
 
 interface Statements {
   get: SqliteStatement;
@@ -132,18 +127,6 @@ interface Statements {
   range: SqliteStatement;
   rangeReverse: SqliteStatement;
   dataVersion: SqliteStatement;
-}
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
-}
-
-function plainBytes(v: unknown): Uint8Array {
-  if (v instanceof Uint8Array) return v.constructor === Uint8Array ? v : new Uint8Array(v);
-  if (v instanceof ArrayBuffer) return new Uint8Array(v);
-  throw new CorruptionError(NAME, "read", `stored value is a ${typeof v}, expected a BLOB`);
 }
 
 function withZero(bytes: Uint8Array): Uint8Array {
@@ -181,12 +164,12 @@ export class SqliteKv implements AtomicKv {
   readonly #st: Statements;
   readonly #closeDatabase: boolean;
   readonly #watchPollMs: number;
-  #queue: Pending[] = [];
+  readonly #queue = new WriteQueue<{ readonly batch: AtomicBatch }>();
   #scheduled = false;
   #closed = false;
   /** True while the connection runs at synchronous=NORMAL for a group of relaxed commits. */
   #relaxed = false;
-  #watchers = new Set<Watcher>();
+  readonly #hub = new WatchHub();
   #pollTimer: ReturnType<typeof setInterval> | undefined;
   #dataVersion = 0;
 
@@ -213,14 +196,7 @@ export class SqliteKv implements AtomicKv {
     try {
       db = await openSqliteDatabase(path, driver);
     } catch (e) {
-      throw new StorageError(
-        NAME,
-        "open",
-        `cannot open ${path} with ${driver}: ${(e as Error)?.message ?? e}`,
-        {
-          cause: e,
-        },
-      );
+      throw storageError(NAME, "open", `cannot open ${path} with ${driver}`, e);
     }
     try {
       return new SqliteKv(db, { ...options, closeDatabase: options.closeDatabase ?? true }, driver);
@@ -344,7 +320,7 @@ export class SqliteKv implements AtomicKv {
 
   #error(operation: string, e: unknown): StorageError {
     if (e instanceof StorageError) return e;
-    const reason = String((e as Error)?.message ?? e);
+    const reason = errorMessage(e);
     const kind = classifySqliteError(e);
     if (kind === "corrupt") return new CorruptionError(NAME, operation, reason, { cause: e });
     const code =
@@ -362,7 +338,7 @@ export class SqliteKv implements AtomicKv {
   }
 
   #entry(key: KvKey, row: { v: unknown; vs: unknown }): KvEntry {
-    return { key, value: plainBytes(row.v), versionstamp: formatVersionstamp(row.vs as number) };
+    return { key, value: plainBytes(row.v, NAME), versionstamp: formatVersionstamp(row.vs as number) };
   }
 
   /** {@inheritDoc AtomicKv.get} */
@@ -418,12 +394,12 @@ export class SqliteKv implements AtomicKv {
         throw this.#error("list", e);
       }
       for (const row of rows) {
-        const k = plainBytes(row.k);
+        const k = plainBytes(row.k, NAME);
         yield this.#entry(decodeKey(k), row);
       }
       if (rows.length < n) return;
       remaining -= rows.length;
-      const last = plainBytes(rows[rows.length - 1].k);
+      const last = plainBytes(rows[rows.length - 1].k, NAME);
       if (options.reverse) end = last;
       else start = withZero(last);
     }
@@ -436,20 +412,18 @@ export class SqliteKv implements AtomicKv {
 
   #enqueue(batch: AtomicBatch): Promise<KvCommitResult> {
     this.#open("commit");
-    return new Promise<KvCommitResult>((resolve, reject) => {
-      this.#queue.push({ batch, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        queueMicrotask(() => this.#flush());
-      }
-    });
+    const promise = this.#queue.push({ batch });
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+    return promise;
   }
 
   #flush(): void {
     this.#scheduled = false;
-    const group = this.#queue;
-    if (group.length === 0) return;
-    this.#queue = [];
+    if (this.#queue.length === 0) return;
+    const group = this.#queue.take();
     // A group of relaxed commits only (claims, heartbeats) skips the WAL fsync: the next FULL
     // commit's fsync of the WAL file makes it durable too, and a power loss before that only undoes it.
     // The connection's synchronous level is switched only when it has to change.
@@ -525,13 +499,10 @@ export class SqliteKv implements AtomicKv {
   }
 
   #notify(group: readonly Pending[], results: readonly KvCommitResult[]): void {
-    if (this.#watchers.size === 0) return;
-    for (const w of this.#watchers) {
-      const hit = group.some((p, i) =>
-        results[i].ok && p.batch.mutations.some((m) => startsWith(m.keyBytes, w.prefix))
-      );
-      if (hit) w.wake();
-    }
+    if (this.#hub.size === 0) return;
+    this.#hub.wake((w) =>
+      group.some((p, i) => results[i].ok && p.batch.mutations.some((m) => startsWith(m.keyBytes, w.bytes)))
+    );
   }
 
   /**
@@ -542,36 +513,11 @@ export class SqliteKv implements AtomicKv {
    */
   watch(prefix: KvKey, signal: AbortSignal): AsyncIterable<void> {
     this.#open("watch");
-    return this.#watch(encodeKey(prefix), signal);
-  }
-
-  async *#watch(prefix: Uint8Array, signal: AbortSignal): AsyncGenerator<void> {
-    let pending = false;
-    let wake: (() => void) | null = null;
-    const watcher: Watcher = {
-      prefix,
-      wake: () => {
-        pending = true;
-        wake?.();
-      },
-    };
-    const onAbort = () => wake?.();
-    this.#watchers.add(watcher);
-    this.#startPolling();
-    signal.addEventListener("abort", onAbort);
-    try {
-      while (!signal.aborted && !this.#closed) {
-        if (!pending) await new Promise<void>((r) => (wake = r));
-        wake = null;
-        if (signal.aborted || this.#closed) return;
-        pending = false;
-        yield;
-      }
-    } finally {
-      this.#watchers.delete(watcher);
-      signal.removeEventListener("abort", onAbort);
-      if (this.#watchers.size === 0) this.#stopPolling();
-    }
+    return this.#hub.watch(encodeKey(prefix), signal, {
+      closed: () => this.#closed,
+      onFirst: () => this.#startPolling(),
+      onLast: () => this.#stopPolling(),
+    });
   }
 
   #readDataVersion(): number {
@@ -591,7 +537,7 @@ export class SqliteKv implements AtomicKv {
       }
       if (v === this.#dataVersion) return;
       this.#dataVersion = v;
-      for (const w of this.#watchers) w.wake();
+      this.#hub.wakeAll();
     }, this.#watchPollMs);
   }
 
@@ -607,7 +553,7 @@ export class SqliteKv implements AtomicKv {
     if (this.#queue.length > 0) this.#flush();
     this.#closed = true;
     this.#stopPolling();
-    for (const w of this.#watchers) w.wake();
+    this.#hub.wakeAll();
     if (this.#closeDatabase) {
       try {
         this.#db.close();

@@ -5,7 +5,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FileIndex, ValueScanner } from "../../adapters/file/index.ts";
 import { FileKv } from "../../adapters/file/mod.ts";
-import { SortedMap } from "../../adapters/memory/sorted_map.ts";
+import { SortedMap } from "../../adapters/_kit/sorted_map.ts";
 import { StorageError } from "../../src/errors.ts";
 import { SimFs } from "./sim_fs.ts";
 import { dec, enc, tempDir } from "./helpers.ts";

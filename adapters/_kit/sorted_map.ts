@@ -23,23 +23,18 @@ function lowerBound(keys: readonly string[], key: string): number {
   return lo;
 }
 
-/** Converts bytes to a binary string (char code = byte), preserving bytewise order. */
-export function bytesToBinary(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 4096) {
-    s += String.fromCharCode.apply(null, bytes.subarray(i, i + 4096) as unknown as number[]);
-  }
-  return s;
-}
-
-/** Converts a binary string back to bytes. */
-export function binaryToBytes(s: string): Uint8Array {
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
-}
-
-/** The ordered map. */
+/**
+ * The ordered map.
+ *
+ * @example
+ * ```ts
+ * import { SortedMap } from "@kvq/kvq/kv";
+ * const map = new SortedMap<number>();
+ * map.set("b", 2);
+ * map.set("a", 1);
+ * console.log([...map.range("a", "z")]); // [["a", 1], ["b", 2]]
+ * ```
+ */
 export class SortedMap<V> {
   #chunks: Chunk<V>[] = [{ keys: [], vals: [] }];
   #size = 0;

@@ -2,7 +2,8 @@
  * The in-memory state of an AtomicKv store: ordered entries, versionstamps, check evaluation and
  * watch notification. The memory adapter is this state over a {@link SortedMap} of values; the
  * file store is this state over its own index (keys in memory, values in the log) plus the log.
- * Reads, listing and watch are kept in one place so the two cannot drift.
+ * Reads, listing and watch are kept in one place so the two cannot drift; a new adapter that
+ * keeps its data in memory can reuse it too.
  *
  * @module
  */
@@ -18,7 +19,9 @@ import {
   type KvListSelector,
   selectorRange,
 } from "../../src/kv.ts";
-import { binaryToBytes, bytesToBinary, SortedMap } from "./sorted_map.ts";
+import { binaryToBytes, bytesToBinary } from "./bytes.ts";
+import { SortedMap } from "./sorted_map.ts";
+import { WatchHub } from "./watch_hub.ts";
 
 /** A stored value with the versionstamp of the commit that wrote it. */
 export interface StoredValue {
@@ -35,7 +38,7 @@ const LIST_BATCH = 256;
  *
  * @example The memory adapter's store
  * ```ts
- * import { MemoryEntries } from "@kvq/kvq/memory";
+ * import { MemoryEntries } from "@kvq/kvq/kv";
  * const entries = new MemoryEntries();
  * entries.set("k", { value: new Uint8Array([1]), seq: 7n });
  * console.log(entries.seqOf("k"), entries.size); // 7n 1
@@ -57,7 +60,7 @@ export interface EntryStore {
  *
  * @example
  * ```ts
- * import { MemoryEntries } from "@kvq/kvq/memory";
+ * import { MemoryEntries } from "@kvq/kvq/kv";
  * console.log(new MemoryEntries().seqOf("missing")); // undefined
  * ```
  */
@@ -71,13 +74,24 @@ export class MemoryEntries extends SortedMap<StoredValue> implements EntryStore 
 /** A mutation resolved to binary-string keys, as applied to (and logged by) a store. */
 export type AppliedMutation = { key: string; value: Uint8Array } | { key: string; value: null };
 
-/** The ordered in-memory state over the entry store `S` (by default the memory adapter's). */
+/**
+ * The ordered in-memory state over the entry store `S` (by default the memory adapter's).
+ *
+ * @example
+ * ```ts
+ * import { encodeKey, KvState } from "@kvq/kvq/kv";
+ * const state = new KvState();
+ * const batch = { checks: [], mutations: [{ type: "set", key: ["k"], keyBytes: encodeKey(["k"]), value: new Uint8Array([1]) }] };
+ * state.apply(state.resolve(batch as never), 1n);
+ * console.log(state.get(["k"])?.versionstamp); // "00000000000000000001"
+ * ```
+ */
 export class KvState<S extends EntryStore = MemoryEntries> {
   /** The entries. */
   readonly map: S;
   /** Sequence number of the last applied commit. */
   seq = 0n;
-  #watchers = new Set<{ prefix: string; wake: () => void }>();
+  readonly #hub = new WatchHub();
 
   /** State over `map`; without one, over a new {@link MemoryEntries}. */
   constructor(map?: S) {
@@ -129,10 +143,8 @@ export class KvState<S extends EntryStore = MemoryEntries> {
 
   /** Wakes the watchers of prefixes these mutations touch (after the store applied them). */
   notify(mutations: readonly { key: string }[]): void {
-    if (this.#watchers.size === 0) return;
-    for (const w of this.#watchers) {
-      if (mutations.some((m) => m.key.startsWith(w.prefix))) w.wake();
-    }
+    if (this.#hub.size === 0) return;
+    this.#hub.wake((w) => mutations.some((m) => m.key.startsWith(w.binary)));
   }
 
   /** Lists entries in batches, so concurrent commits never invalidate the iteration. */
@@ -164,30 +176,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
   }
 
   /** Yields after commits touching `prefix` (coalesced) until `signal` aborts. */
-  async *watch(prefix: KvKey, signal: AbortSignal): AsyncGenerator<void> {
-    let pending = false;
-    let wake: (() => void) | null = null;
-    const watcher = {
-      prefix: bytesToBinary(encodeKey(prefix)),
-      wake: () => {
-        pending = true;
-        wake?.();
-      },
-    };
-    const onAbort = () => wake?.();
-    this.#watchers.add(watcher);
-    signal.addEventListener("abort", onAbort);
-    try {
-      while (!signal.aborted) {
-        if (!pending) await new Promise<void>((r) => (wake = r));
-        wake = null;
-        if (signal.aborted) return;
-        pending = false;
-        yield;
-      }
-    } finally {
-      this.#watchers.delete(watcher);
-      signal.removeEventListener("abort", onAbort);
-    }
+  watch(prefix: KvKey, signal: AbortSignal): AsyncGenerator<void> {
+    return this.#hub.watch(encodeKey(prefix), signal);
   }
 }
