@@ -223,7 +223,8 @@ export class CommitPipeline {
   }
 
   async #writeGroup(group: Queued<Commit>[]): Promise<void> {
-    if (await this.#lowSpace.refusesGroup(group)) return this.#refuseGrowth(group);
+    // Checked first so that a group write outside low-space mode awaits nothing extra.
+    if (this.#lowSpace.low && (await this.#lowSpace.refusesGroup(group))) return this.#refuseGrowth(group);
     const log = this.#log;
     const fs = log.fs;
     const firstSeq = this.#nextSeq;
