@@ -24,7 +24,7 @@ import type { EntryStore, KvState, MemoryEntries } from "./state.ts";
  * @example A store that never accepts a commit (for illustration)
  * ```ts
  * import { KvState, StateKv } from "@kvq/kvq/kv";
- * import { StorageError } from "@kvq/kvq";
+ * import { StorageError } from "@kvq/kvq/kv";
  * class ReadOnlyKv extends StateKv {
  *   readonly info = { name: "read-only", maxValueBytes: 0, maxKeyBytes: 2048, maxMutations: 0, maxChecks: 0,
  *     scope: "process", durable: false, watch: true } as const;

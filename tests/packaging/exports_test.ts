@@ -106,9 +106,9 @@ describe("export maps", () => {
     assert.deepEqual(exportMapProblems(readManifests()), []);
   });
 
-  test("the published entry points include the core, the testing suite and the memory adapter", () => {
+  test("the published entry points include the core, the backend authors' kvq/kv, the testing suite and the memory adapter", () => {
     const keys = Object.keys(readManifests().jsr.exports as Json);
-    for (const key of [".", "./testing", "./memory"]) assert.ok(keys.includes(key), `missing ${key}`);
+    for (const key of [".", "./kv", "./testing", "./memory"]) assert.ok(keys.includes(key), `missing ${key}`);
   });
 
   test("exportMapProblems() reports an entry point missing from one manifest", () => {
