@@ -19,6 +19,7 @@ const MAP_KV = `import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
+  checkListOptions,
   compareBytes,
   decodeKey,
   encodeKey,
@@ -66,14 +67,15 @@ export class MapKv implements AtomicKv {
     this.#open("getMany");
     return keys.map((k) => this.#row(k)).map((row) => (row ? this.#entry(row) : null));
   }
-  async *list(selector: KvListSelector, options: KvListOptions = {}): AsyncIterable<KvEntry> {
+  async *list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry> {
     this.#open("list");
     const { start, end } = selectorRange(selector);
+    const { limit, reverse } = checkListOptions(options);
     const rows = [...this.#rows.values()]
       .filter((r) => compareBytes(r.bytes, start) >= 0 && compareBytes(r.bytes, end) < 0)
       .sort((a, b) => compareBytes(a.bytes, b.bytes));
-    if (options.reverse) rows.reverse();
-    for (const row of rows.slice(0, options.limit)) yield this.#entry(row);
+    if (reverse) rows.reverse();
+    for (const row of rows.slice(0, limit)) yield this.#entry(row);
   }
   atomic(): AtomicOp {
     return new BufferedAtomicOp(this.info, async (batch) => {
