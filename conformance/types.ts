@@ -104,7 +104,9 @@ export interface ConformanceOptions {
  * ```ts
  * import { conformanceCases } from "@kvq/kvq/testing";
  * import { MemoryKv } from "@kvq/kvq/memory";
+ * const { info } = new MemoryKv();
  * for (const c of conformanceCases({ name: "memory", open: () => new MemoryKv() })) {
+ *   if (!c.requires.every((cap) => info[cap])) continue; // skip: the store lacks a capability
  *   await c.run(); // throws on a contract violation
  * }
  * ```
