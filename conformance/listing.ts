@@ -286,6 +286,8 @@ export const listingCases: readonly CaseDef[] = [
         ["start before the prefix", { prefix, start: s.key() }],
         ["end outside the prefix", { prefix, end: s.key("b") }],
         ["end before the prefix", { prefix, end: s.key() }],
+        ['start "a\\0", which is not under "a"', { prefix, start: s.key("a\0") }],
+        ['end "a\\0", which is not under "a"', { prefix, end: s.key("a\0") }],
         ["a range with start only", { start: s.key("a") }],
         ["a range with end only", { end: s.key("b") }],
         ["an empty selector", {}],

@@ -523,10 +523,10 @@ export function selectorRange(selector: KvListSelector): { start: Uint8Array; en
     const first = concatBytes(prefix, 0x00); // every key strictly under the prefix is >= this
     const start = selector.start ? encodeKey(selector.start) : first;
     const end = selector.end ? encodeKey(selector.end) : concatBytes(prefix, 0xff);
-    if (selector.start && !startsWith(start, prefix)) {
+    if (selector.start && !within(start, prefix)) {
       throw new TypeError("Invalid list selector: start is not within prefix");
     }
-    if (selector.end && !startsWith(end, prefix)) {
+    if (selector.end && !within(end, prefix)) {
       throw new TypeError("Invalid list selector: end is not within prefix");
     }
     // A start equal to the prefix key would list the prefix key, which is not under the prefix.
@@ -588,6 +588,15 @@ function describeArg(v: unknown): string {
   if (typeof v === "bigint") return `${v}n`;
   if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
   return typeof v;
+}
+
+/**
+ * True when the encoded key `bytes` is the key `prefix` or a key under it. Starting with the
+ * prefix's bytes is not enough: `["a\0"]` encodes as `["a"]`'s bytes then 0xff 0x00 (the
+ * escaped NUL), while a key under `["a"]` continues with a type tag, never 0xff.
+ */
+function within(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return startsWith(bytes, prefix) && (bytes.length === prefix.length || bytes[prefix.length] !== 0xff);
 }
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {

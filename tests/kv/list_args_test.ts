@@ -71,6 +71,8 @@ test("selectorRange() rejects malformed selectors with TypeError", () => {
     { prefix: ["a"], start: ["b"] },
     { prefix: ["a"], end: ["b"] },
     { prefix: "a" },
+    { prefix: ["a"], start: ["a\0"] }, // starts with ["a"]'s bytes, but is not under ["a"]
+    { prefix: [new Uint8Array([1])], end: [new Uint8Array([1, 0])] },
   ];
   for (const selector of bad) {
     assert.throws(() => selectorRange(selector as never), TypeError, JSON.stringify(selector));
