@@ -1,35 +1,39 @@
 /**
  * Conformance cases: closing a store, and bad arguments. After close() every operation rejects
- * with `StorageError`; a commit started before close() settles; invalid keys and values reject
- * with `TypeError`.
+ * with `StoreClosedError` (a `StorageError`); a commit started before close() settles; invalid
+ * keys and values reject with `TypeError`.
  *
  * @module
  */
 
 import assert from "node:assert/strict";
-import { StorageError } from "../src/errors.ts";
+import { StoreClosedError } from "../src/errors.ts";
 import type { KvKey } from "../src/kv.ts";
 import { type CaseDef, collect, commitOk, rejectsWith, u8 } from "./_harness.ts";
 
 /** The lifecycle and argument cases. */
 export const lifecycleCases: readonly CaseDef[] = [
   {
-    name: "after close() every operation rejects with StorageError",
+    name: "after close() every operation rejects with StoreClosedError",
     async run(s) {
       const kv = await s.open();
       await commitOk(kv.atomic().set(s.key("k"), u8(1)));
       await s.close(kv);
-      await rejectsWith(() => kv.get(s.key("k")), StorageError, "get() after close()");
-      await rejectsWith(() => kv.getMany([s.key("k")]), StorageError, "getMany() after close()");
-      await rejectsWith(() => collect(kv.list({ prefix: s.key() })), StorageError, "list() after close()");
+      await rejectsWith(() => kv.get(s.key("k")), StoreClosedError, "get() after close()");
+      await rejectsWith(() => kv.getMany([s.key("k")]), StoreClosedError, "getMany() after close()");
+      await rejectsWith(
+        () => collect(kv.list({ prefix: s.key() })),
+        StoreClosedError,
+        "list() after close()",
+      );
       await rejectsWith(
         () => kv.atomic().set(s.key("x"), u8(1)).commit(),
-        StorageError,
+        StoreClosedError,
         "commit() after close()",
       );
       await rejectsWith(
         () => kv.atomic().check(s.key("k"), null).commit(),
-        StorageError,
+        StoreClosedError,
         "check-only commit() after close()",
       );
       if (kv.info.watch && kv.watch) {
@@ -41,7 +45,7 @@ export const lifecycleCases: readonly CaseDef[] = [
             async () => {
               for await (const _ of kv.watch!(s.key(), ac.signal)) break;
             },
-            StorageError,
+            StoreClosedError,
             "watch() after close()",
           );
         } finally {
@@ -65,7 +69,7 @@ export const lifecycleCases: readonly CaseDef[] = [
     },
   },
   {
-    name: "invalid keys and values reject with TypeError",
+    name: "invalid keys, values and versionstamps reject with TypeError",
     async run(s) {
       const kv = await s.open();
       const bad: [string, unknown][] = [
@@ -80,6 +84,17 @@ export const lifecycleCases: readonly CaseDef[] = [
         const key = s.key(part as string);
         await rejectsWith(() => kv.atomic().set(key, u8(1)).commit(), TypeError, `set() with ${what}`);
         await rejectsWith(() => kv.get(key), TypeError, `get() with ${what}`);
+        await rejectsWith(() => kv.atomic().delete(key).commit(), TypeError, `delete() with ${what}`);
+        await rejectsWith(() => kv.atomic().check(key, null).commit(), TypeError, `check() with ${what}`);
+        await rejectsWith(() => kv.getMany([s.key("v"), key]), TypeError, `getMany() with ${what}`);
+        await rejectsWith(() => collect(kv.list({ prefix: key })), TypeError, `list() with ${what}`);
+      }
+      for (const [what, vs] of [["a number", 1], ["undefined", undefined], ["an object", {}]] as const) {
+        await rejectsWith(
+          () => kv.atomic().check(s.key("v"), vs as unknown as string).commit(),
+          TypeError,
+          `check() with ${what} as the versionstamp`,
+        );
       }
       await rejectsWith(
         () => kv.atomic().set(s.key("v"), "text" as unknown as Uint8Array).commit(),

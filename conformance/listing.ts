@@ -1,6 +1,7 @@
 /**
- * Conformance cases: list() by prefix and by range, with limit and reverse, and the selector
- * edge cases (the prefix key itself is not listed, start is inclusive, end is exclusive).
+ * Conformance cases: list() by prefix and by range, with limit and reverse, the selector edge
+ * cases (the prefix key itself is never listed, start is inclusive, end is exclusive), and bad
+ * arguments (a `RangeError` for a bad limit, a `TypeError` for a bad reverse or selector).
  *
  * @module
  */
@@ -13,6 +14,7 @@ import {
   type CaseDef,
   collect,
   commitOk,
+  rejectsWith,
   shuffled,
   u32,
   u8,
@@ -186,6 +188,129 @@ export const listingCases: readonly CaseDef[] = [
         assertBytes(e.value, got.value, "listed value equals get()");
         assert.equal(e.versionstamp, got.versionstamp, "listed versionstamp equals get()");
       }
+    },
+  },
+  {
+    name: "list() never returns the prefix key itself, even when start or end is the prefix key",
+    async run(s) {
+      const kv = await s.open();
+      const prefix = s.key("a");
+      const under = [s.key("a", 1), s.key("a", 2), s.key("a", 3)];
+      await writeAll(kv, [prefix, ...under, s.key("b")].map((k) => [k, u8(1)] as const));
+      assertKeyList(await keysOf(kv, { prefix, start: prefix }), under, "start is the prefix key");
+      assertKeyList(
+        await keysOf(kv, { prefix, start: prefix }, { reverse: true }),
+        [...under].reverse(),
+        "start is the prefix key, reverse",
+      );
+      assertKeyList(
+        await keysOf(kv, { prefix, start: prefix }, { limit: 1 }),
+        under.slice(0, 1),
+        "start is the prefix key, limit 1",
+      );
+      assertKeyList(
+        await keysOf(kv, { prefix, start: prefix, end: s.key("a", 3) }),
+        under.slice(0, 2),
+        "start is the prefix key, end under it",
+      );
+      assertKeyList(await keysOf(kv, { prefix, end: prefix }), [], "end is the prefix key");
+      assertKeyList(
+        await keysOf(kv, { prefix, start: prefix, end: prefix }),
+        [],
+        "start and end are the prefix key",
+      );
+    },
+  },
+  {
+    name:
+      "list() rejects a limit that is not a non-negative integer with RangeError, and limit 0 lists nothing",
+    async run(s) {
+      const kv = await s.open();
+      const keys = [1, 2, 3, 4].map((n) => s.key(n));
+      await writeAll(kv, keys.map((k) => [k, u8(1)] as const));
+      const prefix = { prefix: s.key() };
+      const bad: [string, unknown][] = [
+        ["2.3", 2.3],
+        ["0.5", 0.5],
+        ["-1", -1],
+        ["-0.5", -0.5],
+        ["NaN", NaN],
+        ["Infinity", Infinity],
+        ['the string "2"', "2"],
+        ["null", null],
+        ["a bigint", 2n],
+      ];
+      for (const [what, limit] of bad) {
+        for (const reverse of [false, true]) {
+          await rejectsWith(
+            () => collect(kv.list(prefix, { limit: limit as number, reverse })),
+            RangeError,
+            `list() with limit ${what}${reverse ? ", reverse" : ""}`,
+          );
+        }
+      }
+      assertKeyList(await keysOf(kv, prefix, { limit: 0 }), [], "limit 0");
+      assertKeyList(await keysOf(kv, prefix, { limit: 0, reverse: true }), [], "limit 0, reverse");
+      assertKeyList(await keysOf(kv, prefix, { limit: undefined }), keys, "limit undefined: no limit");
+      assertKeyList(await keysOf(kv, prefix, { limit: 2 }), keys.slice(0, 2), "the store still lists after");
+    },
+  },
+  {
+    name: "list() rejects a reverse that is not a boolean with TypeError",
+    async run(s) {
+      const kv = await s.open();
+      const keys = [1, 2, 3].map((n) => s.key(n));
+      await writeAll(kv, keys.map((k) => [k, u8(1)] as const));
+      const prefix = { prefix: s.key() };
+      const bad: [string, unknown][] = [['the string "yes"', "yes"], ["1", 1], ["0", 0], ["null", null]];
+      for (const [what, reverse] of bad) {
+        await rejectsWith(
+          () => collect(kv.list(prefix, { reverse: reverse as boolean })),
+          TypeError,
+          `list() with reverse ${what}`,
+        );
+      }
+      assertKeyList(await keysOf(kv, prefix, { reverse: undefined }), keys, "reverse undefined: ascending");
+      assertKeyList(await keysOf(kv, prefix, { reverse: false }), keys, "reverse false");
+    },
+  },
+  {
+    name:
+      "list() rejects a selector whose start or end is outside its prefix, or that is malformed, with TypeError",
+    async run(s) {
+      const kv = await s.open();
+      await writeAll(kv, [s.key("a", 1), s.key("b")].map((k) => [k, u8(1)] as const));
+      const prefix = s.key("a");
+      const bad: [string, unknown][] = [
+        ["start outside the prefix", { prefix, start: s.key("b") }],
+        ["start before the prefix", { prefix, start: s.key() }],
+        ["end outside the prefix", { prefix, end: s.key("b") }],
+        ["end before the prefix", { prefix, end: s.key() }],
+        ['start "a\\0", which is not under "a"', { prefix, start: s.key("a\0") }],
+        ['end "a\\0", which is not under "a"', { prefix, end: s.key("a\0") }],
+        ["a range with start only", { start: s.key("a") }],
+        ["a range with end only", { end: s.key("b") }],
+        ["an empty selector", {}],
+        ["a prefix that is not an array", { prefix: "a" }],
+        ["null", null],
+      ];
+      for (const [what, selector] of bad) {
+        await rejectsWith(
+          () => collect(kv.list(selector as KvListSelector)),
+          TypeError,
+          `list() with ${what}`,
+        );
+      }
+      assertKeyList(
+        await keysOf(kv, { start: s.key("b"), end: s.key("a") }),
+        [],
+        "a range whose start is after its end is no error: it lists nothing",
+      );
+      assertKeyList(
+        await keysOf(kv, { prefix, start: s.key("a", 2), end: s.key("a", 1) }, { reverse: true }),
+        [],
+        "start after end under a prefix, reverse: nothing",
+      );
     },
   },
 ];

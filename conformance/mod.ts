@@ -1,20 +1,26 @@
 /**
- * The AtomicKv adapter conformance suite. It proves that a storage backend keeps the contract
- * kvq's queue relies on: Deno KV's key order across every key part type, listing by prefix and
- * range, checks with versionstamps, all-or-nothing commits, exactly one winner among concurrent
- * contenders, store-wide increasing versionstamps, declared limits enforced with typed errors,
- * byte-exact values, consistent getMany, durability across a reopen, watch, and close.
+ * The test suites for a storage backend. {@link testAdapter} is the AtomicKv conformance suite:
+ * it proves that a backend keeps the contract kvq's queue relies on (Deno KV's key order across
+ * every key part type, listing by prefix and range, checks with versionstamps, all-or-nothing
+ * commits, exactly one winner among concurrent contenders, store-wide increasing versionstamps,
+ * declared limits enforced with typed errors, byte-exact values, consistent getMany, durability
+ * across a reopen, watch, close, and bad arguments rejected with `TypeError` or `RangeError`).
+ * {@link testEngine} is the engine suite: it runs the whole job queue (`Queue`, workers,
+ * retries, recovery, scheduling, external leases, ...) on the backend, through kvq's public API.
  *
  * Cases register through `node:test`, so the same test file runs under `node --test`,
  * `bun test` and `deno test`. Cases that need a capability (`watch`, `durable`, `spaceReserve`)
  * are skipped when the store does not declare it in its `info`, never by the adapter's name.
+ * (The examples register tests, so they run in a test file, not as documentation tests.)
  *
- * @example Run the suite against your own backend
- * ```ts
- * import { testAdapter } from "@kvq/kvq/testing";
+ * @example Run both suites against your own backend
+ * ```ts ignore
+ * // my_store_test.ts: node --test my_store_test.ts, bun test, or deno test -A
+ * import { testAdapter, testEngine } from "@kvq/kvq/testing";
  * import { MemoryKv } from "@kvq/kvq/memory"; // or your own AtomicKv
  *
  * await testAdapter({ name: "memory", open: () => new MemoryKv() });
+ * await testEngine({ name: "memory", open: () => new MemoryKv() });
  * ```
  *
  * @module
@@ -26,12 +32,14 @@ import { conformanceCases } from "./cases.ts";
 import type { ConformanceCapabilities, ConformanceCase, ConformanceOptions } from "./types.ts";
 
 export { conformanceCases } from "./cases.ts";
+export { testEngine } from "./engine/suite.ts";
 export type {
   ConformanceCapabilities,
   ConformanceCapability,
   ConformanceCase,
   ConformanceContext,
   ConformanceOptions,
+  EngineSuiteOptions,
 } from "./types.ts";
 
 /** Longest a single case may take, in milliseconds. */
@@ -82,7 +90,7 @@ function registerAll(name: string, cases: readonly ConformanceCase[], declared: 
  * @returns Resolves when every case is registered.
  *
  * @example The memory adapter
- * ```ts
+ * ```ts ignore
  * import { testAdapter } from "@kvq/kvq/testing";
  * import { MemoryKv } from "@kvq/kvq/memory";
  *

@@ -1,6 +1,6 @@
 /**
- * Public types of the conformance suite: what a caller passes to {@link testAdapter} and what
- * {@link conformanceCases} returns.
+ * Public types of the conformance suites: what a caller passes to {@link testAdapter} and what
+ * {@link conformanceCases} returns, and what a caller passes to {@link testEngine}.
  *
  * @module
  */
@@ -104,7 +104,9 @@ export interface ConformanceOptions {
  * ```ts
  * import { conformanceCases } from "@kvq/kvq/testing";
  * import { MemoryKv } from "@kvq/kvq/memory";
+ * const { info } = new MemoryKv();
  * for (const c of conformanceCases({ name: "memory", open: () => new MemoryKv() })) {
+ *   if (!c.requires.every((cap) => info[cap])) continue; // skip: the store lacks a capability
  *   await c.run(); // throws on a contract violation
  * }
  * ```
@@ -122,4 +124,36 @@ export interface ConformanceCase {
    * capability in {@link ConformanceCase.requires}.
    */
   run(): Promise<void>;
+}
+
+/**
+ * Options of {@link testEngine}: the store the whole queue engine runs on.
+ *
+ * @example Options for the memory adapter
+ * ```ts
+ * import type { EngineSuiteOptions } from "@kvq/kvq/testing";
+ * import { MemoryKv } from "@kvq/kvq/memory";
+ * const options: EngineSuiteOptions = { name: "memory", open: () => new MemoryKv(), watch: true };
+ * console.log(options.name);
+ * ```
+ */
+export interface EngineSuiteOptions {
+  /** Name shown in test titles, e.g. `"memory"`. */
+  readonly name: string;
+  /**
+   * Opens a fresh, empty store for one case, with a {@link ConformanceContext} of that case's
+   * own (use its `id` as a file or database name). The case closes the store; it never reopens
+   * it. Stores of different cases may share data: each case works under its own key root.
+   */
+  readonly open: (context: ConformanceContext) => Promise<AtomicKv> | AtomicKv;
+  /**
+   * Removes what {@link EngineSuiteOptions.open} created for a context (files, tables), after the
+   * case has closed its store. @default nothing is removed
+   */
+  readonly destroy?: (context: ConformanceContext) => Promise<void> | void;
+  /**
+   * Whether the store implements `watch` (`info.watch`); the cases that need it are skipped
+   * when it does not. @default read from the info of one store the suite opens (and closes)
+   */
+  readonly watch?: boolean;
 }

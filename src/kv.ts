@@ -1,98 +1,160 @@
 /**
  * The AtomicKv contract: the one narrow seam between kvq's queue logic and a storage backend,
  * modelled on Deno KV. Also the order-preserving key codec and the shared atomic-operation
- * buffer that byte-storing adapters build on.
+ * buffer and argument checks that byte-storing adapters build on.
  *
  * Key order follows Deno KV exactly: by type first, `Uint8Array < string < bigint < number <
  * boolean` (this is what `Deno.openKv` does; bigints sort before numbers), then bytewise for
- * `Uint8Array` and UTF-8 strings, numerically for bigints and numbers (`-0` before `0`, `NaN`
- * last), `false < true`.
+ * `Uint8Array` and UTF-8 strings (code point order, not UTF-16 order), numerically for bigints of
+ * any width and for numbers (`-0` before `0`, `NaN` last), `false < true`; a key sorts before
+ * every key it is a prefix of.
+ *
+ * Every promise the contract's JSDoc makes (the types from {@link KvKeyPart} to
+ * {@link AtomicKv}) is checked by the conformance suite (`testAdapter` from `kvq/testing`, one
+ * file per concern under `conformance/`), and the suite checks nothing the contract does not
+ * state. What an adapter does with a bad argument is part of the contract: a key part that is
+ * not a key part, or a value that is not a `Uint8Array`, is a `TypeError`; a list limit that is
+ * not a non-negative integer is a `RangeError`. A store that is closed rejects everything with
+ * `StoreClosedError`.
  *
  * @module
  */
 
 import { LimitError, StorageError } from "./errors.ts";
 
-/** One part of a key. */
+/**
+ * One part of a key: a `Uint8Array`, a string (well-formed: a lone surrogate is a `TypeError`),
+ * a number (any, including `NaN`, `±Infinity`, and `-0`, which is a key part distinct from `0`),
+ * a bigint of any width, or a boolean. Anything else (`undefined`, `null`, an object, a symbol)
+ * is a `TypeError` wherever a key is passed.
+ */
 export type KvKeyPart = Uint8Array | string | number | bigint | boolean;
 
-/** A key: a tuple of parts, ordered as Deno KV orders them. */
+/**
+ * A key: an array of parts, ordered as Deno KV orders them (see the module overview). Parts that
+ * differ only in type make different keys: `[1]`, `[1n]`, `["1"]` and `[Uint8Array.of(0x31)]`
+ * are four keys. A key that is not an array is a `TypeError`.
+ */
 export type KvKey = readonly KvKeyPart[];
 
-/** A stored entry. */
+/** A stored entry, as {@link AtomicKv.get}, {@link AtomicKv.getMany} and {@link AtomicKv.list} return it. */
 export interface KvEntry {
-  /** The entry's key. */
+  /** The entry's key, every part with its type and value intact (`-0` keeps its sign). */
   readonly key: KvKey;
-  /** The stored bytes, exactly as written. */
+  /** The stored bytes, exactly as written; a copy: changing it changes nothing stored. */
   readonly value: Uint8Array;
   /** The versionstamp of the commit that last wrote this key. */
   readonly versionstamp: string;
 }
 
 /**
- * A list selector: every key strictly under `prefix` (the prefix key itself is not listed),
- * optionally narrowed to `[start, end)`; or a plain range `[start, end)`.
+ * A list selector: every key strictly under `prefix` (the prefix key itself is never listed,
+ * also when `start` is the prefix key), optionally narrowed to `[start, end)`; or a plain range
+ * `[start, end)`. `start` is inclusive and `end` exclusive. Under a prefix, `start` and `end`
+ * must be the prefix key or keys under it. A selector that breaks these rules (a bound outside
+ * the prefix, a range without both `start` and `end`, a selector that is not an object) is a
+ * `TypeError`; a range whose start is at or after its end is no error and lists nothing.
  */
 export type KvListSelector =
   | { readonly prefix: KvKey; readonly start?: KvKey; readonly end?: KvKey }
   | { readonly start: KvKey; readonly end: KvKey };
 
-/** Options of {@link AtomicKv.list}. */
+/** Options of {@link AtomicKv.list}; {@link checkListOptions} checks them. */
 export interface KvListOptions {
-  /** At most this many entries. */
+  /**
+   * At most this many entries: the first ones in key order, or the last ones with `reverse`.
+   * A non-negative integer; `0` lists nothing. Anything else (a fraction, a negative number,
+   * `NaN`, `Infinity`, a value that is not a number) is a `RangeError`.
+   * @default no limit
+   */
   readonly limit?: number;
-  /** Descending key order. @default false */
+  /** Descending key order. `true` or `false`; anything else is a `TypeError`. @default false */
   readonly reverse?: boolean;
 }
 
 /** Where a store's data can be seen from. */
 export type KvScope = "process" | "machine" | "cluster";
 
-/** What a store declares about itself. The core adapts to it; nothing is probed. */
+/**
+ * What a store declares about itself. The core adapts to it; nothing is probed. The limits are
+ * positive integers. Reaching a limit is accepted; exceeding one makes the commit reject with a
+ * {@link LimitError} whose `kind` names the limit, whose `limit` is the declared value and whose
+ * `adapter` is `name`; nothing of that operation is applied and the store stays usable.
+ */
 export interface KvInfo {
-  /** Adapter name, used in error messages (`"memory"`, `"file"`, ...). */
+  /** Adapter name, non-empty; the `adapter` of the errors the store raises (`"memory"`, `"file"`, ...). */
   readonly name: string;
-  /** Largest value accepted by `set`, in bytes. */
+  /** Largest value accepted by `set`, in bytes (`LimitError` kind `"valueBytes"` beyond). */
   readonly maxValueBytes: number;
-  /** Largest encoded key, in bytes. */
+  /**
+   * Largest key, in bytes of its {@link encodeKey} encoding, for the keys of `set`, `delete` and
+   * `check` alike (`LimitError` kind `"keyBytes"` beyond).
+   */
   readonly maxKeyBytes: number;
-  /** Most mutations (`set` + `delete`) in one atomic operation. */
+  /** Most mutations (`set` + `delete`) in one atomic operation (`LimitError` kind `"mutations"` beyond). */
   readonly maxMutations: number;
-  /** Most checks in one atomic operation. */
+  /** Most checks in one atomic operation (`LimitError` kind `"checks"` beyond). */
   readonly maxChecks: number;
   /** Who sees the data: one process, processes on one machine, or many machines. */
   readonly scope: KvScope;
-  /** True when a resolved commit survives SIGKILL and power loss. */
+  /**
+   * True when a resolved commit survives SIGKILL and power loss: after `close()` and opening the
+   * same store again, every committed entry is there with its versionstamp (a commit started
+   * before `close()` included), nothing deleted comes back, and the first commit after the
+   * reopen gets a greater versionstamp than the last one before it.
+   */
   readonly durable: boolean;
-  /** True when the store implements {@link AtomicKv.watch}. */
+  /** True when the store implements {@link AtomicKv.watch} (the method must then exist). */
   readonly watch: boolean;
   /**
-   * True when the store keeps a space reserve and honours {@link AtomicOp.growth}: when it runs
-   * out of disk space it refuses operations marked as growth with `StorageError` code `"ENOSPC"`
-   * while it still accepts the others (which move, finish or remove data already stored), so
-   * stored work can finish. Absent or false: the store treats every operation alike.
+   * True when the store keeps a space reserve and honours {@link AtomicOp.growth} (it then has
+   * the method): when it runs out of disk space it refuses operations marked as growth with
+   * `StorageError` code `"ENOSPC"` while it still accepts the others (which move, finish or remove
+   * data already stored), so stored work can finish. Absent or false: the store treats every
+   * operation alike.
    * @default false
    */
   readonly spaceReserve?: boolean;
 }
 
-/** Result of {@link AtomicOp.commit}. */
+/**
+ * Result of {@link AtomicOp.commit}: `ok` with the commit's versionstamp, or not `ok` when a
+ * check failed and nothing was applied.
+ */
 export type KvCommitResult = { readonly ok: true; readonly versionstamp: string } | { readonly ok: false };
 
-/** An atomic operation: checks, then mutations, applied all together or not at all. */
+/**
+ * An atomic operation: checks, then mutations, applied all together or not at all. The builder
+ * methods return the operation, for chaining. A bad argument (an invalid key part, a key that is
+ * not an array, a value that is not a `Uint8Array`, a versionstamp that is neither a string nor
+ * `null`) is a `TypeError`, thrown by the call or, at the latest, rejected by `commit()`.
+ */
 export interface AtomicOp {
-  /** Require `key` to have this versionstamp (`null`: the key must not exist). */
+  /**
+   * Require `key` to have this versionstamp (`null`: the key must not exist), else the commit
+   * resolves `{ ok: false }`. A stale versionstamp, another key's versionstamp, or any
+   * versionstamp for an absent or deleted key fails the check. A check writes nothing: the
+   * checked key keeps its versionstamp, and an operation with only checks (or with nothing at
+   * all) commits and changes nothing.
+   */
   check(key: KvKey, versionstamp: string | null): this;
-  /** Write `value` at `key`. */
+  /**
+   * Write `value` at `key`. The store keeps a copy taken when `set()` is called: changing the
+   * caller's buffer afterwards (before or after `commit()`) changes nothing stored, and a view
+   * into a larger buffer stores only the view's bytes. Any length from 0 to
+   * `info.maxValueBytes` round-trips byte-exact. When one operation writes a key several times,
+   * the last mutation of that key wins (a `set` then a `delete` leaves it absent).
+   */
   set(key: KvKey, value: Uint8Array): this;
-  /** Remove `key` (no error if absent). */
+  /** Remove `key` (no error if absent). The last mutation of a key in one operation wins. */
   delete(key: KvKey): this;
   /**
    * Optional hint: this operation adds new data (a new job) rather than moving, finishing or
    * removing data already stored. It never changes the outcome of a commit, except that a store
    * declaring `info.spaceReserve` may refuse a marked commit with `StorageError` code `"ENOSPC"`
-   * while it is low on disk space (and still accept unmarked ones). Stores may omit the method or
-   * ignore the mark; callers use `op.growth?.()`.
+   * while it is low on disk space (and still accept unmarked ones). Returns the operation. Stores
+   * may omit the method (not when they declare `info.spaceReserve`) or ignore the mark; callers
+   * use `op.growth?.()`.
    */
   growth?(): this;
   /**
@@ -102,20 +164,34 @@ export interface AtomicOp {
    * undo it, together with later marked commits, but never an unmarked commit that resolved
    * after it (stores apply commits in order, and syncing a later commit syncs the earlier ones).
    * The engine marks claims and heartbeats, whose loss only makes a job run again (at-least-once),
-   * and nothing a caller was told is stored. Stores may omit the method or ignore the mark
-   * (every commit durable); callers use `op.relaxed?.()`.
+   * and nothing a caller was told is stored. Returns the operation. Stores may omit the method or
+   * ignore the mark (every commit durable); callers use `op.relaxed?.()`.
    */
   relaxed?(): this;
   /**
-   * Apply everything. Resolves `{ ok: false }` when a check failed (nothing applied); rejects
-   * with {@link LimitError} or {@link StorageError} on a real fault (nothing applied either).
-   * When the store is durable, resolving means the commit is durable.
+   * Apply everything: every check, then every mutation, all or nothing.
+   *
+   * - Resolves `{ ok: true, versionstamp }` when every check held; every key the operation wrote
+   *   then carries `versionstamp`. Versionstamps are non-empty strings that strictly increase
+   *   with every commit, store-wide, and compare as strings in commit order: a commit gets a
+   *   greater versionstamp than every commit that resolved before it, concurrent commits get
+   *   distinct ones, and rewriting a key with the same bytes still gives it a new, greater one.
+   * - Resolves `{ ok: false }` when a check failed; nothing is applied. Of concurrent commits that
+   *   check the same versionstamp of one key (or `null` for one absent key), exactly one succeeds.
+   * - Rejects with {@link LimitError} when the operation exceeds a limit declared in
+   *   {@link KvInfo}, with `StoreClosedError` after {@link AtomicKv.close}, with `TypeError` for a
+   *   bad argument not thrown earlier, or with {@link StorageError} on a real fault; nothing is
+   *   applied in each case.
+   *
+   * When the store is durable, resolving means the commit is durable (see {@link relaxed}).
    */
   commit(): Promise<KvCommitResult>;
 }
 
 /**
- * The atomic key-value contract every storage adapter implements.
+ * The atomic key-value contract every storage adapter implements. Reads return copies; a bad
+ * key is a `TypeError`. After {@link close}, every operation (get, getMany, list, commit, watch)
+ * rejects with `StoreClosedError` (a {@link StorageError} with code `"CLOSED"`).
  *
  * @example Use the memory adapter through the contract
  * ```ts
@@ -129,20 +205,38 @@ export interface AtomicOp {
 export interface AtomicKv {
   /** Declared limits and capabilities. */
   readonly info: KvInfo;
-  /** Read one key. */
+  /** Read one key: its entry, or `null` when it does not exist. */
   get(key: KvKey): Promise<KvEntry | null>;
-  /** Read several keys at one consistent point. */
+  /**
+   * Read several keys at one consistent point: one result per requested key, in request order
+   * (`null` for an absent key; a key may be asked for twice), and no result mixes two commits.
+   * `getMany([])` resolves `[]`.
+   */
   getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]>;
-  /** List entries in key order (or reverse), at most `limit`. */
+  /**
+   * List the entries a selector covers, in key order (or reverse), at most `limit`; each entry
+   * carries the same value and versionstamp {@link get} returns. Lists of any length page
+   * through the store in both directions. A list need not read one consistent point: a commit
+   * made while it iterates may or may not be seen. A bad selector (`TypeError`, see
+   * {@link KvListSelector}), a bad limit (`RangeError`) or reverse (`TypeError`), and a closed
+   * store (`StoreClosedError`) are thrown by `list()` itself or by the first step of the
+   * iteration, so a `for await` over it throws either way.
+   */
   list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry>;
   /** Start an atomic operation. */
   atomic(): AtomicOp;
   /**
-   * Optional wake-up hint: yields (possibly coalesced) after commits that touch keys under
-   * `prefix`, until `signal` aborts. Present only when `info.watch` is true.
+   * Optional wake-up hint: yields (possibly coalesced, possibly without a new commit) after
+   * commits that touch keys under `prefix`, until `signal` aborts. A watcher may subscribe
+   * asynchronously, so the first commit after the call may pass unseen; a later one wakes it.
+   * Aborting the signal ends the iteration, also while it waits; an already aborted signal ends
+   * it without waiting. Present when `info.watch` is true; callers use it only then.
    */
   watch?(prefix: KvKey, signal: AbortSignal): AsyncIterable<void>;
-  /** Release resources. Pending commits settle first. */
+  /**
+   * Release resources. Commits started before `close()` settle before it resolves (on a durable
+   * store they are kept). Afterwards every operation rejects with `StoreClosedError`.
+   */
   close(): Promise<void>;
 }
 
@@ -407,31 +501,102 @@ function concatBytes(a: Uint8Array, b: number): Uint8Array {
 }
 
 /**
- * The byte range `[start, end)` a selector covers, for adapters that store encoded keys.
+ * The byte range `[start, end)` a selector covers, for adapters that store encoded keys. Under a
+ * prefix the range never includes the prefix key itself, also when `start` is the prefix key.
+ * Throws `TypeError` for a malformed selector: not an object, a prefix, start or end that is not a
+ * key, a `start` or `end` outside the prefix, a range without both `start` and `end`. A range
+ * whose start is after its end is no error: it is empty (`start >= end`).
  *
- * @example
+ * @example The range under a prefix
  * ```ts
- * import { selectorRange } from "./kv.ts";
- * const { start, end } = selectorRange({ prefix: ["ready"] });
- * console.log(start.length, end.length);
+ * import { compareBytes, encodeKey, selectorRange } from "./kv.ts";
+ * const { start, end } = selectorRange({ prefix: ["ready"], start: ["ready"] });
+ * console.log(compareBytes(start, encodeKey(["ready"])) > 0, compareBytes(start, end) < 0); // true true
  * ```
  */
 export function selectorRange(selector: KvListSelector): { start: Uint8Array; end: Uint8Array } {
+  if (selector === null || typeof selector !== "object") {
+    throw new TypeError("Invalid list selector: expected an object with prefix, or start and end");
+  }
   if ("prefix" in selector && selector.prefix !== undefined) {
     const prefix = encodeKey(selector.prefix);
-    const start = selector.start ? encodeKey(selector.start) : concatBytes(prefix, 0x00);
+    const first = concatBytes(prefix, 0x00); // every key strictly under the prefix is >= this
+    const start = selector.start ? encodeKey(selector.start) : first;
     const end = selector.end ? encodeKey(selector.end) : concatBytes(prefix, 0xff);
-    if (selector.start && !startsWith(start, prefix)) {
+    if (selector.start && !within(start, prefix)) {
       throw new TypeError("Invalid list selector: start is not within prefix");
     }
-    if (selector.end && !startsWith(end, prefix)) {
+    if (selector.end && !within(end, prefix)) {
       throw new TypeError("Invalid list selector: end is not within prefix");
     }
-    return { start, end };
+    // A start equal to the prefix key would list the prefix key, which is not under the prefix.
+    return { start: compareBytes(start, first) < 0 ? first : start, end };
   }
   const sel = selector as { start?: KvKey; end?: KvKey };
   if (!sel.start || !sel.end) throw new TypeError("Invalid list selector: expected prefix, or start and end");
   return { start: encodeKey(sel.start), end: encodeKey(sel.end) };
+}
+
+/**
+ * The checked options of a list, as {@link checkListOptions} returns them.
+ */
+export interface CheckedListOptions {
+  /** At most this many entries; `Infinity` when no limit was given. */
+  readonly limit: number;
+  /** Descending key order. */
+  readonly reverse: boolean;
+}
+
+/**
+ * Checks the options of {@link AtomicKv.list} the way every adapter must, and fills in the
+ * defaults. Adapters call it, so that a bad argument fails alike everywhere.
+ *
+ * @param options The options passed to `list()`, possibly undefined.
+ * @returns The limit (`Infinity` when absent) and the direction.
+ * @throws {RangeError} When `limit` is given and is not a non-negative integer (a fraction,
+ *   a negative number, `NaN`, `Infinity`, or not a number at all).
+ * @throws {TypeError} When `options` is not an object, or `reverse` is given and is not a boolean.
+ *
+ * @example Defaults and a bad limit
+ * ```ts
+ * import { checkListOptions } from "./kv.ts";
+ * console.log(checkListOptions(undefined)); // { limit: Infinity, reverse: false }
+ * try {
+ *   checkListOptions({ limit: 2.5 });
+ * } catch (e) {
+ *   console.log(e instanceof RangeError); // true
+ * }
+ * ```
+ */
+export function checkListOptions(options: KvListOptions | undefined): CheckedListOptions {
+  if (options === undefined) return { limit: Infinity, reverse: false };
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Invalid list options: expected an object, got ${describeArg(options)}`);
+  }
+  const { limit, reverse } = options;
+  if (limit !== undefined && !(typeof limit === "number" && Number.isInteger(limit) && limit >= 0)) {
+    throw new RangeError(`Invalid list limit: expected a non-negative integer, got ${describeArg(limit)}`);
+  }
+  if (reverse !== undefined && typeof reverse !== "boolean") {
+    throw new TypeError(`Invalid list option reverse: expected true or false, got ${describeArg(reverse)}`);
+  }
+  return { limit: limit ?? Infinity, reverse: reverse ?? false };
+}
+
+function describeArg(v: unknown): string {
+  if (typeof v === "string") return JSON.stringify(v);
+  if (typeof v === "bigint") return `${v}n`;
+  if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) return String(v);
+  return typeof v;
+}
+
+/**
+ * True when the encoded key `bytes` is the key `prefix` or a key under it. Starting with the
+ * prefix's bytes is not enough: `["a\0"]` encodes as `["a"]`'s bytes then 0xff 0x00 (the
+ * escaped NUL), while a key under `["a"]` continues with a type tag, never 0xff.
+ */
+function within(bytes: Uint8Array, prefix: Uint8Array): boolean {
+  return startsWith(bytes, prefix) && (bytes.length === prefix.length || bytes[prefix.length] !== 0xff);
 }
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {

@@ -10,6 +10,7 @@
 
 import {
   type AtomicBatch,
+  checkListOptions,
   decodeKey,
   encodeKey,
   formatVersionstamp,
@@ -148,15 +149,15 @@ export class KvState<S extends EntryStore = MemoryEntries> {
   }
 
   /** Lists entries in batches, so concurrent commits never invalidate the iteration. */
-  async *list(selector: KvListSelector, options: KvListOptions = {}): AsyncGenerator<KvEntry> {
+  async *list(selector: KvListSelector, options?: KvListOptions): AsyncGenerator<KvEntry> {
     const range = selectorRange(selector);
+    const { limit, reverse } = checkListOptions(options);
     let start = bytesToBinary(range.start);
     let end = bytesToBinary(range.end);
-    let remaining = options.limit ?? Infinity;
-    if (!(remaining >= 0)) throw new RangeError(`Invalid list limit: ${options.limit}`);
+    let remaining = limit;
     while (remaining > 0) {
       const batch: [string, StoredValue][] = [];
-      for (const e of this.map.range(start, end, options.reverse)) {
+      for (const e of this.map.range(start, end, reverse)) {
         batch.push(e);
         if (batch.length >= Math.min(LIST_BATCH, remaining)) break;
       }
@@ -170,7 +171,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
       }
       remaining -= batch.length;
       const last = batch[batch.length - 1][0];
-      if (options.reverse) end = last;
+      if (reverse) end = last;
       else start = last + "\0";
     }
   }

@@ -52,6 +52,7 @@ import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
+  checkListOptions,
   compareBytes,
   decodeKey,
   encodeKey,
@@ -452,25 +453,25 @@ export class DenoKv implements AtomicKv {
   }
 
   /** {@inheritDoc AtomicKv.list} */
-  list(selector: KvListSelector, options: KvListOptions = {}): AsyncIterable<KvEntry> {
+  list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry> {
     this.#open("list");
     return this.#list(selector, options);
   }
 
-  async *#list(selector: KvListSelector, options: KvListOptions): AsyncGenerator<KvEntry> {
-    const limit = options.limit;
-    if (limit !== undefined && !(limit >= 0)) throw new RangeError(`Invalid list limit: ${limit}`);
-    const range = selectorRange(selector); // validates the selector the way every adapter does (TypeError)
+  async *#list(selector: KvListSelector, options: KvListOptions | undefined): AsyncGenerator<KvEntry> {
+    // Both check their argument the way every adapter does (TypeError, RangeError).
+    const range = selectorRange(selector);
+    const { limit, reverse } = checkListOptions(options);
     if (limit === 0) return;
     const start = listBound(range.start);
     const end = listBound(range.end);
     if (compareBytes(start, end) >= 0) return; // Deno KV rejects start > end; the range is empty
     // Deno KV lists [start, end) of the single-bytes-part keys, in bytewise order (or reverse).
     const iter = this.#kv.list({ start: [start], end: [end] }, {
-      reverse: options.reverse ?? false,
-      batchSize: Math.ceil(Math.min(limit ?? 500, 500)),
+      reverse,
+      batchSize: Math.min(limit, 500),
     });
-    let remaining = limit ?? Infinity;
+    let remaining = limit;
     try {
       for await (const e of iter) {
         this.#open("list");

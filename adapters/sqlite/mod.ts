@@ -35,6 +35,7 @@ import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
+  checkListOptions,
   decodeKey,
   encodeKey,
   formatVersionstamp,
@@ -373,17 +374,17 @@ export class SqliteKv implements AtomicKv {
   }
 
   /** {@inheritDoc AtomicKv.list} */
-  list(selector: KvListSelector, options: KvListOptions = {}): AsyncIterable<KvEntry> {
+  list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry> {
     this.#open("list");
     return this.#list(selector, options);
   }
 
-  async *#list(selector: KvListSelector, options: KvListOptions): AsyncGenerator<KvEntry> {
+  async *#list(selector: KvListSelector, options: KvListOptions | undefined): AsyncGenerator<KvEntry> {
     const range = selectorRange(selector);
+    const { limit, reverse } = checkListOptions(options);
     let { start, end } = range;
-    let remaining = options.limit ?? Infinity;
-    if (!(remaining >= 0)) throw new RangeError(`Invalid list limit: ${options.limit}`);
-    const stmt = options.reverse ? this.#st.rangeReverse : this.#st.range;
+    let remaining = limit;
+    const stmt = reverse ? this.#st.rangeReverse : this.#st.range;
     while (remaining > 0) {
       this.#open("list");
       const n = Math.min(LIST_BATCH, remaining);
@@ -400,7 +401,7 @@ export class SqliteKv implements AtomicKv {
       if (rows.length < n) return;
       remaining -= rows.length;
       const last = plainBytes(rows[rows.length - 1].k, NAME);
-      if (options.reverse) end = last;
+      if (reverse) end = last;
       else start = withZero(last);
     }
   }

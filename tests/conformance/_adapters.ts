@@ -6,6 +6,7 @@ import { StoreClosedError } from "../../src/errors.ts";
 import {
   type AtomicKv,
   type AtomicOp,
+  compareKeys,
   formatVersionstamp,
   type KvCommitResult,
   type KvEntry,
@@ -294,5 +295,34 @@ export class ListsPrefixKeyKv extends ForwardingKv {
       : null;
     if (own) yield own;
     yield* this.inner.list(selector, options);
+  }
+}
+
+/** Lists the prefix key itself when `start` is the prefix key (as every adapter once did). */
+export class StartAtPrefixKeyKv extends ForwardingKv {
+  constructor() {
+    super(new MemoryKv(), { name: "broken-start-at-prefix-key" });
+  }
+  override async *list(selector: KvListSelector, options: KvListOptions = {}): AsyncIterable<KvEntry> {
+    const own = "prefix" in selector && selector.start && !options.reverse &&
+        compareKeys(selector.start, selector.prefix) === 0
+      ? await this.inner.get(selector.prefix)
+      : null;
+    if (own) yield own;
+    yield* this.inner.list(selector, options);
+  }
+}
+
+/** Rounds a fractional limit up, treats a bad limit as none and any reverse as truthy. */
+export class LaxListOptionsKv extends ForwardingKv {
+  constructor() {
+    super(new MemoryKv(), { name: "broken-lax-list-options" });
+  }
+  override list(selector: KvListSelector, options: KvListOptions = {}): AsyncIterable<KvEntry> {
+    const limit: unknown = options.limit;
+    return this.inner.list(selector, {
+      limit: typeof limit === "number" && limit >= 0 && limit < Infinity ? Math.ceil(limit) : undefined,
+      reverse: Boolean(options.reverse),
+    });
   }
 }

@@ -13,11 +13,13 @@ import {
   HalfCommitKv,
   IgnoresChecksKv,
   LaxLimitKv,
+  LaxListOptionsKv,
   ListsPrefixKeyKv,
   NeverClosesKv,
   OutOfOrderKv,
   RacyKv,
   reopenableMemory,
+  StartAtPrefixKeyKv,
 } from "./_adapters.ts";
 
 /** Runs every applicable case; returns the failures by case name and the names that ran. */
@@ -84,6 +86,21 @@ const broken: [string, () => AtomicKv, RegExp][] = [
     "a store that lists the prefix key itself",
     () => new ListsPrefixKeyKv(),
     /^list\(\) by prefix returns exactly/,
+  ],
+  [
+    "a store that lists the prefix key when start is the prefix key",
+    () => new StartAtPrefixKeyKv(),
+    /^list\(\) never returns the prefix key itself/,
+  ],
+  [
+    "a store that rounds a fractional list limit",
+    () => new LaxListOptionsKv(),
+    /^list\(\) rejects a limit that is not a non-negative integer/,
+  ],
+  [
+    "a store that takes any reverse as a boolean",
+    () => new LaxListOptionsKv(),
+    /^list\(\) rejects a reverse that is not a boolean/,
   ],
 ];
 

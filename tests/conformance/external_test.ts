@@ -1,4 +1,5 @@
-// A custom backend written outside the repository runs the conformance suite in a few lines.
+// A custom backend written outside the repository runs the conformance suite and the engine suite
+// in a few lines each.
 // The test writes a tiny Map-based AtomicKv and its test file into a temporary directory outside
 // the repo, where `kvq` and `kvq/testing` resolve to this checkout (node_modules/kvq for Node and
 // Bun, a deno.json import map for Deno), and runs that file under the current runtime's own test
@@ -19,6 +20,7 @@ const MAP_KV = `import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
+  checkListOptions,
   compareBytes,
   decodeKey,
   encodeKey,
@@ -66,14 +68,15 @@ export class MapKv implements AtomicKv {
     this.#open("getMany");
     return keys.map((k) => this.#row(k)).map((row) => (row ? this.#entry(row) : null));
   }
-  async *list(selector: KvListSelector, options: KvListOptions = {}): AsyncIterable<KvEntry> {
+  async *list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry> {
     this.#open("list");
     const { start, end } = selectorRange(selector);
+    const { limit, reverse } = checkListOptions(options);
     const rows = [...this.#rows.values()]
       .filter((r) => compareBytes(r.bytes, start) >= 0 && compareBytes(r.bytes, end) < 0)
       .sort((a, b) => compareBytes(a.bytes, b.bytes));
-    if (options.reverse) rows.reverse();
-    for (const row of rows.slice(0, options.limit)) yield this.#entry(row);
+    if (reverse) rows.reverse();
+    for (const row of rows.slice(0, limit)) yield this.#entry(row);
   }
   atomic(): AtomicOp {
     return new BufferedAtomicOp(this.info, async (batch) => {
@@ -104,6 +107,13 @@ import { MapKv } from "./map_kv.ts";
 await testAdapter({ name: "map", open: () => new MapKv() });
 `;
 
+// The engine suite: the whole queue on the same store, from the same entry point.
+const MAP_KV_ENGINE_TEST = `import { testEngine } from "kvq/testing";
+import { MapKv } from "./map_kv.ts";
+
+await testEngine({ name: "map", open: () => new MapKv() });
+`;
+
 const BROKEN_MAP_KV_TEST = `import { testAdapter } from "kvq/testing";
 import { MapKv } from "./map_kv.ts";
 
@@ -113,7 +123,7 @@ await testAdapter({ name: "map-broken", open: () => new MapKv({ ignoreChecks: tr
 let dir = "";
 
 /** Runs one test file of the external project (Deno without type checking, as Node and Bun). */
-function runTestFile(file: string): { status: number | null; output: string } {
+function runTestFile(file: string, timeout = 60_000): { status: number | null; output: string } {
   const commands: Record<string, string[]> = {
     node: ["--test", "--test-reporter=spec", file],
     bun: ["test", "--timeout", "30000", `./${file}`],
@@ -125,7 +135,7 @@ function runTestFile(file: string): { status: number | null; output: string } {
     cwd: dir,
     env,
     encoding: "utf8",
-    timeout: 60_000,
+    timeout,
   });
   return { status: child.status, output: `${child.stdout}\n${child.stderr}` };
 }
@@ -161,6 +171,7 @@ describe("conformance suite from an external project", () => {
     );
     writeFileSync(join(dir, "map_kv.ts"), MAP_KV);
     writeFileSync(join(dir, "map_kv_test.ts"), MAP_KV_TEST);
+    writeFileSync(join(dir, "map_kv_engine_test.ts"), MAP_KV_ENGINE_TEST);
     writeFileSync(join(dir, "broken_map_kv_test.ts"), BROKEN_MAP_KV_TEST);
   });
 
@@ -173,6 +184,13 @@ describe("conformance suite from an external project", () => {
     assert.equal(status, 0, `the external suite run failed:\n${output.slice(-4000)}`);
     assert.match(output, /exactly one wins/, "the suite's cases ran");
     assert.match(output, /list\(\) orders single-part keys by type/);
+  });
+
+  test(`the same store passes the engine suite (testEngine) under ${runtime}`, { timeout: 120_000 }, () => {
+    const { status, output } = runTestFile("map_kv_engine_test.ts", 120_000);
+    assert.equal(status, 0, `the external engine suite run failed:\n${output.slice(-4000)}`);
+    assert.match(output, /map: 4 workers/, "the engine suite's cases ran");
+    assert.match(output, /maxQueued rejects the add past it/);
   });
 
   test(`the same store with checks ignored fails the suite under ${runtime}`, () => {

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DenoKv } from "../../adapters/deno-kv/mod.ts";
-import { engineSuite } from "../engine/suite.ts";
+import { testEngine } from "../../conformance/mod.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kvq-denokv-engine-"));
 let n = 0;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-engineSuite({ name: "deno-kv", open: () => DenoKv.open(join(dir, `case-${++n}.sqlite3`)) });
+await testEngine({ name: "deno-kv", open: () => DenoKv.open(join(dir, `case-${++n}.sqlite3`)) });

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
 import { Committer, decodeCounts, keyId, type WriteUnit } from "../../src/committer.ts";
-import { CountingKv } from "./_helpers.ts";
+import { CountingKv } from "../../conformance/engine/_helpers.ts";
 
 const one = new Uint8Array([1]);
 const set = (k: string, delta?: WriteUnit["delta"]): WriteUnit => ({

@@ -1,4 +1,4 @@
 import { MemoryKv } from "../../adapters/memory/mod.ts";
-import { engineSuite } from "./suite.ts";
+import { testEngine } from "../../conformance/mod.ts";
 
-engineSuite({ name: "memory", open: () => new MemoryKv(), watch: true });
+await testEngine({ name: "memory", open: () => new MemoryKv(), watch: true });

@@ -5,10 +5,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../../adapters/store/mod.ts";
-import { engineSuite } from "./suite.ts";
+import { testEngine } from "../../conformance/mod.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kvq-engine-"));
 let n = 0;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-engineSuite({ name: "store", open: () => openStore(join(dir, `case-${++n}.db`)) });
+await testEngine({ name: "store", open: () => openStore(join(dir, `case-${++n}.db`)) });

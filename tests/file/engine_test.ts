@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileKv } from "../../adapters/file/mod.ts";
-import { engineSuite } from "../engine/suite.ts";
+import { testEngine } from "../../conformance/mod.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kvq-engine-file-"));
 let n = 0;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-engineSuite({ name: "file", open: () => FileKv.open(join(dir, `case-${++n}.kvq`)), watch: true });
+await testEngine({ name: "file", open: () => FileKv.open(join(dir, `case-${++n}.kvq`)), watch: true });

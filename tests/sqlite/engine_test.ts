@@ -5,13 +5,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteKv } from "../../adapters/sqlite/mod.ts";
-import { engineSuite } from "../engine/suite.ts";
+import { testEngine } from "../../conformance/mod.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kvq-sqlite-engine-"));
 let n = 0;
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-engineSuite({
+await testEngine({
   name: "sqlite",
   open: () => SqliteKv.open(join(dir, `${++n}.db`), { watchPollMs: 20 }),
   watch: true,

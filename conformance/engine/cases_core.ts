@@ -3,21 +3,19 @@
 // recovery and fencing, scheduling, cancel.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { CountingKv, flush, gate, hookedKv, until, withHarness } from "./_helpers.ts";
+import type { EngineSuiteOptions } from "../types.ts";
 import {
-  CountingKv,
-  type EngineSuiteOptions,
-  flush,
-  gate,
-  hookedKv,
-  until,
-  withHarness,
-} from "./_helpers.ts";
-import { CanceledError, LeaseLostError, LimitError, PermanentError } from "../../src/errors.ts";
-import { seededRandom } from "../../src/ids.ts";
-import { FakeClock } from "../../src/clock.ts";
-import type { QueueEvent } from "../../src/events.ts";
-import type { Job } from "../../src/types.ts";
+  CanceledError,
+  FakeClock,
+  LeaseLostError,
+  LimitError,
+  PermanentError,
+  seededRandom,
+} from "../../mod.ts";
+import type { Job, QueueEvent } from "../../mod.ts";
 
+/** Registers the engine cases of enqueue, states, ordering, workers, retries, recovery, scheduling and cancel. */
 export function coreCases(o: EngineSuiteOptions): void {
   const it = (name: string, fn: Parameters<typeof withHarness>[1]) =>
     test(name, { timeout: 30_000 }, () => withHarness(o, fn));

@@ -1,22 +1,24 @@
 // deno-lint-ignore-file no-explicit-any
-// Helpers of the engine suite: a per-test harness (store, fake clock, unique root, cleanup),
-// a commit-counting store wrapper, and a real-time `until` for conditions that depend on I/O.
-import type { AtomicKv, AtomicOp, KvEntry, KvKey, KvListOptions, KvListSelector } from "../../src/kv.ts";
-import { FakeClock } from "../../src/clock.ts";
-import { monotonicUlid, seededRandom } from "../../src/ids.ts";
-import { Queue } from "../../src/queue.ts";
-import type { QueueOptions } from "../../src/types.ts";
-import type { QueueEvent } from "../../src/events.ts";
-
-/** How the suite opens a fresh store. */
-export interface EngineSuiteOptions {
-  /** Shown in test names. */
-  readonly name: string;
-  /** Opens a fresh store for one test (the test closes it). */
-  open(): AtomicKv | Promise<AtomicKv>;
-  /** The store implements `watch` (info.watch); cases needing it are skipped otherwise. */
-  readonly watch?: boolean;
-}
+/**
+ * Helpers of the engine suite: a per-test harness (store, fake clock, unique root, cleanup),
+ * a commit-counting store wrapper, and a real-time `until` for conditions that depend on I/O.
+ * Everything here uses kvq's public API only (`mod.ts`), so the suite runs unchanged whatever
+ * the engine's internals look like.
+ *
+ * @module
+ */
+import { FakeClock, monotonicUlid, Queue, seededRandom } from "../../mod.ts";
+import type {
+  AtomicKv,
+  AtomicOp,
+  KvEntry,
+  KvKey,
+  KvListOptions,
+  KvListSelector,
+  QueueEvent,
+  QueueOptions,
+} from "../../mod.ts";
+import type { ConformanceContext, EngineSuiteOptions } from "../types.ts";
 
 /** Waits (in real time, 1 ms steps) until `cond` holds; throws after `ms`. */
 export async function until(
@@ -140,16 +142,30 @@ export class Harness {
   }
 }
 
-/** Runs `fn` with a fresh harness, always cleaning up. */
+const runToken = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, "0"))
+  .join("");
+let cases = 0;
+
+/** A fresh context for one case: an id unique per case and per run. */
+export function engineContext(): ConformanceContext {
+  return { id: `kvq-engine-${runToken}-${String(++cases).padStart(3, "0")}` };
+}
+
+/** Runs `fn` with a fresh harness on a store of its own, always closing and destroying it. */
 export async function withHarness(
   options: EngineSuiteOptions,
   fn: (h: Harness) => Promise<void>,
 ): Promise<void> {
-  const h = new Harness(await options.open());
+  const context = engineContext();
+  const h = new Harness(await options.open(context));
   try {
     await fn(h);
   } finally {
-    await h.close();
+    try {
+      await h.close();
+    } finally {
+      await options.destroy?.(context);
+    }
   }
 }
 

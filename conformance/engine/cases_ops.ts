@@ -4,23 +4,26 @@
 // transactional enqueue.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { CountingKv, type EngineSuiteOptions, flush, gate, until, withHarness } from "./_helpers.ts";
+import { CountingKv, flush, gate, until, withHarness } from "./_helpers.ts";
+import type { EngineSuiteOptions } from "../types.ts";
 import {
   CanceledError,
+  FakeClock,
   IntegrityError,
   JobFailedError,
   JobNotFoundError,
   LeaseLostError,
+  monotonicUlid,
+  Queue,
   QueueFullError,
+  seededRandom,
   ShutdownError,
-} from "../../src/errors.ts";
-import { monotonicUlid, seededRandom } from "../../src/ids.ts";
-import { FakeClock } from "../../src/clock.ts";
-import { Queue } from "../../src/queue.ts";
+} from "../../mod.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
+/** Registers the engine cases of capacity, retention, events, shutdown, introspection, transactions and external leases. */
 export function opsCases(o: EngineSuiteOptions): void {
   const it = (name: string, fn: Parameters<typeof withHarness>[1]) =>
     test(name, { timeout: 30_000 }, () => withHarness(o, fn));
