@@ -19,8 +19,12 @@ export type PostgresQuery = PromiseLike<readonly Record<string, unknown>[]>;
 export interface PostgresClient {
   /** A query from SQL text with `$n` parameters. */
   unsafe(query: string, params?: unknown[], options?: { prepare?: boolean }): PostgresQuery;
-  /** Sends several queries in one round trip, as one implicit transaction. */
-  batch(queries: PostgresQuery[]): Promise<unknown>;
+  /**
+   * Sends several queries (made by {@link PostgresClient.unsafe}) in one round trip, as one
+   * implicit transaction. Typed loosely so that Postgres.js's generic `batch` fits.
+   */
+  // deno-lint-ignore no-explicit-any
+  batch(queries: any[]): Promise<unknown>;
   /** Listens on a channel on a dedicated connection that reconnects on its own. */
   listen(
     channel: string,

@@ -555,9 +555,10 @@ export class PostgresKv implements AtomicKv {
     let size = 0;
     for (const p of group) {
       for (const m of p.batch.mutations) {
-        const h = hex(
-          m.key.length > this.#notifyDepth ? encodeKey(m.key.slice(0, this.#notifyDepth)) : m.keyBytes,
-        );
+        // A truncated key ends in "+": a watcher under it may be concerned.
+        const h = m.key.length > this.#notifyDepth
+          ? hex(encodeKey(m.key.slice(0, this.#notifyDepth))) + "+"
+          : hex(m.keyBytes);
         if (prefixes.has(h)) continue;
         prefixes.add(h);
         size += h.length + 1;
@@ -582,10 +583,17 @@ export class PostgresKv implements AtomicKv {
     if (space < 0 || payload.slice(0, space) === this.#token) return;
     const rest = payload.slice(space + 1);
     if (rest === "*") return this.#wakeAll();
-    const prefixes = rest.split(",").map(unhex).filter((p): p is Uint8Array => p !== null);
+    const keys: Uint8Array[] = [], truncated: Uint8Array[] = [];
+    for (const item of rest.split(",")) {
+      const cut = item.endsWith("+");
+      const b = unhex(cut ? item.slice(0, -1) : item);
+      if (b) (cut ? truncated : keys).push(b);
+    }
     for (const w of this.#watchers) {
-      // A prefix shorter than the watched one may hide a key under it: wake (a hint, never a miss).
-      if (prefixes.some((p) => startsWith(p, w.prefix) || startsWith(w.prefix, p))) w.wake();
+      // A truncated key above the watched prefix may hide a key under it: wake (a hint, never a miss).
+      const hit = keys.some((k) => startsWith(k, w.prefix)) ||
+        truncated.some((t) => startsWith(t, w.prefix) || startsWith(w.prefix, t));
+      if (hit) w.wake();
     }
   }
 

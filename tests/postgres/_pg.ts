@@ -42,7 +42,7 @@ export async function dropStore(table: string, schema = "public"): Promise<void>
 }
 
 /** Runs SQL on a connection of its own. */
-export async function withClient<T>(fn: (sql: PostgresClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(fn: (sql: PostgresClient) => PromiseLike<T>): Promise<T> {
   const sql = await createPostgresClient(POSTGRES_URL, { max: 1, onnotice: false });
   try {
     return await fn(sql);
