@@ -117,7 +117,15 @@ export interface PostgresKvOptions {
    */
   outcomeTimeoutMs?: number;
   /**
-   * Options for `postgres(url, options)` when a connection string is given.
+   * Whether the adapter's statements are prepared on each connection (faster). Turn it off behind
+   * a pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+   * @default true
+   */
+  prepare?: boolean;
+  /**
+   * Options for `postgres(url, options)` when a connection string is given. The adapter's
+   * connections always run at `default_transaction_isolation` `read committed` unless
+   * `connection` says otherwise (then open() refuses them: commits need read committed).
    * @default { max: 4, onnotice: false }
    */
   clientOptions?: PostgresClientOptions;
@@ -262,6 +270,7 @@ export class PostgresKv implements AtomicKv {
   readonly #ownsClient: boolean;
   readonly #notifyDepth: number;
   readonly #outcomeTimeoutMs: number;
+  readonly #prepare: boolean;
   /** Marks this store's own notifications, which it has already delivered locally. */
   readonly #token = hex(crypto.getRandomValues(new Uint8Array(6)));
   #queue: Pending[] = [];
@@ -301,8 +310,18 @@ export class PostgresKv implements AtomicKv {
       throw new TypeError("Cannot open postgres store: expected a connection string or a postgres client");
     }
     const sql = postgresSql(schema, table);
+    // Commits rely on read committed: each statement sees what committed before it started.
+    const connectionParams = {
+      default_transaction_isolation: "read committed",
+      ...(options.clientOptions?.connection as Record<string, unknown> | undefined),
+    };
     const client = owned
-      ? await createPostgresClient(connection, { max: 4, onnotice: false, ...options.clientOptions })
+      ? await createPostgresClient(connection, {
+        max: 4,
+        onnotice: false,
+        ...options.clientOptions,
+        connection: connectionParams,
+      })
       : connection;
     try {
       const setup = await prepareSchema(client, sql, schema);
@@ -327,6 +346,7 @@ export class PostgresKv implements AtomicKv {
     this.#ownsClient = ownsClient;
     this.#notifyDepth = positiveInt("notifyDepth", options.notifyDepth, 3);
     this.#outcomeTimeoutMs = positiveInt("outcomeTimeoutMs", options.outcomeTimeoutMs, 30_000);
+    this.#prepare = options.prepare ?? true;
     this.table = sql.table;
     this.info = {
       name: NAME,
@@ -345,7 +365,7 @@ export class PostgresKv implements AtomicKv {
   }
 
   #query(text: string, params: unknown[]): PostgresQuery {
-    return this.#client.unsafe(text, params, { prepare: true });
+    return this.#client.unsafe(text, params, { prepare: this.#prepare });
   }
 
   #entry(key: KvKey, row: Row): KvEntry {
@@ -730,9 +750,17 @@ async function prepareSchema(
     [state] = await client.unsafe(
       "SELECT to_regclass($1)::text AS meta, to_regclass($2)::text AS kv, to_regnamespace($3)::text AS ns, " +
         "hashtextextended($4, 0)::text AS lock, current_setting('synchronous_commit') AS sync, " +
-        "current_setting('fsync') AS fsync",
+        "current_setting('fsync') AS fsync, current_setting('transaction_isolation') AS isolation",
       [meta, sql.table, `"${schema}"`, sql.lockName],
     );
+    if (state.isolation !== "read committed") {
+      throw new StorageError(
+        NAME,
+        "open",
+        `the connection runs at isolation level ${state.isolation}; the adapter's commits need read committed ` +
+          "(set default_transaction_isolation to 'read committed' for the client's connections)",
+      );
+    }
     if (state.meta === null) {
       if (state.kv !== null) {
         throw new StorageError(NAME, "open", `${sql.table} exists and is not a kvq store (no ${meta} table)`);

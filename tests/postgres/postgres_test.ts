@@ -127,6 +127,49 @@ describe("PostgresKv", { skip }, () => {
     assert.equal(e.operation, "open");
   });
 
+  test("open() refuses connections that do not run at read committed", async () => {
+    const table = newTable("isolation");
+    const e = await rejection(
+      open(table, { clientOptions: { connection: { default_transaction_isolation: "repeatable read" } } }),
+    );
+    assert.ok(e instanceof StorageError, String(e));
+    assert.match(e.message, /isolation level repeatable read/);
+  });
+
+  test("watch() wakes every watcher when its listening connection comes back", async () => {
+    const table = newTable("relisten");
+    const app = `kvq-test-${table.slice(-8)}`;
+    const kv = await open(table, {
+      clientOptions: { max: 2, onnotice: false, connection: { application_name: app } },
+    });
+    const other = await open(table);
+    const ac = new AbortController();
+    try {
+      const it = kv.watch(["q"], ac.signal)[Symbol.asyncIterator]();
+      assert.equal((await it.next()).done, false); // listening
+      const next = it.next();
+      await withClient((sql) =>
+        sql.unsafe("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", [
+          app,
+        ])
+      );
+      assert.equal(
+        await settlesWithin(next, 10_000),
+        true,
+        "no wake-up after the listening connection came back",
+      );
+      // And notifications flow again.
+      const again = it.next();
+      for (let i = 0; i < 50 && !(await settlesWithin(again, 100)); i++) {
+        await other.atomic().set(["q", i], u8(1)).commit();
+      }
+      assert.equal(await settlesWithin(again, 0), true, "no wake-up from another store after the reconnect");
+    } finally {
+      ac.abort();
+      await Promise.all([kv.close(), other.close()]);
+    }
+  });
+
   test("a client passed in is used and left open by close()", async () => {
     const table = newTable("client");
     const sql = postgres(POSTGRES_URL, { max: 2, onnotice: false });
