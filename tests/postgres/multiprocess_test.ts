@@ -1,6 +1,6 @@
-// The PostgreSQL adapter across processes on one table: check(null)+set from three processes
-// gives each key exactly one winner, and a job added in this process starts in a worker process
-// that never polls (LISTEN/NOTIFY). The children run on the runtime running this test.
+// The PostgreSQL adapter across processes on one table: check(null)+set from three processes (one
+// on each runtime) gives each key exactly one winner, and a job added in this process starts in a
+// worker process (on this test's runtime) that never polls (LISTEN/NOTIFY).
 // Skips only when the server is unreachable (see _pg.ts for KVQ_POSTGRES_URL).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -16,11 +16,23 @@ const CHILD = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname
 const tables: string[] = [];
 after(() => Promise.all(tables.map((t) => dropStore(t))));
 
-/** The command that runs the child on the runtime running this test. */
-function command(args: string[]): [string, string[]] {
+type Runtime = "node" | "bun" | "deno";
+
+const ROOT = join(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "..", "..");
+
+/** This test's runtime. */
+function current(): Runtime {
+  const g = globalThis as { Deno?: unknown; Bun?: unknown };
+  return g.Deno ? "deno" : g.Bun ? "bun" : "node";
+}
+
+/** The command that runs the child on a runtime (this test's by default; others from node_modules/.bin). */
+function command(args: string[], runtime: Runtime = current()): [string, string[]] {
   const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno) return [deno.execPath(), ["run", "-A", CHILD, ...args]];
-  return [process.execPath, [CHILD, ...args]];
+  const exec = runtime === current()
+    ? (deno ? deno.execPath() : process.execPath)
+    : join(ROOT, "node_modules", ".bin", runtime);
+  return runtime === "deno" ? [exec, ["run", "-A", CHILD, ...args]] : [exec, [CHILD, ...args]];
 }
 
 interface Child {
@@ -32,8 +44,8 @@ interface Child {
   done: Promise<string[]>;
 }
 
-function start(args: string[]): Child {
-  const [cmd, argv] = command([POSTGRES_URL, ...args]);
+function start(args: string[], runtime?: Runtime): Child {
+  const [cmd, argv] = command([POSTGRES_URL, ...args], runtime);
   const child = spawn(cmd, argv, { stdio: ["pipe", "pipe", "pipe"] });
   const lines: string[] = [];
   const waiters: { start: string; resolve: (l: string) => void }[] = [];
@@ -67,12 +79,13 @@ function start(args: string[]): Child {
 }
 
 describe("PostgresKv across processes", { skip }, () => {
-  test("3 processes claiming the same keys with check(null)+set: exactly one wins each key", async () => {
+  test("3 processes on Node, Bun and Deno claiming the same keys with check(null)+set: exactly one wins each key", async () => {
     const table = tableName("mp_claim");
     tables.push(table);
     await (await PostgresKv.open(POSTGRES_URL, { table })).close(); // the schema, once
     const keys = 200;
-    const children = [1, 2, 3].map((id) => start([table, "claim", String(id), String(keys)]));
+    const runtimes: Runtime[] = ["node", "bun", "deno"];
+    const children = runtimes.map((rt, i) => start([table, "claim", String(i + 1), String(keys)], rt));
     await Promise.all(children.map((c) => c.printed("ready")));
     for (const c of children) c.send("go");
     const results = (await Promise.all(children.map((c) => c.done))).map((l) =>
@@ -96,7 +109,7 @@ describe("PostgresKv across processes", { skip }, () => {
       await kv.close();
     }
     console.log(
-      `claims won per process: ${results.map((r) => r.wins.length).join(", ")}; ` +
+      `claims won per process (node, bun, deno): ${results.map((r) => r.wins.length).join(", ")}; ` +
         `races lost after reading the key free: ${results.map((r) => r.lost).join(", ")}`,
     );
   });
