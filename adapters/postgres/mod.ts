@@ -80,6 +80,7 @@ import {
   postgresError,
   type PostgresQuery,
 } from "./client.ts";
+import { hex, notifyPayload, parseNotification, wakes } from "./notify.ts";
 import { checkName, type PostgresSql, postgresSql, SCHEMA_VERSION } from "./sql.ts";
 
 export {
@@ -167,8 +168,6 @@ export class CommitOutcomeUnknownError extends StorageError {
 
 const NAME = "postgres";
 const LIST_BATCH = 256;
-/** Largest NOTIFY payload sent; a longer list of prefixes becomes "*" (wake every watcher). */
-const MAX_PAYLOAD = 7000;
 /** Most checks + mutations in one transaction of grouped commits. */
 const GROUP_BUDGET = 20000;
 const PRUNE_EVERY_MS = 60_000;
@@ -186,21 +185,6 @@ interface Watcher {
 }
 
 type Row = Record<string, unknown>;
-
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-function hex(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
-  return s;
-}
-
-function unhex(s: string): Uint8Array | null {
-  if (s.length % 2 !== 0 || !/^[0-9a-f]*$/.test(s)) return null;
-  const out = new Uint8Array(s.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
-  return out;
-}
 
 function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;
@@ -500,7 +484,8 @@ export class PostgresKv implements AtomicKv {
     const first = queries.length;
     for (const p of group) queries.push(this.#query(sql.apply, applyParams(p)));
     if (this.info.watch) {
-      queries.push(this.#query(sql.notify, [sql.channel, this.#payload(group), group.map((p) => p.id)]));
+      const payload = notifyPayload(this.#token, group.flatMap((p) => p.batch.mutations), this.#notifyDepth);
+      queries.push(this.#query(sql.notify, [sql.channel, payload, group.map((p) => p.id)]));
     }
     const rows = await this.#client.batch(queries) as readonly (readonly Row[])[];
     return group.map((_, i) => {
@@ -569,25 +554,6 @@ export class PostgresKv implements AtomicKv {
     Promise.resolve(this.#client.unsafe(this.#sql.prune)).catch(() => {});
   }
 
-  /** The NOTIFY payload of a group: this store's token, then the touched key prefixes (hex). */
-  #payload(group: readonly Pending[]): string {
-    const prefixes = new Set<string>();
-    let size = 0;
-    for (const p of group) {
-      for (const m of p.batch.mutations) {
-        // A truncated key ends in "+": a watcher under it may be concerned.
-        const h = m.key.length > this.#notifyDepth
-          ? hex(encodeKey(m.key.slice(0, this.#notifyDepth))) + "+"
-          : hex(m.keyBytes);
-        if (prefixes.has(h)) continue;
-        prefixes.add(h);
-        size += h.length + 1;
-        if (size > MAX_PAYLOAD) return `${this.#token} *`;
-      }
-    }
-    return `${this.#token} ${[...prefixes].join(",")}`;
-  }
-
   #wakeLocal(group: readonly Pending[], results: readonly KvCommitResult[]): void {
     if (this.#watchers.size === 0) return;
     for (const w of this.#watchers) {
@@ -599,22 +565,9 @@ export class PostgresKv implements AtomicKv {
   }
 
   #onNotify(payload: string): void {
-    const space = payload.indexOf(" ");
-    if (space < 0 || payload.slice(0, space) === this.#token) return;
-    const rest = payload.slice(space + 1);
-    if (rest === "*") return this.#wakeAll();
-    const keys: Uint8Array[] = [], truncated: Uint8Array[] = [];
-    for (const item of rest.split(",")) {
-      const cut = item.endsWith("+");
-      const b = unhex(cut ? item.slice(0, -1) : item);
-      if (b) (cut ? truncated : keys).push(b);
-    }
-    for (const w of this.#watchers) {
-      // A truncated key above the watched prefix may hide a key under it: wake (a hint, never a miss).
-      const hit = keys.some((k) => startsWith(k, w.prefix)) ||
-        truncated.some((t) => startsWith(t, w.prefix) || startsWith(w.prefix, t));
-      if (hit) w.wake();
-    }
+    const n = parseNotification(payload);
+    if (n === null || n.token === this.#token) return;
+    for (const w of this.#watchers) if (wakes(n, w.prefix)) w.wake();
   }
 
   #wakeAll(): void {
