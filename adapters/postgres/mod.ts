@@ -80,7 +80,7 @@ import {
   postgresError,
   type PostgresQuery,
 } from "./client.ts";
-import { hex, notifyPayload, parseNotification, wakes } from "./notify.ts";
+import { hex, notifyPayload, parseNotification, startsWith, wakes } from "./notify.ts";
 import { checkName, type PostgresSql, postgresSql, SCHEMA_VERSION } from "./sql.ts";
 
 export {
@@ -185,12 +185,6 @@ interface Watcher {
 }
 
 type Row = Record<string, unknown>;
-
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
-}
 
 /** A plain copy: the client may hand out views of a buffer it reuses. */
 function bytes(v: unknown): Uint8Array {

@@ -37,7 +37,16 @@ function unhex(s: string): Uint8Array | null {
   return out;
 }
 
-function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
+/**
+ * True when `bytes` begins with `prefix`.
+ *
+ * @example
+ * ```ts
+ * import { startsWith } from "./notify.ts";
+ * console.log(startsWith(Uint8Array.of(1, 2, 3), Uint8Array.of(1, 2))); // true
+ * ```
+ */
+export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
   if (bytes.length < prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
   return true;
