@@ -417,6 +417,34 @@ describe("PostgresKv", { skip }, () => {
     }
   });
 
+  test("a commit the server refuses fails alone; the others of its transaction apply once", async () => {
+    // A btree entry must fit a third of a page: with maxKeyBytes raised past that, the server
+    // refuses the long key, which fails the shared transaction; each commit then runs alone.
+    const table = newTable("refused_key");
+    const kv = await open(table, { maxKeyBytes: 9000 });
+    try {
+      const long = ["k", crypto.getRandomValues(new Uint8Array(8000))];
+      const [a, bad, c] = await Promise.allSettled([
+        kv.atomic().set(["a"], u8(1)).commit(),
+        kv.atomic().set(long, u8(2)).commit(),
+        kv.atomic().check(["c"], null).set(["c"], u8(3)).commit(),
+      ]);
+      assert.equal(a.status === "fulfilled" && a.value.ok, true, String((a as PromiseRejectedResult).reason));
+      assert.equal(c.status === "fulfilled" && c.value.ok, true, String((c as PromiseRejectedResult).reason));
+      assert.equal(bad.status, "rejected");
+      const e = (bad as PromiseRejectedResult).reason;
+      assert.ok(e instanceof StorageError, String(e));
+      assert.equal(e.operation, "commit");
+      assert.equal(await kv.get(long), null);
+      const stamps = [a, c].map((r) =>
+        (r as PromiseFulfilledResult<{ versionstamp: string }>).value.versionstamp
+      );
+      assert.deepEqual([(await kv.get(["a"]))?.versionstamp, (await kv.get(["c"]))?.versionstamp], stamps);
+    } finally {
+      await kv.close();
+    }
+  });
+
   test("commits made in one tick share one transaction and each get their own versionstamp", async () => {
     const table = newTable("group");
     const real = await createPostgresClient(POSTGRES_URL, { max: 2, onnotice: false });
