@@ -217,6 +217,37 @@ function positiveInt(what: string, v: unknown, fallback: number): number {
   return n as number;
 }
 
+/** The checked options a store runs with. */
+interface Settings {
+  limits: Pick<KvInfo, "maxValueBytes" | "maxKeyBytes" | "maxMutations" | "maxChecks">;
+  watch: boolean;
+  notifyDepth: number;
+  outcomeTimeoutMs: number;
+  prepare: boolean;
+}
+
+function bool(what: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== "boolean") throw new TypeError(`Invalid postgres option ${what}: ${v} is not a boolean`);
+  return v;
+}
+
+/** Checks the options before anything connects: `RangeError` / `TypeError` on a bad one. */
+function settingsOf(options: PostgresKvOptions): Settings {
+  return {
+    limits: {
+      maxValueBytes: positiveInt("maxValueBytes", options.maxValueBytes, 1048576),
+      maxKeyBytes: positiveInt("maxKeyBytes", options.maxKeyBytes, 2048),
+      maxMutations: positiveInt("maxMutations", options.maxMutations, 10000),
+      maxChecks: positiveInt("maxChecks", options.maxChecks, 10000),
+    },
+    watch: bool("watch", options.watch, true),
+    notifyDepth: positiveInt("notifyDepth", options.notifyDepth, 3),
+    outcomeTimeoutMs: positiveInt("outcomeTimeoutMs", options.outcomeTimeoutMs, 30_000),
+    prepare: bool("prepare", options.prepare, true),
+  };
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -287,6 +318,7 @@ export class PostgresKv implements AtomicKv {
     if (!owned && (typeof connection?.unsafe !== "function" || typeof connection.batch !== "function")) {
       throw new TypeError("Cannot open postgres store: expected a connection string or a postgres client");
     }
+    const settings = settingsOf(options);
     const sql = postgresSql(schema, table);
     // Commits rely on read committed: each statement sees what committed before it started.
     const connectionParams = {
@@ -303,7 +335,7 @@ export class PostgresKv implements AtomicKv {
       : connection;
     try {
       const setup = await prepareSchema(client, sql, schema);
-      return new PostgresKv(client, sql, setup, options, owned || options.closeClient === true);
+      return new PostgresKv(client, sql, setup, settings, owned || options.closeClient === true);
     } catch (e) {
       if (owned) await client.end({ timeout: 1 }).catch(() => {});
       throw e;
@@ -315,26 +347,23 @@ export class PostgresKv implements AtomicKv {
     client: PostgresClient,
     sql: PostgresSql,
     setup: { lock: string; durable: boolean },
-    options: PostgresKvOptions,
+    settings: Settings,
     ownsClient: boolean,
   ) {
     this.#client = client;
     this.#sql = sql;
     this.#lock = sql.lock(setup.lock);
     this.#ownsClient = ownsClient;
-    this.#notifyDepth = positiveInt("notifyDepth", options.notifyDepth, 3);
-    this.#outcomeTimeoutMs = positiveInt("outcomeTimeoutMs", options.outcomeTimeoutMs, 30_000);
-    this.#prepare = options.prepare ?? true;
+    this.#notifyDepth = settings.notifyDepth;
+    this.#outcomeTimeoutMs = settings.outcomeTimeoutMs;
+    this.#prepare = settings.prepare;
     this.table = sql.table;
     this.info = {
       name: NAME,
-      maxValueBytes: positiveInt("maxValueBytes", options.maxValueBytes, 1048576),
-      maxKeyBytes: positiveInt("maxKeyBytes", options.maxKeyBytes, 2048),
-      maxMutations: positiveInt("maxMutations", options.maxMutations, 10000),
-      maxChecks: positiveInt("maxChecks", options.maxChecks, 10000),
+      ...settings.limits,
       scope: "cluster",
       durable: setup.durable,
-      watch: options.watch ?? true,
+      watch: settings.watch,
     };
   }
 

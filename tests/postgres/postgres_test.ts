@@ -119,6 +119,15 @@ describe("PostgresKv", { skip }, () => {
   test("open() rejects bad table names with TypeError and an unreachable server with StorageError", async () => {
     await assert.rejects(PostgresKv.open(POSTGRES_URL, { table: 'x"; drop table y; --' }), TypeError);
     await assert.rejects(PostgresKv.open(POSTGRES_URL, { schema: "Public" }), TypeError);
+    // Checked before connecting: the unreachable URL is never tried.
+    await assert.rejects(
+      PostgresKv.open("postgres://postgres@127.0.0.1:1/test", { maxMutations: 0 }),
+      RangeError,
+    );
+    await assert.rejects(
+      PostgresKv.open("postgres://postgres@127.0.0.1:1/test", { watch: "yes" as unknown as boolean }),
+      TypeError,
+    );
     const e = await rejection(
       PostgresKv.open("postgres://postgres@127.0.0.1:1/test", { clientOptions: { connect_timeout: 2 } }),
     );
