@@ -55,6 +55,22 @@ export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
 }
 
 /**
+ * The smallest encoded key after `bytes` (its bytes and one 0x00): the exclusive start that continues
+ * an ascending scan of encoded keys after the last key read.
+ *
+ * @example Continuing a paged scan
+ * ```ts
+ * import { afterBytes } from "@kvq/kvq/kv";
+ * console.log(afterBytes(new Uint8Array([1, 2]))); // Uint8Array(3) [ 1, 2, 0 ]
+ * ```
+ */
+export function afterBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  return out;
+}
+
+/**
  * A plain `Uint8Array` of a value a driver returned: a subclass (Node's `Buffer`) is copied into a
  * plain array, an `ArrayBuffer` is wrapped, anything else is a {@link CorruptionError} of `adapter`
  * (the store holds something that is not bytes).

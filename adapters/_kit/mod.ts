@@ -13,7 +13,7 @@
  * @module
  */
 
-export { binaryToBytes, bytesToBinary, plainBytes, startsWith } from "./bytes.ts";
+export { afterBytes, binaryToBytes, bytesToBinary, plainBytes, startsWith } from "./bytes.ts";
 export { errorCode, errorMessage, storageError } from "./errors.ts";
 export { SortedMap } from "./sorted_map.ts";
 export { type AppliedMutation, type EntryStore, KvState, MemoryEntries, type StoredValue } from "./state.ts";

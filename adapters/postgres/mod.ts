@@ -60,6 +60,7 @@ import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
+  checkListOptions,
   decodeKey,
   encodeKey,
   formatVersionstamp,
@@ -80,7 +81,8 @@ import {
   postgresError,
   type PostgresQuery,
 } from "./client.ts";
-import { hex, notifyPayload, parseNotification, startsWith, wakes } from "./notify.ts";
+import { afterBytes, startsWith } from "../_kit/bytes.ts";
+import { hex, notifyPayload, parseNotification, wakes } from "./notify.ts";
 import { checkName, type PostgresSql, postgresSql, SCHEMA_VERSION } from "./sql.ts";
 
 export {
@@ -190,12 +192,6 @@ type Row = Record<string, unknown>;
 function bytes(v: unknown): Uint8Array {
   if (v instanceof Uint8Array) return new Uint8Array(v);
   throw new StorageError(NAME, "read", `stored value is a ${typeof v}, expected bytea`);
-}
-
-function withZero(b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(b.length + 1);
-  out.set(b);
-  return out;
 }
 
 const STAMP = /^[0-9a-f]{20}$/;
@@ -420,9 +416,9 @@ export class PostgresKv implements AtomicKv {
 
   async *#list(selector: KvListSelector, options: KvListOptions): AsyncGenerator<KvEntry> {
     let { start, end } = selectorRange(selector);
-    let remaining = options.limit ?? Infinity;
-    if (!(remaining >= 0)) throw new RangeError(`Invalid list limit: ${options.limit}`);
-    const text = options.reverse ? this.#sql.rangeReverse : this.#sql.range;
+    const { limit, reverse } = checkListOptions(options);
+    let remaining = limit;
+    const text = reverse ? this.#sql.rangeReverse : this.#sql.range;
     while (remaining > 0) {
       this.#open("list");
       const n = Math.min(LIST_BATCH, remaining);
@@ -439,8 +435,8 @@ export class PostgresKv implements AtomicKv {
       if (rows.length < n) return;
       remaining -= rows.length;
       const last = bytes(rows[rows.length - 1].k);
-      if (options.reverse) end = last;
-      else start = withZero(last);
+      if (reverse) end = last;
+      else start = afterBytes(last);
     }
   }
 

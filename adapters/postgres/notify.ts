@@ -9,6 +9,7 @@
  */
 
 import { encodeKey, type KvKey } from "../../src/kv.ts";
+import { startsWith } from "../_kit/bytes.ts";
 
 /** Largest payload sent; a longer list of prefixes becomes `*` (wake every watcher). */
 export const MAX_PAYLOAD = 7000;
@@ -35,21 +36,6 @@ function unhex(s: string): Uint8Array | null {
   const out = new Uint8Array(s.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(s.substr(i * 2, 2), 16);
   return out;
-}
-
-/**
- * True when `bytes` begins with `prefix`.
- *
- * @example
- * ```ts
- * import { startsWith } from "./notify.ts";
- * console.log(startsWith(Uint8Array.of(1, 2, 3), Uint8Array.of(1, 2))); // true
- * ```
- */
-export function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
-  if (bytes.length < prefix.length) return false;
-  for (let i = 0; i < prefix.length; i++) if (bytes[i] !== prefix[i]) return false;
-  return true;
 }
 
 /** A mutated key as the payload needs it. */

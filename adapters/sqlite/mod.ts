@@ -47,7 +47,7 @@ import {
   type KvListSelector,
   selectorRange,
 } from "../../src/kv.ts";
-import { plainBytes, startsWith } from "../_kit/bytes.ts";
+import { afterBytes, plainBytes, startsWith } from "../_kit/bytes.ts";
 import { errorMessage, storageError } from "../_kit/errors.ts";
 import { WatchHub } from "../_kit/watch_hub.ts";
 import { type Queued, WriteQueue } from "../_kit/write_queue.ts";
@@ -128,12 +128,6 @@ interface Statements {
   range: SqliteStatement;
   rangeReverse: SqliteStatement;
   dataVersion: SqliteStatement;
-}
-
-function withZero(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  return out;
 }
 
 /**
@@ -402,7 +396,7 @@ export class SqliteKv implements AtomicKv {
       remaining -= rows.length;
       const last = plainBytes(rows[rows.length - 1].k, NAME);
       if (reverse) end = last;
-      else start = withZero(last);
+      else start = afterBytes(last);
     }
   }
 
