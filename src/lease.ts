@@ -70,7 +70,7 @@ export async function claim<T, R>(
   external = false,
 ): Promise<ClaimResult<T>> {
   const prefix = ctx.ks.indexPrefix("ready");
-  const extra = ctx.contended ? Math.min(4 * n, SPREAD) : 0;
+  const extra = ctx.contended ? Math.min(8 * n, SPREAD) : 0;
   let ids: string[] = [];
   for await (const e of ctx.kv.list({ prefix }, { limit: n + extra })) ids.push(Keyspace.idOf(e.key));
   if (ids.length > n) {
