@@ -16,7 +16,7 @@ import {
   type WriteResult,
   type WriteUnit,
 } from "./committer.ts";
-import { chunk, inlineRef, valueBytes } from "./payload.ts";
+import { chunk, encodeNewRecord, inlineRef, valueBytes } from "./payload.ts";
 import { LimitError, QueueFullError, StorageError } from "./errors.ts";
 import { validateBackoff } from "./backoff.ts";
 import { checkNumber } from "./validate.ts";
@@ -108,7 +108,7 @@ export async function prepare<T, R>(
   const now = ctx.clock.now();
   const runAt = runAtOf(opts, now);
   const id = ctx.ids(now);
-  const { bytes, binary } = valueBytes(data);
+  const { bytes, binary, text } = valueBytes(data);
   if (bytes.length > s.maxPayloadBytes) {
     throw new LimitError("queue", "payloadBytes", bytes.length, s.maxPayloadBytes);
   }
@@ -130,7 +130,10 @@ export async function prepare<T, R>(
   let record = createJob(init, now);
   const info = ctx.kv.info;
   let chunks: Uint8Array[] = [];
-  let encoded: Uint8Array = enc.encode(JSON.stringify(record));
+  // The payload was JSON-encoded once above (to size and sign it); the record embeds that text.
+  let encoded: Uint8Array = text !== undefined
+    ? encodeNewRecord(record, text)
+    : enc.encode(JSON.stringify(record));
   if (encoded.length > info.maxValueBytes) {
     chunks = chunk(bytes, info.maxValueBytes);
     record = createJob({ ...init, payload: { chunks: chunks.length, bytes: bytes.length, binary } }, now);
