@@ -9,9 +9,8 @@ import { MemoryKv } from "../adapters/memory/mod.ts";
 import type { AtomicKv, KvKey } from "../src/kv.ts";
 import { Queue } from "../src/queue.ts";
 
-const args =
-  (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ??
-    (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? [];
+const args = (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ??
+  (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? [];
 const N = Number(args[0] ?? 100_000);
 const CONCURRENCY = Number(args[1] ?? 256);
 const COUNT = args[2] === "count";
@@ -69,26 +68,15 @@ while ((await queue.counts()).completed < N) {
 const t2 = performance.now();
 const drained = { ...ops };
 await worker.close();
-const runtime = "Deno" in globalThis
-  ? "deno"
-  : "Bun" in globalThis
-  ? "bun"
-  : "node";
+const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 console.log(
-  `${runtime}: add ${N} in ${(t1 - t0).toFixed(0)} ms (${
-    (N / (t1 - t0) * 1000).toFixed(0)
-  }/s), ` +
-    `drain in ${(t2 - t1).toFixed(0)} ms: ${
-      (N / (t2 - t1) * 1000).toFixed(0)
-    } jobs/s`,
+  `${runtime}: add ${N} in ${(t1 - t0).toFixed(0)} ms (${(N / (t1 - t0) * 1000).toFixed(0)}/s), ` +
+    `drain in ${(t2 - t1).toFixed(0)} ms: ${(N / (t2 - t1) * 1000).toFixed(0)} jobs/s`,
 );
 if (COUNT) {
-  const per = (k: keyof typeof ops) =>
-    ((drained[k] - filled[k]) / N).toFixed(3);
+  const per = (k: keyof typeof ops) => ((drained[k] - filled[k]) / N).toFixed(3);
   console.log(
-    `drain, per job: ${per("mutations")} mutations, ${per("checks")} checks, ${
-      per("keysRead")
-    } keys read, ` +
+    `drain, per job: ${per("mutations")} mutations, ${per("checks")} checks, ${per("keysRead")} keys read, ` +
       `${per("commits")} commits`,
   );
 }
