@@ -86,6 +86,17 @@ export function mergeUnits(a: WriteUnit, b: Partial<WriteUnit>): WriteUnit {
   return a.conflicts && !b.sets?.length && !b.deletes?.length ? { ...unit, conflicts: a.conflicts } : unit;
 }
 
+/** Whether two keys are equal (parts compared with `Object.is`; byte parts by content). */
+function sameKey(a: KvKey, b: KvKey): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (Object.is(x, y)) continue;
+    if (!(x instanceof Uint8Array && y instanceof Uint8Array) || keyId([x]) !== keyId([y])) return false;
+  }
+  return true;
+}
+
 /** The stored form of a record, within the store's value limit. */
 export function encode<T, R>(ctx: QueueContext<T, R>, record: JobRecord): Uint8Array {
   return encodeRecord(record, ctx.kv.info.maxValueBytes, ctx.kv.info.name);
@@ -117,7 +128,7 @@ export function moveUnit<T, R>(
 ): WriteUnit {
   const oldIndex = ctx.ks.index(from.record);
   const newIndex = ctx.ks.index(next);
-  const same = keyId(oldIndex) === keyId(newIndex);
+  const same = sameKey(oldIndex, newIndex);
   const delta: Partial<Counts> = {};
   if (from.record.state !== next.state) {
     delta[from.record.state] = -1;

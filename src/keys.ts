@@ -100,10 +100,14 @@ export class Keyspace {
     return [...this.root, "blob", this.queue, id, kind, i];
   }
 
-  /** The prefix of one state's index in this queue. */
+  /** The prefix of one state's index in this queue (one shared, frozen array per state). */
   indexPrefix(state: JobState): KvKey {
-    return [...this.root, STATE_INDEX[state], this.queue];
+    let p = this.#prefixes.get(state);
+    if (!p) this.#prefixes.set(state, p = Object.freeze([...this.root, STATE_INDEX[state], this.queue]));
+    return p;
   }
+
+  readonly #prefixes = new Map<JobState, KvKey>();
 
   /** The index key of a record in its current state. */
   index(job: JobRecord): KvKey {
