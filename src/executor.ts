@@ -31,6 +31,36 @@ export async function verify<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Prom
   return ok ? null : new IntegrityError(id, "the payload signature does not match");
 }
 
+/**
+ * A run's abort (cancel, lease loss, timeout, shutdown): aborts the handler's signal and rejects the
+ * race the executor waits on, once, with the same reason — no per-job event listener needed.
+ */
+export class RunAbort {
+  readonly #controller: AbortController = new AbortController();
+  #reject!: (reason: unknown) => void;
+  /** Rejects with the reason once aborted. */
+  readonly raced: Promise<never>;
+
+  constructor() {
+    this.raced = new Promise<never>((_, reject) => {
+      this.#reject = reject;
+    });
+    this.raced.catch(() => {});
+  }
+
+  /** The signal the handler sees. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Aborts with `reason` (a second call does nothing). */
+  abort(reason: unknown): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(reason);
+    this.#reject(reason);
+  }
+}
+
 /** How a worker runs its jobs. */
 export interface ExecuteOptions<T, R> {
   /** The handler. */
@@ -49,7 +79,7 @@ export interface ExecuteOptions<T, R> {
 export async function execute<T, R>(
   ctx: QueueContext<T, R>,
   held: Held<T>,
-  ac: AbortController,
+  ac: RunAbort,
   o: ExecuteOptions<T, R>,
   free: () => void,
 ): Promise<void> {
@@ -67,7 +97,7 @@ export async function execute<T, R>(
         await heartbeat(ctx, held, o.leaseMs);
       } catch (err) {
         if (err instanceof LeaseLostError) {
-          if (!ac.signal.aborted) ac.abort(err);
+          ac.abort(err);
           return;
         }
         ctx.emit("error", view<T, R>(held.record, held.versionstamp, held.data), err);
@@ -78,12 +108,8 @@ export async function execute<T, R>(
   beat(o.heartbeatMs);
   const timeout = held.record.timeout;
   const toTimer = timeout === undefined ? undefined : clock.setTimer(() => {
-    if (!ac.signal.aborted) ac.abort(new TimeoutError(`Job ${id} timed out`, timeout));
+    ac.abort(new TimeoutError(`Job ${id} timed out`, timeout));
   }, timeout);
-  const aborted = new Promise<never>((_, reject) => {
-    ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true });
-  });
-  aborted.catch(() => {});
   let outcome: { ok: true; value: R } | { ok: false; error: unknown };
   try {
     const bad = await verify(ctx, held);
@@ -101,7 +127,7 @@ export async function execute<T, R>(
         i < mws.length
           ? Promise.resolve().then(() => mws[i](job, () => chain(i + 1), jc))
           : Promise.resolve().then(() => o.handler(job, jc));
-      const value = await Promise.race([chain(0), aborted]);
+      const value = await Promise.race([chain(0), ac.raced]);
       outcome = { ok: true, value };
     }
   } catch (err) {

@@ -11,7 +11,7 @@ import { CanceledError, LeaseLostError, ShutdownError } from "./errors.ts";
 import { contextOf, type QueueContext } from "./context.ts";
 import { isPaused } from "./admin.ts";
 import { claim, type Held, release } from "./lease.ts";
-import { execute, type ExecuteOptions } from "./executor.ts";
+import { execute, type ExecuteOptions, RunAbort } from "./executor.ts";
 import { nextDelayed } from "./maintenance/promoter.ts";
 import { nextExpiry } from "./maintenance/healer.ts";
 import { runDue } from "./maintenance/run_due.ts";
@@ -27,7 +27,7 @@ function earliest(a: number | null, b: number | null): number | null {
 
 interface Run<T> {
   readonly held: Held<T>;
-  readonly ac: AbortController;
+  readonly ac: RunAbort;
   done: Promise<void>;
 }
 
@@ -327,10 +327,8 @@ export class Worker<T = unknown, R = unknown> {
   }
 
   #start(held: Held<T>): void {
-    const ac = new AbortController();
-    held.onCancel = () => {
-      if (!ac.signal.aborted) ac.abort(new CanceledError(held.record.id));
-    };
+    const ac = new RunAbort();
+    held.onCancel = () => ac.abort(new CanceledError(held.record.id));
     const run: Run<T> = { held, ac, done: Promise.resolve() };
     this.#runs.set(held.record.id, run);
     this.#busy++;
@@ -379,7 +377,7 @@ export class Worker<T = unknown, R = unknown> {
     if (t !== undefined) clock.clearTimer(t);
     if (timedOut) {
       const left = [...this.#runs.values()];
-      for (const r of left) if (!r.ac.signal.aborted) r.ac.abort(new ShutdownError());
+      for (const r of left) r.ac.abort(new ShutdownError());
       await Promise.all(left.map(async (r) => {
         try {
           await release(this.#ctx, r.held);
