@@ -8,6 +8,7 @@
  */
 
 import {
+  disposition,
   type ErrorInfo,
   errorInfo,
   type JobEvent,
@@ -169,17 +170,16 @@ export function fenced<T, R>(
 async function settle<T, R>(
   ctx: QueueContext<T, R>,
   held: Held<T>,
-  event: (token: string) => JobEvent,
+  e: JobEvent,
   extra: (next: JobRecord) => Partial<WriteUnit>,
   error?: unknown,
   result?: unknown,
 ): Promise<Job<T, R>> {
-  const e = event(held.token);
   const out = await fenced(ctx, held, e.type, (c, now) => {
     const next = transition(c.record, e, now);
     return applyUnit(ctx, e.type, c, next, extra(next));
   });
-  const removed = out.record.state === "completed" && out.record.removeOnComplete === true;
+  const removed = disposition(e.type, out.record) === "remove";
   const job = view<T, R>(out.record, removed ? null : out.versionstamp, held.data, result);
   publish(ctx, e.type, "active", out.record, job, error);
   return job;
@@ -200,7 +200,7 @@ export async function heartbeat<T, R>(
   return await settle(
     ctx,
     held,
-    (token) => ({ type: "heartbeat", token, leaseMs, canceled: canceled?.info }),
+    { type: "heartbeat", token: held.token, leaseMs, canceled: canceled?.info },
     // Like a claim, a heartbeat lost in a power loss only makes the job run again.
     (next) => ({ relaxed: next.state === "active" }),
     canceled?.error,
@@ -256,7 +256,7 @@ export async function complete<T, R>(
     return settle(
       ctx,
       held,
-      (token) => ({ type: "complete", token, result: ref, unstorable: refused && errorInfo(refused) }),
+      { type: "complete", token: held.token, result: ref, unstorable: refused && errorInfo(refused) },
       () => ({ sets }),
       refused,
       refused ? undefined : result,
@@ -285,15 +285,15 @@ export async function fail<T, R>(
   return await settle(
     ctx,
     held,
-    (token) => ({
+    {
       type: "fail",
-      token,
+      token: held.token,
       error: errorInfo(error),
       retry: noRetry ? false : undefined,
       backoff: ctx.settings.backoff,
       cause: error,
       random: ctx.random,
-    }),
+    },
     none,
     error,
   );
@@ -301,5 +301,5 @@ export async function fail<T, R>(
 
 /** Gives a held job back (ready, attempt not counted; canceled if a cancel was requested). */
 export async function release<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Promise<Job<T, R>> {
-  return await settle(ctx, held, (token) => ({ type: "release", token }), none);
+  return await settle(ctx, held, { type: "release", token: held.token }, none);
 }
