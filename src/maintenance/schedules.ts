@@ -9,7 +9,7 @@ import type { KvEntry } from "../kv.ts";
 import { QueueFullError } from "../errors.ts";
 import { decodeValue, inlineRef } from "../payload.ts";
 import { nextTick, scheduleInfo, type ScheduleRecord, validateSchedule } from "../scheduler.ts";
-import { announce, type QueueContext } from "../context.ts";
+import { announce, publish, type QueueContext } from "../context.ts";
 import { mergeUnits, view } from "../job_store.ts";
 import { prepare, validateAddOptions } from "../producer.ts";
 import type { ScheduleInfo, ScheduleOptions } from "../types.ts";
@@ -89,8 +89,10 @@ export async function runSchedules<T, R>(ctx: QueueContext<T, R>): Promise<numbe
     const res = await ctx.committer.write({ ...unit, overflow: over });
     if (res.ok) {
       if (res.overflowed) {
-        if (p.overflowRecord) ctx.emit("dead", view<T, R>(p.overflowRecord, res.versionstamp, p.data));
-        else ctx.emit("error", undefined, new QueueFullError(ctx.name, ctx.settings.maxQueued));
+        if (p.overflowRecord) {
+          const job = view<T, R>(p.overflowRecord, res.versionstamp, p.data);
+          publish(ctx, "overflow", p.record.state, p.overflowRecord, job);
+        } else ctx.emit("error", undefined, new QueueFullError(ctx.name, ctx.settings.maxQueued));
       } else announce(ctx, p.record);
     }
     if (following !== null) earliest = earliest === null ? following : Math.min(earliest, following);
