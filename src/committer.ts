@@ -88,7 +88,10 @@ export function encodeCounts(c: Counts, at?: number): Uint8Array {
 
 /** Adds `delta` to `c` in place. */
 export function addCounts(c: Counts, delta: Partial<Counts> | undefined): Counts {
-  if (delta) { for (const s of JOB_STATES) c[s] += delta[s] ?? 0; }
+  if (delta) {
+    // Only the states the delta names (a state change names two).
+    for (const s in delta) if (s in c) c[s as keyof Counts] += delta[s as keyof Counts] ?? 0;
+  }
   return c;
 }
 
@@ -151,7 +154,7 @@ function unitSize(u: WriteUnit): number {
 function hasDelta(u: WriteUnit): boolean {
   if (u.room) return true;
   if (!u.delta) return false;
-  for (const s of JOB_STATES) if (u.delta[s]) return true;
+  for (const s in u.delta) if (u.delta[s as keyof Counts]) return true;
   return false;
 }
 
