@@ -4,11 +4,19 @@
  * within the store's declared limits, so `add`, claim and complete cost one commit per batch, not
  * per job.
  *
- * It also keeps the queue's per-state counts exact: one counts record per queue, updated in the
- * same commit as every state change (checked by versionstamp, so concurrent writers from other
- * processes serialize on it). That makes `counts()` O(1) and `maxQueued` exact and cheap: the
- * capacity check reads the counts, not the backlog. The price is one hot key per queue; within a
- * process the batching means it is read once and written once per commit.
+ * It also keeps the queue's per-state counts exact without a hot key. The counts are a base record
+ * (`["meta", queue, "counts"]`) plus deltas under `["meta", queue, "delta"]`: each committer (one
+ * per `Queue` object, so one per process or machine) owns one delta key, `["delta", "w", writer]`,
+ * and adds each commit's count changes to it in that same commit, checked by its own versionstamp
+ * (no other writer touches it, so the check fails only after a fold took it). Transactional adds
+ * leave one delta per job. `readCounts()` folds base and deltas on read (consistently: it reads
+ * the base before and after listing the deltas, and reads again if a fold moved it); `foldDeltas()`
+ * (maintenance) moves deltas into the base in one checked commit that deletes what it read, so two
+ * concurrent folds can never count a delta twice.
+ *
+ * `maxQueued`: a batch that adds unfinished jobs reads the counts first. Within one committer the
+ * batches are serialized, so it is exact; across committers (other processes) it can be exceeded by
+ * at most the adds the others have in flight (read but not yet committed) at that moment.
  *
  * A unit whose own checks fail (a job moved under us) resolves `{ ok: false }` without holding the
  * others back: on a failed commit the committer finds the culprits by reading their checked keys,
@@ -18,11 +26,10 @@
  */
 
 import type { AtomicKv, KvEntry, KvKey } from "./kv.ts";
-import { JOB_STATES, type JobState } from "./job.ts";
+import { admits, type Counts, JOB_STATES, unfinished, zeroCounts } from "./job.ts";
 import { LimitError, StorageError } from "./errors.ts";
 
-/** Jobs per state. */
-export type Counts = Record<JobState, number>;
+export { type Counts, unfinished, zeroCounts } from "./job.ts";
 
 /** One logical write: checks, mutations and how it changes the counts. */
 export interface WriteUnit {
@@ -62,20 +69,10 @@ export type WriteResult =
   | { readonly ok: true; readonly versionstamp: string; readonly overflowed: boolean }
   | { readonly ok: false; readonly full: boolean };
 
-/** The empty counts. */
-export function zeroCounts(): Counts {
-  return { scheduled: 0, ready: 0, active: 0, completed: 0, failed: 0, dead: 0, canceled: 0 };
-}
-
-/** Unfinished jobs: scheduled, ready, active and failed. */
-export function unfinished(c: Counts): number {
-  return c.scheduled + c.ready + c.active + c.failed;
-}
-
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-/** Decodes a counts record (absent: zeros). */
+/** Decodes a counts record or delta (absent: zeros; fields other than states are ignored). */
 export function decodeCounts(value: Uint8Array | undefined): Counts {
   const c = zeroCounts();
   if (!value) return c;
@@ -84,15 +81,36 @@ export function decodeCounts(value: Uint8Array | undefined): Counts {
   return c;
 }
 
-/** Encodes counts. */
-export function encodeCounts(c: Counts): Uint8Array {
-  return enc.encode(JSON.stringify(c));
+/** Encodes counts (with `at`, the wall time of a writer's delta, which the fold reads). */
+export function encodeCounts(c: Counts, at?: number): Uint8Array {
+  return enc.encode(JSON.stringify(at === undefined ? c : { ...c, at }));
 }
 
 /** Adds `delta` to `c` in place. */
 export function addCounts(c: Counts, delta: Partial<Counts> | undefined): Counts {
-  if (delta) { for (const s of JOB_STATES) c[s] += delta[s] ?? 0; }
+  if (delta) {
+    // Only the states the delta names (a state change names two).
+    for (const s in delta) if (s in c) c[s as keyof Counts] += delta[s as keyof Counts] ?? 0;
+  }
   return c;
+}
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * The admission key of a queue whose counts live at `countsKey`: written by every add commit of a
+ * queue with `maxQueued` (and only by those), so concurrent adds from any writer serialize on it.
+ */
+export function admitKey(countsKey: KvKey): KvKey {
+  return [...countsKey, "admit"];
+}
+
+/** A writer's delta not written for this long (wall time, ms) is folded by any maintenance pass. */
+export const STALE_DELTA_MS = 60_000;
+
+function deltaAt(value: Uint8Array): number | undefined {
+  const at = (JSON.parse(dec.decode(value)) as { at?: unknown }).at;
+  return typeof at === "number" ? at : undefined;
 }
 
 /** Most value+key bytes packed into one commit (Deno KV allows 800 KiB per atomic operation). */
@@ -136,7 +154,7 @@ function unitSize(u: WriteUnit): number {
 function hasDelta(u: WriteUnit): boolean {
   if (u.room) return true;
   if (!u.delta) return false;
-  for (const s of JOB_STATES) if (u.delta[s]) return true;
+  for (const s in u.delta) if (u.delta[s as keyof Counts]) return true;
   return false;
 }
 
@@ -158,23 +176,37 @@ export class Committer {
   readonly #kv: AtomicKv;
   readonly #countsKey: KvKey;
   readonly #deltaPrefix: KvKey;
+  readonly #mineKey: KvKey;
+  readonly #admitKey: KvKey;
   #maxQueued: number;
   #queue: Pending[] = [];
   #running = false;
-  #cached: { counts: Counts; versionstamp: string | null } | null = null;
+  /** This writer's delta as last committed (`versionstamp` null: absent). */
+  #mine: { counts: Counts; versionstamp: string | null } = { counts: zeroCounts(), versionstamp: null };
   /** Commits made (for tests and metrics). */
   commits = 0;
+  /** Commits whose checks failed (for tests and metrics). */
+  failedCommits = 0;
 
   /**
    * @param kv The store.
-   * @param countsKey Where the per-state counts live.
-   * @param deltaPrefix Where transactional adds leave count deltas.
+   * @param countsKey Where the folded base of the per-state counts lives.
+   * @param deltaPrefix Where count deltas live (this writer's, and transactional adds').
    * @param maxQueued Most unfinished jobs. @default Infinity
+   * @param writer This writer's id, unique among the store's writers. @default a random id
    */
-  constructor(kv: AtomicKv, countsKey: KvKey, deltaPrefix: KvKey, maxQueued: number = Infinity) {
+  constructor(
+    kv: AtomicKv,
+    countsKey: KvKey,
+    deltaPrefix: KvKey,
+    maxQueued: number = Infinity,
+    writer: string = randomId(),
+  ) {
     this.#kv = kv;
     this.#countsKey = countsKey;
     this.#deltaPrefix = deltaPrefix;
+    this.#mineKey = [...deltaPrefix, "w", writer];
+    this.#admitKey = admitKey(countsKey);
     this.#maxQueued = maxQueued;
   }
 
@@ -194,18 +226,33 @@ export class Committer {
     return Promise.all(units.map((u) => this.write(u)));
   }
 
-  /** Reads the counts, including deltas of transactional adds not yet folded in. */
+  /**
+   * Reads the counts: the base plus every delta. The base is read before and after the deltas; if
+   * a fold moved it meanwhile, the read starts again, so a delta is never counted twice or missed.
+   */
   async readCounts(): Promise<Counts> {
-    const entry = await this.#kv.get(this.#countsKey);
-    const c = decodeCounts(entry?.value);
-    for await (const d of this.#kv.list({ prefix: this.#deltaPrefix })) addCounts(c, decodeCounts(d.value));
-    return c;
+    for (let round = 0;; round++) {
+      const before = await this.#kv.get(this.#countsKey);
+      const c = decodeCounts(before?.value);
+      for await (const d of this.#kv.list({ prefix: this.#deltaPrefix })) addCounts(c, decodeCounts(d.value));
+      if (round >= 20) return c;
+      const after = await this.#kv.get(this.#countsKey);
+      if ((after?.versionstamp ?? null) === (before?.versionstamp ?? null)) return c;
+    }
   }
 
-  /** Folds transactional-add deltas into the counts record (idempotent; safe concurrently). */
+  /**
+   * Folds deltas into the base record: transactional adds' deltas and writers' deltas not written
+   * for {@linkcode STALE_DELTA_MS} (a writer that stopped), in one commit that checks the base and
+   * every delta it read and deletes them. Idempotent and safe concurrently. Returns how many it folded.
+   */
   async foldDeltas(limit = 200): Promise<number> {
     const deltas = [];
-    for await (const d of this.#kv.list({ prefix: this.#deltaPrefix }, { limit })) deltas.push(d);
+    const now = Date.now();
+    for await (const d of this.#kv.list({ prefix: this.#deltaPrefix }, { limit })) {
+      const at = deltaAt(d.value);
+      if (at === undefined || now - at >= STALE_DELTA_MS) deltas.push(d);
+    }
     if (deltas.length === 0) return 0;
     const maxN = Math.max(
       1,
@@ -222,37 +269,20 @@ export class Committer {
       }
       op.set(this.#countsKey, encodeCounts(c));
       const res = await op.commit();
-      if (res.ok) {
-        this.#cached = { counts: c, versionstamp: res.versionstamp };
-        return batch.length;
-      }
+      if (res.ok) return batch.length;
       const still = await getMany(this.#kv, batch.map((d) => d.key));
       if (still.some((e, i) => e?.versionstamp !== batch[i].versionstamp)) return 0; // folded elsewhere
     }
     return 0;
   }
 
-  async #counts(): Promise<{ counts: Counts; versionstamp: string | null }> {
-    if (!this.#cached) {
-      const entry = await this.#kv.get(this.#countsKey);
-      this.#cached = { counts: decodeCounts(entry?.value), versionstamp: entry?.versionstamp ?? null };
-    }
-    return this.#cached;
-  }
-
-  async #deltaRoom(): Promise<number> {
-    let n = 0;
-    for await (const d of this.#kv.list({ prefix: this.#deltaPrefix })) {
-      n += unfinished(decodeCounts(d.value));
-    }
-    return n;
-  }
-
   /** Takes the next batch off the queue, within limits, with no key touched by two units. */
   #take(): Pending[] {
     const info = this.#kv.info;
-    const maxMut = info.maxMutations - 1;
-    const maxChecks = info.maxChecks - 1;
+    // Room for this writer's delta, and with maxQueued the admission key.
+    const reserve = this.#maxQueued === Infinity ? 1 : 2;
+    const maxMut = info.maxMutations - reserve;
+    const maxChecks = info.maxChecks - reserve;
     const batch: Pending[] = [];
     const deferred: Pending[] = [];
     const mutated = new Set<string>();
@@ -324,37 +354,43 @@ export class Committer {
     let live = batch.map((p) => ({ p, unit: p.unit, overflowed: false }));
     for (let round = 0; live.length && round < MAX_ROUNDS; round++) {
       const counting = live.some((l) => hasDelta(l.p.unit) || l.p.unit.overflow);
-      let state: { counts: Counts; versionstamp: string | null } | null = null;
-      let next = zeroCounts();
-      if (counting) {
-        state = await this.#counts();
-        next = addCounts({ ...state.counts }, undefined);
-        if (live.some((l) => l.p.unit.room) && this.#maxQueued !== Infinity) {
-          let used = unfinished(next) + (await this.#deltaRoom());
-          const kept = [];
-          for (const l of live) {
-            const room = l.p.unit.room ?? 0;
-            if (room && used + room > this.#maxQueued) {
-              if (l.p.unit.overflow) {
-                kept.push({ p: l.p, unit: l.p.unit.overflow, overflowed: true });
-              } else l.p.resolve({ ok: false, full: true });
-              continue;
-            }
-            used += room;
-            kept.push({ p: l.p, unit: l.p.unit, overflowed: false });
+      let admit: KvEntry | null | undefined;
+      if (live.some((l) => l.p.unit.room) && this.#maxQueued !== Infinity) {
+        // The capacity rule (`admits`, job.ts) against the counts as stored now, plus this batch.
+        // Adds serialize on the admission key (read before the counts, checked at commit), so two
+        // writers never both take the last room; claims and completions never touch it.
+        admit = await this.#kv.get(this.#admitKey);
+        let used = unfinished(await this.readCounts());
+        const kept = [];
+        for (const l of live) {
+          const room = l.p.unit.room ?? 0;
+          if (!admits(used, room, this.#maxQueued)) {
+            if (l.p.unit.overflow) kept.push({ p: l.p, unit: l.p.unit.overflow, overflowed: true });
+            else l.p.resolve({ ok: false, full: true });
+            continue;
           }
-          live = kept;
-          if (!live.length) return;
-        } else {
-          live = live.map((l) => ({ ...l, unit: l.p.unit, overflowed: false }));
+          used += room;
+          kept.push({ p: l.p, unit: l.p.unit, overflowed: false });
         }
+        live = kept;
+        if (!live.length) return;
+      } else {
+        live = live.map((l) => ({ ...l, unit: l.p.unit, overflowed: false }));
+      }
+      const mine = this.#mine;
+      let next: Counts | undefined;
+      if (counting) {
+        next = { ...mine.counts };
         for (const l of live) addCounts(next, l.unit.delta);
       }
       const op = this.#kv.atomic();
       const growth = live.some((l) => l.unit.growth);
       if (growth) op.growth?.();
       if (live.every((l) => l.unit.relaxed)) op.relaxed?.();
-      if (counting) op.check(this.#countsKey, state!.versionstamp);
+      if (next) op.check(this.#mineKey, mine.versionstamp);
+      if (admit !== undefined && live.some((l) => l.unit.room)) {
+        op.check(this.#admitKey, admit?.versionstamp ?? null).set(this.#admitKey, EMPTY);
+      }
       // Units sharing a read-only check (the paused flag) pass the same key object: check it once.
       const seen = new Set<KvKey>();
       for (const l of live) {
@@ -368,7 +404,7 @@ export class Committer {
         for (const k of l.unit.deletes) op.delete(k);
         for (const [k, v] of l.unit.sets) op.set(k, v);
       }
-      if (counting) op.set(this.#countsKey, encodeCounts(next));
+      if (next) op.set(this.#mineKey, encodeCounts(next, Date.now()));
       let res;
       try {
         res = await op.commit();
@@ -389,22 +425,22 @@ export class Committer {
       }
       this.commits++;
       if (res.ok) {
-        if (counting) this.#cached = { counts: next, versionstamp: res.versionstamp };
+        if (next) this.#mine = { counts: next, versionstamp: res.versionstamp };
         for (const l of live) {
           l.p.resolve({ ok: true, versionstamp: res.versionstamp, overflowed: l.overflowed });
         }
         return;
       }
-      // Someone else moved the counts, or some unit's own check failed. Find out which.
-      if (counting) {
-        const entry = await this.#kv.get(this.#countsKey);
-        const vs = entry?.versionstamp ?? null;
-        if (vs !== state!.versionstamp) {
-          this.#cached = { counts: decodeCounts(entry?.value), versionstamp: vs };
+      this.failedCommits++;
+      // Some unit's own check failed, or a fold took this writer's delta. Find out which.
+      const keys = live.flatMap((l) => l.unit.checks.map(([k]) => k));
+      const current = await getMany(this.#kv, next ? [...keys, this.#mineKey] : keys);
+      if (next) {
+        const e = current[keys.length];
+        if ((e?.versionstamp ?? null) !== mine.versionstamp) {
+          this.#mine = { counts: decodeCounts(e?.value), versionstamp: e?.versionstamp ?? null };
         }
       }
-      const keys = live.flatMap((l) => l.unit.checks.map(([k]) => k));
-      const current = await getMany(this.#kv, keys);
       let j = 0;
       const survivors = [];
       for (const l of live) {
@@ -422,15 +458,19 @@ export class Committer {
     }
   }
 
-  /** Forgets the cached counts (after an external change). */
-  invalidate(): void {
-    this.#cached = null;
-  }
-
   /** Changes `maxQueued`. */
   set maxQueued(n: number) {
     this.#maxQueued = n;
   }
+}
+
+/** A random id for a writer (its delta key), unique among the store's writers. */
+function randomId(): string {
+  const b = new Uint8Array(12);
+  crypto.getRandomValues(b);
+  let s = "";
+  for (const x of b) s += x.toString(16).padStart(2, "0");
+  return s;
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 
 import { type Backoff, backoffDelay, type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.ts";
-import { JobStateError } from "./errors.ts";
+import { IntegrityError, JobStateError, PermanentError } from "./errors.ts";
 
 /**
  * Every job state, in lifecycle order. This is the one canonical list; {@linkcode JobState} is
@@ -269,12 +269,28 @@ export type JobEvent =
     /** Claimed through `Queue.claim()` (see {@linkcode Lease.external}). */
     readonly external?: boolean;
   }
-  /** The lease holder renews the lease for `leaseMs` from now. */
-  | { readonly type: "heartbeat"; readonly token: string; readonly leaseMs: number }
+  /**
+   * The lease holder renews the lease for `leaseMs` from now. `canceled` is given by a holder with
+   * no handler to abort (an external lease): a requested cancel then ends the job with that error.
+   */
+  | {
+    readonly type: "heartbeat";
+    readonly token: string;
+    readonly leaseMs: number;
+    readonly canceled?: ErrorInfo;
+  }
   /** The lease holder reports progress. */
   | { readonly type: "progress"; readonly token: string; readonly value: unknown }
-  /** The handler returned. */
-  | { readonly type: "complete"; readonly token: string; readonly result?: ValueRef }
+  /**
+   * The handler returned. `unstorable` is set when its result cannot be stored (too large, not
+   * serializable): the attempt then fails permanently with that error.
+   */
+  | {
+    readonly type: "complete";
+    readonly token: string;
+    readonly result?: ValueRef;
+    readonly unstorable?: ErrorInfo;
+  }
   /**
    * The handler threw. `permanent` skips retries. `backoff` is the queue's default (used when the
    * job has none), `random` the generator for jitter. `reason` overrides the dead reason.
@@ -285,6 +301,8 @@ export type JobEvent =
     readonly error: ErrorInfo;
     readonly permanent?: boolean;
     readonly reason?: EndReason;
+    /** `false`: never retry (`Queue.fail(..., { retry: false })`). */
+    readonly retry?: boolean;
     readonly backoff?: Backoff;
     readonly cause?: unknown;
     readonly random?: () => number;
@@ -297,6 +315,8 @@ export type JobEvent =
   | { readonly type: "cancel" }
   /** A caller redrives a dead job: `ready` with fresh attempts. */
   | { readonly type: "redrive" }
+  /** A caller removes a job (with its payload and key); an active job cannot be removed. */
+  | { readonly type: "remove" }
   /** The queue was full: a just-created job goes straight to `dead` with reason `overflow`. */
   | { readonly type: "overflow" };
 
@@ -383,10 +403,14 @@ function toTerminal(
  * - `claim`: `ready` → `active`; `attempt + 1`; a lease `{ token, owner, expiresAt: now + leaseMs }`
  *   (`external` when claimed through `Queue.claim()`).
  * - `heartbeat` / `progress`: `active` with the matching token; extends the lease / stores progress.
+ *   A heartbeat carrying `canceled` (an external holder's) on a job whose cancel was requested ends
+ *   it `canceled` instead, that error in the history.
  * - `complete`: `active` → `completed` (stores the result; history "completed").
+ * - `complete` with `unstorable` (the result cannot be stored): as `fail`, permanent, with that error.
  * - `fail`: `active` → `canceled` when a cancel was requested; else `dead` (reason `permanent`) when
- *   `permanent`; else `dead` (reason `exhausted`) when `attempt >= maxAttempts`; else `failed` with
- *   `runAt = now + backoff(attempt)`. The error goes to the history.
+ *   the failure is permanent (see {@linkcode isPermanent}; reason `integrity` for an
+ *   `IntegrityError`); else `dead` (reason `exhausted`) when `attempt >= maxAttempts`; else
+ *   `failed` with `runAt = now + backoff(attempt)`. The error goes to the history.
  * - `expire`: `active` whose lease expired → `canceled` when a cancel was requested; `dead` (reason
  *   `stalled`) when no attempt remains; else `ready` at once. The attempt counts.
  * - `release`: `active` → `ready` with `attempt - 1` (shutdown does not use up an attempt), or
@@ -395,6 +419,8 @@ function toTerminal(
  *   `cancelRequested` (its worker aborts the handler and ends it `canceled`), except under an
  *   external lease (`Queue.claim()`: no handler here to abort), which ends `canceled` at once.
  * - `redrive`: `dead` → `ready`, `attempt = 0`, reason cleared; the history stays.
+ * - `remove`: any state but `active` (cancel it first); the record is returned as it was and
+ *   storage deletes it (see {@linkcode disposition}).
  * - `overflow`: a new `ready`/`scheduled` job (attempt 0) → `dead` with reason `overflow`.
  *
  * @param job The current record.
@@ -449,6 +475,9 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
     }
     case "heartbeat": {
       requireToken(job, "heartbeat", event.token);
+      if (job.cancelRequested && event.canceled) {
+        return toTerminal(endAttempt(job, now, "canceled", event.canceled), "canceled", now, "canceled");
+      }
       return {
         ...job,
         updatedAt: now,
@@ -461,6 +490,13 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
     }
     case "complete": {
       requireToken(job, "complete", event.token);
+      if (event.unstorable) {
+        return transition(
+          job,
+          { type: "fail", token: event.token, error: event.unstorable, permanent: true },
+          now,
+        );
+      }
       const done = toTerminal(endAttempt(job, now, "completed"), "completed", now);
       return event.result === undefined ? done : { ...done, result: event.result };
     }
@@ -470,7 +506,10 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
         return toTerminal(endAttempt(job, now, "canceled", event.error), "canceled", now, "canceled");
       }
       const ended = endAttempt(job, now, "failed", event.error);
-      if (event.permanent) return toTerminal(ended, "dead", now, event.reason ?? "permanent");
+      if (event.permanent || event.retry === false || isPermanent(event.cause)) {
+        const integrity = event.cause instanceof IntegrityError;
+        return toTerminal(ended, "dead", now, event.reason ?? (integrity ? "integrity" : "permanent"));
+      }
       if (job.attempt >= job.maxAttempts) return toTerminal(ended, "dead", now, event.reason ?? "exhausted");
       const backoff: Backoff = job.backoff ?? event.backoff ?? DEFAULT_BACKOFF;
       const delay = backoffDelay(backoff, job.attempt, { random: event.random, error: event.cause });
@@ -519,6 +558,12 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
       const { reason: _r, finishedAt: _f, ...rest } = job;
       return { ...rest, state: "ready", attempt: 0, runAt: now, updatedAt: now };
     }
+    case "remove": {
+      if (job.state === "active") {
+        throw new JobStateError(job.id, "active", "remove", "it is active; cancel it first");
+      }
+      return job;
+    }
     case "overflow": {
       requireState(job, "overflow", "ready", "scheduled");
       if (job.attempt !== 0) throw new JobStateError(job.id, job.state, "overflow", "it has already run");
@@ -529,4 +574,135 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
       throw new TypeError(`Unknown job event: ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * Which failures are permanent (no retry, straight to `dead`): a `PermanentError`, an
+ * `IntegrityError` (the payload is damaged or its signature does not match: running it again
+ * cannot help), or any error object with `retry: false`.
+ *
+ * @param error What the handler threw (or the caller reported).
+ * @returns Whether the failure is permanent.
+ *
+ * @example
+ * ```ts
+ * import { isPermanent } from "./job.ts";
+ * console.log(isPermanent(new Error("x")), isPermanent({ retry: false })); // false true
+ * ```
+ */
+export function isPermanent(error: unknown): boolean {
+  return error instanceof PermanentError || error instanceof IntegrityError ||
+    (typeof error === "object" && error !== null && (error as { retry?: unknown }).retry === false);
+}
+
+/**
+ * What storage does with the record {@linkcode transition} returned for `event`: `"remove"` deletes
+ * the job and everything it owns — a `remove` event, or a `complete` of a job added with
+ * `removeOnComplete` —, `"write"` stores the new record.
+ *
+ * @param event The event applied.
+ * @param next The record transition returned.
+ * @returns `"remove"` or `"write"`.
+ *
+ * @example
+ * ```ts
+ * import { createJob, disposition } from "./job.ts";
+ * const job = createJob({ id: "a", queue: "q", payload: { json: 1 } }, 0);
+ * console.log(disposition("remove", job), disposition("promote", job)); // "remove" "write"
+ * ```
+ */
+export function disposition(event: JobEventType, next: JobRecord): "remove" | "write" {
+  if (event === "remove") return "remove";
+  return event === "complete" && next.state === "completed" && next.removeOnComplete ? "remove" : "write";
+}
+
+/** Jobs per state. */
+export type Counts = Record<JobState, number>;
+
+/**
+ * The empty counts.
+ *
+ * @example
+ * ```ts
+ * import { zeroCounts } from "./job.ts";
+ * console.log(zeroCounts().ready); // 0
+ * ```
+ */
+export function zeroCounts(): Counts {
+  return { scheduled: 0, ready: 0, active: 0, completed: 0, failed: 0, dead: 0, canceled: 0 };
+}
+
+/**
+ * Unfinished jobs: scheduled, ready, active and failed (what `maxQueued` bounds).
+ *
+ * @example
+ * ```ts
+ * import { unfinished, zeroCounts } from "./job.ts";
+ * console.log(unfinished({ ...zeroCounts(), ready: 2, dead: 5 })); // 2
+ * ```
+ */
+export function unfinished(c: Counts): number {
+  return c.scheduled + c.ready + c.active + c.failed;
+}
+
+/**
+ * The capacity rule: a queue holding `used` unfinished jobs takes `room` more only while it stays
+ * within `maxQueued`. A refused add is `QueueFullError`, or with overflow `"dead"` the job is stored
+ * `dead` instead (the {@linkcode transition} event `overflow`).
+ *
+ * @param used Unfinished jobs stored (and already admitted in this commit).
+ * @param room Unfinished jobs the add brings (1, or 0 for a job stored ended).
+ * @param maxQueued The queue's limit.
+ * @returns Whether the add fits.
+ *
+ * @example
+ * ```ts
+ * import { admits } from "./job.ts";
+ * console.log(admits(9, 1, 10), admits(10, 1, 10), admits(10, 0, 10)); // true false true
+ * ```
+ */
+export function admits(used: number, room: number, maxQueued: number): boolean {
+  return room === 0 || used + room <= maxQueued;
+}
+
+/** A queue event a job change makes (see {@linkcode eventsOf}). */
+export type JobOutcomeEvent = "completed" | "failed" | "retrying" | "dead" | "stalled" | "canceled";
+
+/**
+ * The one mapping from a change (the event applied, the state before, the record after) to the
+ * queue events it emits, in order:
+ *
+ * - an attempt that failed (`fail`; a `complete` whose result could not be stored; an external
+ *   heartbeat that found a cancel) emits `failed`, then `retrying` (→ `failed`), `dead` or `canceled`;
+ * - a lease that expired (`expire`) emits `stalled`, then `dead` or `canceled` when it ended so;
+ * - `complete` → `completed` emits `completed`;
+ * - any other change that ends a job `canceled` (cancel, release) emits `canceled`, one that ends it
+ *   `dead` (overflow) emits `dead`;
+ * - everything else (promote, claim, heartbeat, progress, redrive, remove) emits nothing.
+ *
+ * @param event The event applied.
+ * @param before The state before.
+ * @param after The record after.
+ * @returns The events, in order.
+ *
+ * @example
+ * ```ts
+ * import { createJob, eventsOf, transition } from "./job.ts";
+ * const job = transition(createJob({ id: "a", queue: "q", payload: { json: 1 } }, 0), { type: "claim", token: "t", owner: "w", leaseMs: 10 }, 0);
+ * const failed = transition(job, { type: "fail", token: "t", error: { name: "Error", message: "x" } }, 1);
+ * console.log(eventsOf("fail", job.state, failed)); // ["failed", "retrying"]
+ * ```
+ */
+export function eventsOf(event: JobEventType, before: JobState, after: JobRecord): JobOutcomeEvent[] {
+  const ending = (): JobOutcomeEvent[] =>
+    after.state === "dead" ? ["dead"] : after.state === "canceled" ? ["canceled"] : [];
+  if (before === "active" && after.state !== "active") {
+    if (event === "fail" || (event === "complete" && after.state !== "completed") || event === "heartbeat") {
+      return ["failed", after.state === "failed" ? "retrying" : (after.state as "dead" | "canceled")];
+    }
+    if (event === "expire") return ["stalled", ...ending()];
+    if (event === "complete") return ["completed"];
+  }
+  if (event === "remove" || before === after.state) return [];
+  return ending();
 }

@@ -14,9 +14,13 @@
  * root + ["dead", queue, finishedAt, id]           -> ""        dead letters
  * root + ["canceled", queue, finishedAt, id]       -> ""        canceled
  * root + ["unique", queue, key]                    -> id        idempotency key / external id
- * root + ["meta", queue, "counts"]                 -> per-state counts (JSON), exact
- * root + ["meta", queue, "delta", id]              -> count delta of a transactional add, folded
- *                                                     into "counts" by the next maintenance pass
+ * root + ["meta", queue, "counts"]                 -> folded base of the per-state counts (JSON)
+ * root + ["meta", queue, "counts", "admit"]        -> admission key: written (checked) by each add
+ *                                                     commit of a queue with maxQueued, only those
+ * root + ["meta", queue, "delta", "w", writer]     -> one writer's count delta (JSON, with `at`),
+ *                                                     written by each of its commits that count
+ * root + ["meta", queue, "delta", id]              -> count delta of a transactional add
+ *                                                     (deltas are folded into "counts" by maintenance)
  * root + ["meta", queue, "paused"]                 -> present while the queue is paused
  * root + ["cron", queue, name]                     -> repeating schedule (JSON)
  * ```
@@ -24,7 +28,7 @@
  * Job keys include the queue, so queues with their own (e.g. deterministic) id factories never
  * collide. Every job is in exactly one state index at a time: each state change is one atomic commit that
  * checks the job record's versionstamp, deletes the old index entry, writes the new one and the
- * record, and adjusts the counts.
+ * record, and adds its count change to its writer's delta (no key is written by every writer).
  *
  * @module
  */
@@ -65,6 +69,8 @@ export class Keyspace {
   readonly counts: KvKey;
   /** The paused flag. */
   readonly paused: KvKey;
+  /** The admission key (see the table above). */
+  readonly admit: KvKey;
 
   /**
    * Creates the keyspace of `queue` under `root`.
@@ -81,6 +87,7 @@ export class Keyspace {
     this.queue = queue;
     this.counts = [...root, "meta", queue, "counts"];
     this.paused = [...root, "meta", queue, "paused"];
+    this.admit = [...this.counts, "admit"];
   }
 
   /** The job record key. */
@@ -93,10 +100,14 @@ export class Keyspace {
     return [...this.root, "blob", this.queue, id, kind, i];
   }
 
-  /** The prefix of one state's index in this queue. */
+  /** The prefix of one state's index in this queue (one shared, frozen array per state). */
   indexPrefix(state: JobState): KvKey {
-    return [...this.root, STATE_INDEX[state], this.queue];
+    let p = this.#prefixes.get(state);
+    if (!p) this.#prefixes.set(state, p = Object.freeze([...this.root, STATE_INDEX[state], this.queue]));
+    return p;
   }
+
+  readonly #prefixes = new Map<JobState, KvKey>();
 
   /** The index key of a record in its current state. */
   index(job: JobRecord): KvKey {

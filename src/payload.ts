@@ -15,7 +15,7 @@ const dec = new TextDecoder();
 
 /**
  * The bytes of a value: `Uint8Array`s as they are, anything else as UTF-8 JSON (`undefined` as
- * `null`).
+ * `null`); for JSON also the text, so a record can embed it without encoding the value again.
  *
  * @example
  * ```ts
@@ -23,7 +23,7 @@ const dec = new TextDecoder();
  * console.log(valueBytes({ a: 1 }).bytes.length, valueBytes(new Uint8Array(3)).binary); // 7 true
  * ```
  */
-export function valueBytes(value: unknown): { bytes: Uint8Array; binary: boolean } {
+export function valueBytes(value: unknown): { bytes: Uint8Array; binary: boolean; text?: string } {
   if (value instanceof Uint8Array) return { bytes: value, binary: true };
   let text: string | undefined;
   try {
@@ -33,7 +33,8 @@ export function valueBytes(value: unknown): { bytes: Uint8Array; binary: boolean
       cause: e,
     });
   }
-  return { bytes: enc.encode(text ?? "null"), binary: false };
+  text ??= "null";
+  return { bytes: enc.encode(text), binary: false, text };
 }
 
 /**
@@ -81,6 +82,23 @@ export function fromBase64(b64: string): Uint8Array {
 export function inlineRef(value: unknown): ValueRef {
   if (value instanceof Uint8Array) return { b64: toBase64(value) };
   return { json: value === undefined ? null : value };
+}
+
+/**
+ * The stored form of a new record whose payload is inline JSON with text `payloadText` (from
+ * {@linkcode valueBytes}): the same JSON as `JSON.stringify(record)`, without encoding the payload twice.
+ *
+ * @example
+ * ```ts
+ * import { encodeNewRecord } from "./payload.ts";
+ * import { createJob } from "./job.ts";
+ * const r = createJob({ id: "a", queue: "q", payload: { json: { n: 1 } } }, 0);
+ * console.log(JSON.parse(new TextDecoder().decode(encodeNewRecord(r, '{"n":1}'))).payload.json.n); // 1
+ * ```
+ */
+export function encodeNewRecord(record: JobRecord, payloadText: string): Uint8Array {
+  const { payload: _payload, ...rest } = record;
+  return enc.encode('{"payload":{"json":' + payloadText + "}," + JSON.stringify(rest).slice(1));
 }
 
 /**

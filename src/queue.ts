@@ -7,11 +7,24 @@
  */
 
 import type { AtomicKv } from "./kv.ts";
-import { Engine, engines } from "./engine.ts";
+import { attachContext, createContext, type QueueContext } from "./context.ts";
 import { Worker } from "./worker.ts";
-import type { JobState } from "./job.ts";
+import type { Counts, JobState } from "./job.ts";
 import { QUEUE_EVENTS, type QueueEvent, type QueueEventType } from "./events.ts";
-import type { Counts } from "./committer.ts";
+import { getJob, list } from "./job_store.ts";
+import { add, addBulk } from "./producer.ts";
+import { cancel, isPaused, redrive, redriveAll, remove, setPaused } from "./admin.ts";
+import {
+  claimExternal,
+  completeExternal,
+  failExternal,
+  heartbeatExternal,
+  releaseExternal,
+} from "./external.ts";
+import { clean } from "./maintenance/cleaner.ts";
+import { runDue } from "./maintenance/run_due.ts";
+import { schedule, schedules, unschedule } from "./maintenance/schedules.ts";
+import { result } from "./result.ts";
 import type {
   AddedJob,
   AddOptions,
@@ -31,7 +44,7 @@ import type {
   WorkerOptions,
 } from "./types.ts";
 
-export type { Counts } from "./committer.ts";
+export type { Counts } from "./job.ts";
 
 /**
  * A named job queue on an AtomicKv store. Events (`completed`, `failed`, `retrying`, `dead`,
@@ -61,7 +74,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
   readonly name: string;
   /** The store. */
   readonly kv: AtomicKv;
-  readonly #e: Engine<T, R>;
+  readonly #ctx: QueueContext<T, R>;
 
   /**
    * Opens a queue (nothing is written until the first change).
@@ -72,8 +85,8 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    */
   constructor(kv: AtomicKv, name: string, options: QueueOptions = {}) {
     super();
-    this.#e = new Engine<T, R>(kv, name, options, this);
-    engines.set(this, this.#e as Engine<unknown, unknown>);
+    this.#ctx = createContext<T, R>(kv, name, options, this);
+    attachContext(this, this.#ctx);
     this.name = name;
     this.kv = kv;
   }
@@ -133,7 +146,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   add(data: T, options?: AddOptions): Promise<AddedJob<T, R>> {
-    return this.#e.add(data, options);
+    return add(this.#ctx, data, options);
   }
 
   /**
@@ -153,7 +166,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   addBulk(items: readonly { data: T; options?: AddOptions }[]): Promise<AddedJob<T, R>[]> {
-    return this.#e.addBulk(items);
+    return addBulk(this.#ctx, items);
   }
 
   /**
@@ -199,7 +212,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    */
   use(middleware: Middleware<T, R>): this {
     if (typeof middleware !== "function") throw new TypeError("Invalid middleware: expected a function");
-    this.#e.middleware.push(middleware);
+    this.#ctx.middleware.push(middleware);
     return this;
   }
 
@@ -219,11 +232,13 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   getJob(id: string): Promise<Job<T, R> | null> {
-    return this.#e.getJob(id);
+    return getJob(this.#ctx, id);
   }
 
   /**
-   * Jobs per state, exact (kept in the same commits as the state changes; O(1)).
+   * Jobs per state: exact when no change is in flight. Read as the folded base plus one delta per
+   * writer (each `Queue` object writes its own, in the same commits as its state changes), so no
+   * key is written by every writer of the queue.
    *
    * @example
    * ```ts
@@ -235,7 +250,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   counts(): Promise<Counts> {
-    return this.#e.counts();
+    return this.#ctx.committer.readCounts();
   }
 
   /**
@@ -259,7 +274,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   list(state: JobState, options?: ListOptions): Promise<JobPage<T, R>> {
-    return this.#e.list(state, options);
+    return list(this.#ctx, state, options);
   }
 
   /**
@@ -294,7 +309,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   claim(options: ClaimOptions = {}): Promise<ClaimedJob<T, R>[]> {
-    return this.#e.claimExternal(options);
+    return claimExternal(this.#ctx, options);
   }
 
   /**
@@ -319,7 +334,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   heartbeat(id: string, token: string, options?: HeartbeatOptions): Promise<Job<T, R>> {
-    return this.#e.heartbeatExternal(id, token, options);
+    return heartbeatExternal(this.#ctx, id, token, options);
   }
 
   /**
@@ -342,7 +357,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   complete(id: string, token: string, result?: R): Promise<Job<T, R>> {
-    return this.#e.completeExternal(id, token, result as R);
+    return completeExternal(this.#ctx, id, token, result as R);
   }
 
   /**
@@ -369,7 +384,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   fail(id: string, token: string, error: unknown, options?: FailOptions): Promise<Job<T, R>> {
-    return this.#e.failExternal(id, token, error, options);
+    return failExternal(this.#ctx, id, token, error, options);
   }
 
   /**
@@ -392,7 +407,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   release(id: string, token: string): Promise<Job<T, R>> {
-    return this.#e.releaseExternal(id, token);
+    return releaseExternal(this.#ctx, id, token);
   }
 
   /**
@@ -409,7 +424,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   pause(): Promise<void> {
-    return this.#e.setPaused(true);
+    return setPaused(this.#ctx, true);
   }
 
   /**
@@ -424,7 +439,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   resume(): Promise<void> {
-    return this.#e.setPaused(false);
+    return setPaused(this.#ctx, false);
   }
 
   /**
@@ -438,7 +453,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   isPaused(): Promise<boolean> {
-    return this.#e.isPaused();
+    return isPaused(this.#ctx);
   }
 
   /**
@@ -460,7 +475,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   cancel(id: string): Promise<boolean> {
-    return this.#e.cancel(id);
+    return cancel(this.#ctx, id);
   }
 
   /**
@@ -480,7 +495,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   redrive(id: string): Promise<Job<T, R>> {
-    return this.#e.redrive(id);
+    return redrive(this.#ctx, id);
   }
 
   /**
@@ -496,7 +511,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   redriveAll(): Promise<number> {
-    return this.#e.redriveAll();
+    return redriveAll(this.#ctx);
   }
 
   /**
@@ -515,7 +530,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   remove(id: string): Promise<boolean> {
-    return this.#e.remove(id);
+    return remove(this.#ctx, id);
   }
 
   /**
@@ -534,7 +549,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   clean(state: "completed" | "dead" | "canceled", rule: RetentionRule): Promise<number> {
-    return this.#e.clean(state, rule);
+    return clean(this.#ctx, state, rule);
   }
 
   /**
@@ -552,7 +567,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   heal(): Promise<number> {
-    return this.#e.heal();
+    return runDue(this.#ctx, this.#ctx.clock.now(), { heal: true }).then((r) => r.healed);
   }
 
   /**
@@ -576,7 +591,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   result(id: string, options: { signal?: AbortSignal } = {}): Promise<R> {
-    return this.#e.result(id, options.signal);
+    return result(this.#ctx, id, options.signal);
   }
 
   /**
@@ -597,7 +612,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   schedule(name: string, options: ScheduleOptions<T>): Promise<ScheduleInfo> {
-    return this.#e.schedule(name, options);
+    return schedule(this.#ctx, name, options);
   }
 
   /**
@@ -613,7 +628,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   unschedule(name: string): Promise<boolean> {
-    return this.#e.unschedule(name);
+    return unschedule(this.#ctx, name);
   }
 
   /**
@@ -627,7 +642,7 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   schedules(): Promise<ScheduleInfo[]> {
-    return this.#e.schedules();
+    return schedules(this.#ctx);
   }
 
   /**
@@ -645,6 +660,6 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```
    */
   async close(options: { timeout?: number } = {}): Promise<void> {
-    await Promise.all([...this.#e.workers].map((w) => w.close(options)));
+    await Promise.all([...this.#ctx.workers].map((w) => w.close(options)));
   }
 }

@@ -1,21 +1,21 @@
 /**
- * The worker: claims jobs in checked batches, runs the handler (through the queue's middleware)
- * with a lease it renews automatically, and records the outcome with fenced writes. It also runs
- * maintenance: delayed promotion, the healer, the scheduler, delta folding and the cleaner.
+ * The worker: the loop only. It claims jobs in checked batches (lease.ts), runs each through the
+ * executor (executor.ts), and decides when maintenance is due, which it runs through `runDue`
+ * (maintenance/run_due.ts): delayed promotion, the healer, the schedule enqueuer, the delta fold
+ * and the cleaner.
  *
  * @module
  */
 
-import { type Engine, engines, type Held } from "./engine.ts";
-import {
-  CanceledError,
-  LeaseLostError,
-  LimitError,
-  PermanentError,
-  ShutdownError,
-  TimeoutError,
-} from "./errors.ts";
-import type { Handler, JobContext, WorkerOptions } from "./types.ts";
+import { CanceledError, LeaseLostError, ShutdownError } from "./errors.ts";
+import { contextOf, type QueueContext } from "./context.ts";
+import { isPaused } from "./admin.ts";
+import { claim, type Held, release } from "./lease.ts";
+import { execute, type ExecuteOptions, RunAbort } from "./executor.ts";
+import { nextDelayed } from "./maintenance/promoter.ts";
+import { nextExpiry } from "./maintenance/healer.ts";
+import { runDue } from "./maintenance/run_due.ts";
+import type { Handler, WorkerOptions } from "./types.ts";
 import type { QueueSignal } from "./notifier.ts";
 import type { KvKey } from "./kv.ts";
 import type { Queue } from "./queue.ts";
@@ -27,7 +27,7 @@ function earliest(a: number | null, b: number | null): number | null {
 
 interface Run<T> {
   readonly held: Held<T>;
-  readonly ac: AbortController;
+  readonly ac: RunAbort;
   done: Promise<void>;
 }
 
@@ -53,8 +53,8 @@ export class Worker<T = unknown, R = unknown> {
   readonly id: string;
   /** Jobs run at once. */
   readonly concurrency: number;
-  readonly #e: Engine<T, R>;
-  readonly #handler: Handler<T, R>;
+  readonly #ctx: QueueContext<T, R>;
+  readonly #exec: ExecuteOptions<T, R>;
   readonly #leaseMs: number;
   readonly #heartbeatMs: number;
   readonly #batch: number;
@@ -98,13 +98,12 @@ export class Worker<T = unknown, R = unknown> {
    * @param options See {@linkcode WorkerOptions}.
    */
   constructor(queue: Queue<T, R>, handler: Handler<T, R>, options: WorkerOptions = {}) {
-    const e = engines.get(queue) as Engine<T, R> | undefined;
+    const e = contextOf<T, R>(queue);
     if (!e) throw new TypeError("Cannot start worker: expected a Queue");
     if (typeof handler !== "function") {
       throw new TypeError("Cannot start worker: the handler must be a function");
     }
-    this.#e = e;
-    this.#handler = handler;
+    this.#ctx = e;
     const int = (what: string, v: number, min: number) => {
       if (
         !Number.isFinite(v) || v < min ||
@@ -123,7 +122,7 @@ export class Worker<T = unknown, R = unknown> {
       );
     }
     this.#batch = int("batchSize", options.batchSize ?? Math.min(this.concurrency, 100), 1);
-    this.#poll = int("pollInterval", options.pollInterval ?? e.pollInterval, 1);
+    this.#poll = int("pollInterval", options.pollInterval ?? e.settings.pollInterval, 1);
     this.#maintenance = options.maintenance ?? true;
     this.#cleanEvery = int("cleanInterval", options.cleanInterval ?? 60_000, 1);
     this.id = `worker-${e.ids(e.clock.now())}`;
@@ -131,6 +130,7 @@ export class Worker<T = unknown, R = unknown> {
     const info = e.kv.info;
     if (info.watch && info.scope !== "process" && typeof e.kv.watch === "function") this.#startWatch();
     e.workers.add(this);
+    this.#exec = { handler, leaseMs: this.#leaseMs, heartbeatMs: this.#heartbeatMs };
     this.#loop = this.#run();
   }
 
@@ -170,23 +170,23 @@ export class Worker<T = unknown, R = unknown> {
     const ac = this.#watch = new AbortController();
     const follow = async (prefix: KvKey, delayed: boolean) => {
       try {
-        for await (const _ of this.#e.kv.watch!(prefix, ac.signal)) {
+        for await (const _ of this.#ctx.kv.watch!(prefix, ac.signal)) {
           if (delayed) this.#nextDelayed = -Infinity;
           this.#wake();
         }
       } catch (err) {
-        if (!ac.signal.aborted) this.#e.emit("error", undefined, err);
+        if (!ac.signal.aborted) this.#ctx.emit("error", undefined, err);
       }
     };
-    void follow(this.#e.ks.indexPrefix("ready"), false);
-    void follow(this.#e.ks.indexPrefix("scheduled"), true);
+    void follow(this.#ctx.ks.indexPrefix("ready"), false);
+    void follow(this.#ctx.ks.indexPrefix("scheduled"), true);
   }
 
   #wake(): void {
     if (this.#wakeUp) {
       const r = this.#wakeUp;
       this.#wakeUp = null;
-      if (this.#timer !== undefined) this.#e.clock.clearTimer(this.#timer);
+      if (this.#timer !== undefined) this.#ctx.clock.clearTimer(this.#timer);
       this.#timer = undefined;
       r();
     } else this.#dirty = true;
@@ -205,7 +205,7 @@ export class Worker<T = unknown, R = unknown> {
       this.#dirty = false;
       return Promise.resolve();
     }
-    const now = this.#e.clock.now();
+    const now = this.#ctx.clock.now();
     let due = now + this.#poll;
     if (this.#maintenance) due = Math.min(due, this.#nextMaintenance);
     for (
@@ -229,7 +229,7 @@ export class Worker<T = unknown, R = unknown> {
     this.#stuck = 0;
     return new Promise<void>((resolve) => {
       this.#wakeUp = resolve;
-      this.#timer = this.#e.clock.setTimer(() => {
+      this.#timer = this.#ctx.clock.setTimer(() => {
         this.#timer = undefined;
         this.#wake();
       }, wait);
@@ -243,9 +243,9 @@ export class Worker<T = unknown, R = unknown> {
         await this.#tick();
       } catch (err) {
         if (this.#closing) break;
-        this.#e.emit("error", undefined, err);
+        this.#ctx.emit("error", undefined, err);
         this.#more = false;
-        this.#nextMaintenance = this.#e.clock.now() + this.#poll;
+        this.#nextMaintenance = this.#ctx.clock.now() + this.#poll;
         // A failing store: wait a poll interval before the next round (unless woken).
         this.#progress = false;
         this.#stuck = 3;
@@ -280,43 +280,44 @@ export class Worker<T = unknown, R = unknown> {
 
   /** One round. Each decision reads the clock afresh: time moves while the store answers. */
   async #tick(): Promise<void> {
-    const e = this.#e;
-    const clock = e.clock;
+    const ctx = this.#ctx;
+    const clock = ctx.clock;
+    const schedules = async (work: Parameters<typeof runDue>[2]) =>
+      (await runDue(ctx, clock.now(), work)).nextSchedule;
     if (clock.now() >= this.#nextMaintenance) {
       if (this.#maintenance) {
-        await e.heal();
-        this.#nextSchedule = await this.#readDue(() => e.runSchedules());
-        await e.committer.foldDeltas();
-        if (e.retention && clock.now() >= this.#nextClean) {
-          this.#nextClean = clock.now() + this.#cleanEvery;
-          await e.applyRetention();
-        }
-        this.#nextExpiry = await e.nextExpiry();
+        await runDue(ctx, clock.now(), { heal: true });
+        const clean = ctx.settings.retention !== undefined && clock.now() >= this.#nextClean;
+        if (clean) this.#nextClean = clock.now() + this.#cleanEvery;
+        this.#nextSchedule = await this.#readDue(() =>
+          schedules({ schedules: true, fold: true, retention: clean })
+        );
+        this.#nextExpiry = await nextExpiry(ctx);
       }
       this.#nextDelayed = -Infinity;
       const seq = this.#pauseSeq;
-      this.#setPaused(await e.isPaused(), seq);
+      this.#setPaused(await isPaused(ctx), seq);
       // The next maintenance is a poll interval after this one ended, not after it began.
       this.#nextMaintenance = clock.now() + this.#poll;
       this.#progress = true;
     }
     if (this.#maintenance && this.#nextSchedule !== null && this.#nextSchedule <= clock.now()) {
-      this.#nextSchedule = await this.#readDue(() => e.runSchedules());
+      this.#nextSchedule = await this.#readDue(() => schedules({ schedules: true }));
       this.#progress = true;
     }
     if (this.#maintenance && this.#nextExpiry !== null && this.#nextExpiry <= clock.now()) {
-      if (await e.heal()) this.#progress = true;
-      this.#nextExpiry = await e.nextExpiry();
+      if ((await runDue(ctx, clock.now(), { heal: true })).healed) this.#progress = true;
+      this.#nextExpiry = await nextExpiry(ctx);
     }
     if (this.#nextDelayed !== null && this.#nextDelayed <= clock.now()) {
-      if (await e.promote()) this.#progress = true;
-      this.#nextDelayed = await this.#readDue(() => e.nextDelayed());
+      if ((await runDue(ctx, clock.now(), { promote: true })).promoted) this.#progress = true;
+      this.#nextDelayed = await this.#readDue(() => nextDelayed(ctx));
     }
     const free = this.concurrency - this.#busy;
     if (free > 0 && !this.#paused && !this.#closing) {
       const want = Math.min(free, this.#batch);
       const seq = this.#pauseSeq;
-      const { held, paused, contended } = await e.claim(want, this.id, this.#leaseMs);
+      const { held, paused, contended } = await claim(ctx, want, this.id, this.#leaseMs);
       this.#setPaused(paused, seq);
       for (const h of held) this.#start(h);
       if (held.length) this.#progress = true;
@@ -326,10 +327,8 @@ export class Worker<T = unknown, R = unknown> {
   }
 
   #start(held: Held<T>): void {
-    const ac = new AbortController();
-    held.onCancel = () => {
-      if (!ac.signal.aborted) ac.abort(new CanceledError(held.record.id));
-    };
+    const ac = new RunAbort();
+    held.onCancel = () => ac.abort(new CanceledError(held.record.id));
     const run: Run<T> = { held, ac, done: Promise.resolve() };
     this.#runs.set(held.record.id, run);
     this.#busy++;
@@ -340,99 +339,10 @@ export class Worker<T = unknown, R = unknown> {
       this.#busy--;
       this.#wake();
     };
-    run.done = this.#execute(run, free).finally(() => {
+    run.done = execute(this.#ctx, held, ac, this.#exec, free).finally(() => {
       free();
       this.#runs.delete(held.record.id);
     });
-  }
-
-  async #execute(run: Run<T>, free: () => void): Promise<void> {
-    const e = this.#e;
-    const { held, ac } = run;
-    const clock = e.clock;
-    const id = held.record.id;
-    let settled = false;
-    let hbTimer: unknown;
-    const beat = (delay: number) => {
-      hbTimer = clock.setTimer(async () => {
-        hbTimer = undefined;
-        // The lease runs from this heartbeat's write, so the next one is due an interval after it
-        // began, however long the store took to answer.
-        const began = clock.now();
-        try {
-          await e.heartbeat(held, this.#leaseMs);
-        } catch (err) {
-          if (err instanceof LeaseLostError) {
-            if (!ac.signal.aborted) ac.abort(err);
-            return;
-          }
-          e.emit("error", e.view(held.record, held.versionstamp, held.data), err);
-        }
-        if (!settled) beat(began + this.#heartbeatMs - clock.now());
-      }, Math.max(0, delay));
-    };
-    beat(this.#heartbeatMs);
-    const timeout = held.record.timeout;
-    const toTimer = timeout === undefined ? undefined : clock.setTimer(() => {
-      if (!ac.signal.aborted) ac.abort(new TimeoutError(`Job ${id} timed out`, timeout));
-    }, timeout);
-    const aborted = new Promise<never>((_, reject) => {
-      ac.signal.addEventListener("abort", () => reject(ac.signal.reason), { once: true });
-    });
-    aborted.catch(() => {});
-    let outcome: { ok: true; value: R } | { ok: false; error: unknown };
-    try {
-      const bad = await e.verify(held);
-      if (bad) outcome = { ok: false, error: bad };
-      else {
-        const job = e.view(held.record, held.versionstamp, held.data);
-        const ctx: JobContext = {
-          signal: ac.signal,
-          attempt: held.record.attempt,
-          heartbeat: async () => void await e.heartbeat(held, this.#leaseMs),
-          progress: async (value: unknown) => void await e.progress(held, value, this.#leaseMs),
-        };
-        const mws = e.middleware;
-        const chain = (i: number): Promise<R> =>
-          i < mws.length
-            ? Promise.resolve().then(() => mws[i](job, () => chain(i + 1), ctx))
-            : Promise.resolve().then(() => this.#handler(job, ctx));
-        const value = await Promise.race([chain(0), aborted]);
-        outcome = { ok: true, value };
-      }
-    } catch (err) {
-      outcome = { ok: false, error: err };
-    } finally {
-      settled = true;
-      if (hbTimer !== undefined) clock.clearTimer(hbTimer);
-      if (toTimer !== undefined) clock.clearTimer(toTimer);
-      // The handler is done: its slot can take the next job while the outcome is written.
-      free();
-    }
-    const reason = ac.signal.aborted ? ac.signal.reason : undefined;
-    if (reason instanceof ShutdownError) return; // close() gives the job back
-    try {
-      if (reason instanceof LeaseLostError) throw reason;
-      if (outcome.ok) {
-        try {
-          await e.complete(held, outcome.value);
-        } catch (err) {
-          if (!(err instanceof LimitError || err instanceof TypeError)) throw err;
-          await e.fail(
-            held,
-            new PermanentError(`Cannot store the result of job ${id}: ${err.message}`, { cause: err }),
-          );
-        }
-      } else {
-        await e.fail(
-          held,
-          reason instanceof TimeoutError || reason instanceof CanceledError ? reason : outcome.error,
-        );
-      }
-    } catch (err) {
-      // A stale worker (LeaseLostError) changed nothing; report it and move on.
-      e.emit("error", e.view(held.record, held.versionstamp, held.data), err);
-    }
   }
 
   /**
@@ -449,7 +359,7 @@ export class Worker<T = unknown, R = unknown> {
 
   async #close(timeout: number): Promise<void> {
     this.#closing = true;
-    const clock = this.#e.clock;
+    const clock = this.#ctx.clock;
     // The timeout runs from the call, not from when the loop's last round (its I/O) finished.
     let t: unknown;
     const expired = timeout > 0 && timeout !== Infinity
@@ -467,16 +377,16 @@ export class Worker<T = unknown, R = unknown> {
     if (t !== undefined) clock.clearTimer(t);
     if (timedOut) {
       const left = [...this.#runs.values()];
-      for (const r of left) if (!r.ac.signal.aborted) r.ac.abort(new ShutdownError());
+      for (const r of left) r.ac.abort(new ShutdownError());
       await Promise.all(left.map(async (r) => {
         try {
-          await this.#e.release(r.held);
+          await release(this.#ctx, r.held);
         } catch (err) {
-          if (!(err instanceof LeaseLostError)) this.#e.emit("error", undefined, err);
+          if (!(err instanceof LeaseLostError)) this.#ctx.emit("error", undefined, err);
         }
       }));
     }
     await all();
-    this.#e.workers.delete(this);
+    this.#ctx.workers.delete(this);
   }
 }

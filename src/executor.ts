@@ -1,0 +1,157 @@
+/**
+ * The executor: runs one held job — verifies its payload, calls the handler through the queue's
+ * middleware with a lease it renews, enforces the job's timeout, aborts on cancel, lease loss or
+ * shutdown — and records the outcome with a fenced write (complete or fail).
+ *
+ * @module
+ */
+
+import { canonicalBytes } from "./payload.ts";
+import { CanceledError, IntegrityError, LeaseLostError, ShutdownError, TimeoutError } from "./errors.ts";
+import type { QueueContext } from "./context.ts";
+import { view } from "./job_store.ts";
+import { complete, fail, heartbeat, type Held, progress } from "./lease.ts";
+import { signedBytes } from "./producer.ts";
+import type { Handler, JobContext } from "./types.ts";
+
+/** Verifies a held job's payload signature; `null` when fine, else the error. */
+export async function verify<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Promise<IntegrityError | null> {
+  if (held.corrupt) return held.corrupt;
+  if (!ctx.signer) return null;
+  const id = held.record.id;
+  const sig = held.record.signature;
+  if (!sig) return new IntegrityError(id, "the payload has no signature");
+  let bytes: Uint8Array;
+  try {
+    bytes = held.data instanceof Uint8Array ? held.data : canonicalBytes({ json: held.data });
+  } catch (e) {
+    return new IntegrityError(id, "the payload cannot be read", { cause: e });
+  }
+  const ok = await ctx.signer.verify(signedBytes(id, bytes), sig);
+  return ok ? null : new IntegrityError(id, "the payload signature does not match");
+}
+
+/**
+ * A run's abort (cancel, lease loss, timeout, shutdown): aborts the handler's signal and rejects the
+ * race the executor waits on, once, with the same reason — no per-job event listener needed.
+ */
+export class RunAbort {
+  readonly #controller: AbortController = new AbortController();
+  #reject!: (reason: unknown) => void;
+  /** Rejects with the reason once aborted. */
+  readonly raced: Promise<never>;
+
+  constructor() {
+    this.raced = new Promise<never>((_, reject) => {
+      this.#reject = reject;
+    });
+    this.raced.catch(() => {});
+  }
+
+  /** The signal the handler sees. */
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
+
+  /** Aborts with `reason` (a second call does nothing). */
+  abort(reason: unknown): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(reason);
+    this.#reject(reason);
+  }
+}
+
+/** How a worker runs its jobs. */
+export interface ExecuteOptions<T, R> {
+  /** The handler. */
+  readonly handler: Handler<T, R>;
+  /** The lease length, in ms. */
+  readonly leaseMs: number;
+  /** How often the lease is renewed, in ms. */
+  readonly heartbeatMs: number;
+}
+
+/**
+ * Runs one held job to its outcome. `ac` aborts the handler (cancel, lease loss, shutdown);
+ * `free` is called once the handler is done (its slot may take the next job while the outcome is
+ * written). A `ShutdownError` abort writes nothing (the worker releases the job).
+ */
+export async function execute<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  ac: RunAbort,
+  o: ExecuteOptions<T, R>,
+  free: () => void,
+): Promise<void> {
+  const clock = ctx.clock;
+  const id = held.record.id;
+  let settled = false;
+  let hbTimer: unknown;
+  const beat = (delay: number) => {
+    hbTimer = clock.setTimer(async () => {
+      hbTimer = undefined;
+      // The lease runs from this heartbeat's write, so the next one is due an interval after it
+      // began, however long the store took to answer.
+      const began = clock.now();
+      try {
+        await heartbeat(ctx, held, o.leaseMs);
+      } catch (err) {
+        if (err instanceof LeaseLostError) {
+          ac.abort(err);
+          return;
+        }
+        ctx.emit("error", view<T, R>(held.record, held.versionstamp, held.data), err);
+      }
+      if (!settled) beat(began + o.heartbeatMs - clock.now());
+    }, Math.max(0, delay));
+  };
+  beat(o.heartbeatMs);
+  const timeout = held.record.timeout;
+  const toTimer = timeout === undefined ? undefined : clock.setTimer(() => {
+    ac.abort(new TimeoutError(`Job ${id} timed out`, timeout));
+  }, timeout);
+  let outcome: { ok: true; value: R } | { ok: false; error: unknown };
+  try {
+    const bad = await verify(ctx, held);
+    if (bad) outcome = { ok: false, error: bad };
+    else {
+      const job = view<T, R>(held.record, held.versionstamp, held.data);
+      const jc: JobContext = {
+        signal: ac.signal,
+        attempt: held.record.attempt,
+        heartbeat: async () => void await heartbeat(ctx, held, o.leaseMs),
+        progress: async (value: unknown) => void await progress(ctx, held, value, o.leaseMs),
+      };
+      const mws = ctx.middleware;
+      const chain = (i: number): Promise<R> =>
+        i < mws.length
+          ? Promise.resolve().then(() => mws[i](job, () => chain(i + 1), jc))
+          : Promise.resolve().then(() => o.handler(job, jc));
+      const value = await Promise.race([chain(0), ac.raced]);
+      outcome = { ok: true, value };
+    }
+  } catch (err) {
+    outcome = { ok: false, error: err };
+  } finally {
+    settled = true;
+    if (hbTimer !== undefined) clock.clearTimer(hbTimer);
+    if (toTimer !== undefined) clock.clearTimer(toTimer);
+    free();
+  }
+  const reason = ac.signal.aborted ? ac.signal.reason : undefined;
+  if (reason instanceof ShutdownError) return; // close() gives the job back
+  try {
+    if (reason instanceof LeaseLostError) throw reason;
+    if (outcome.ok) await complete(ctx, held, outcome.value, "fail");
+    else {
+      await fail(
+        ctx,
+        held,
+        reason instanceof TimeoutError || reason instanceof CanceledError ? reason : outcome.error,
+      );
+    }
+  } catch (err) {
+    // A stale worker (LeaseLostError) changed nothing; report it and move on.
+    ctx.emit("error", view<T, R>(held.record, held.versionstamp, held.data), err);
+  }
+}

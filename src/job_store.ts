@@ -1,0 +1,367 @@
+/**
+ * The job store: reads of job records and their values, the public views of them, and the only
+ * place that turns (entry, next record) into a write unit for the committer (`moveUnit`,
+ * `removeUnit`, `applyUnit`). Each unit checks the job record's versionstamp, so a job moved
+ * by someone else in the meantime makes the unit fail, never a second change.
+ *
+ * @module
+ */
+
+import type { KvKey } from "./kv.ts";
+import {
+  disposition,
+  JOB_STATES,
+  type JobEventType,
+  type JobRecord,
+  type JobState,
+  type ValueRef,
+} from "./job.ts";
+import { Keyspace } from "./keys.ts";
+import { type Counts, getMany, keyId, type WriteUnit } from "./committer.ts";
+import { decodeRecord, decodeValue, encodeRecord } from "./payload.ts";
+import { IntegrityError } from "./errors.ts";
+import { checkNumber } from "./validate.ts";
+import type { QueueContext } from "./context.ts";
+import type { Job, JobPage, ListOptions } from "./types.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const EMPTY = new Uint8Array(0);
+const SCHEDULED = enc.encode("scheduled");
+const FAILED = enc.encode("failed");
+
+/** Jobs per page of `list` and of maintenance sweeps. */
+export const PAGE = 100;
+
+/** A record and the versionstamp it was read or written at. */
+export interface Entry {
+  /** The record. */
+  record: JobRecord;
+  /** Its versionstamp. */
+  versionstamp: string;
+}
+
+/** A record and the unit that commits it (when the unit is not the plain move to that record). */
+export interface Staged {
+  /** The record as committed (for a removal: as it ended). */
+  record: JobRecord;
+  /** The unit. */
+  unit: WriteUnit;
+}
+
+/** A loaded payload and result (or why they could not be read). */
+export interface Values {
+  /** The payload. */
+  data: unknown;
+  /** The result. */
+  result: unknown;
+  /** Set when a chunk is missing or undecodable. */
+  error?: IntegrityError;
+}
+
+/**
+ * Merges extra checks and mutations into a unit (the counts deltas add up).
+ *
+ * @example
+ * ```ts
+ * import { mergeUnits } from "./job_store.ts";
+ * const u = mergeUnits({ checks: [], sets: [], deletes: [] }, { deletes: [["x"]] });
+ * console.log(u.deletes.length); // 1
+ * ```
+ */
+export function mergeUnits(a: WriteUnit, b: Partial<WriteUnit>): WriteUnit {
+  const delta: Partial<Counts> = { ...a.delta };
+  if (b.delta) { for (const s of JOB_STATES) if (b.delta[s]) delta[s] = (delta[s] ?? 0) + b.delta[s]!; }
+  const unit: WriteUnit = {
+    checks: b.checks?.length ? [...a.checks, ...b.checks] : a.checks,
+    sets: b.sets?.length ? [...a.sets, ...b.sets] : a.sets,
+    deletes: b.deletes?.length ? [...a.deletes, ...b.deletes] : a.deletes,
+    delta,
+    room: a.room,
+    overflow: a.overflow,
+    growth: a.growth,
+    relaxed: b.relaxed ?? a.relaxed,
+  };
+  if (a.conflicts && b.conflicts) return { ...unit, conflicts: [...a.conflicts, ...b.conflicts] };
+  return a.conflicts && !b.sets?.length && !b.deletes?.length ? { ...unit, conflicts: a.conflicts } : unit;
+}
+
+/** Whether two keys are equal (parts compared with `Object.is`; byte parts by content). */
+function sameKey(a: KvKey, b: KvKey): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (Object.is(x, y)) continue;
+    if (!(x instanceof Uint8Array && y instanceof Uint8Array) || keyId([x]) !== keyId([y])) return false;
+  }
+  return true;
+}
+
+/** The stored form of a record, within the store's value limit. */
+export function encode<T, R>(ctx: QueueContext<T, R>, record: JobRecord): Uint8Array {
+  return encodeRecord(record, ctx.kv.info.maxValueBytes, ctx.kv.info.name);
+}
+
+/** The value of a record's index entry (the delayed index tells scheduled from failed). */
+export function indexValue(record: JobRecord): Uint8Array {
+  return record.state === "scheduled" ? SCHEDULED : record.state === "failed" ? FAILED : EMPTY;
+}
+
+/** The keys of a record's payload and result chunks. */
+export function blobKeys<T, R>(ctx: QueueContext<T, R>, record: JobRecord): KvKey[] {
+  const keys: KvKey[] = [];
+  if ("chunks" in record.payload) {
+    for (let i = 0; i < record.payload.chunks; i++) keys.push(ctx.ks.blob(record.id, "p", i));
+  }
+  if (record.result && "chunks" in record.result) {
+    for (let i = 0; i < record.result.chunks; i++) keys.push(ctx.ks.blob(record.id, "r", i));
+  }
+  return keys;
+}
+
+/** The unit that moves a job from `from` to `next` (one commit, checked). */
+export function moveUnit<T, R>(
+  ctx: QueueContext<T, R>,
+  from: Entry,
+  next: JobRecord,
+  extra: Partial<WriteUnit> = {},
+): WriteUnit {
+  const oldIndex = ctx.ks.index(from.record);
+  const newIndex = ctx.ks.index(next);
+  const same = sameKey(oldIndex, newIndex);
+  const delta: Partial<Counts> = {};
+  if (from.record.state !== next.state) {
+    delta[from.record.state] = -1;
+    delta[next.state] = 1;
+  }
+  const jobKey = ctx.ks.job(next.id);
+  // Every key this unit writes is the job's own (record, index, chunks): the job key stands for them.
+  return mergeUnits({
+    checks: [[jobKey, from.versionstamp]],
+    deletes: same ? [] : [oldIndex],
+    sets: [[newIndex, indexValue(next)], [jobKey, encode(ctx, next)]],
+    delta,
+    conflicts: [jobKey],
+  }, { ...extra, conflicts: extra.conflicts ?? [] });
+}
+
+/** The unit that deletes a job and everything it owns. */
+export function removeUnit<T, R>(ctx: QueueContext<T, R>, from: Entry): WriteUnit {
+  const r = from.record;
+  const deletes = [ctx.ks.job(r.id), ctx.ks.index(r), ...blobKeys(ctx, r)];
+  const conflicts = [ctx.ks.job(r.id)];
+  if (r.key !== undefined) {
+    deletes.push(ctx.ks.unique(r.key));
+    conflicts.push(ctx.ks.unique(r.key));
+  }
+  return {
+    checks: [[ctx.ks.job(r.id), from.versionstamp]],
+    sets: [],
+    deletes,
+    delta: { [r.state]: -1 },
+    conflicts,
+  };
+}
+
+/**
+ * The unit that stores `next`, the record `transition` returned for `from`: a removal when its
+ * disposition says so (see `disposition` in job.ts), else the move, with `extra` merged in.
+ */
+export function applyUnit<T, R>(
+  ctx: QueueContext<T, R>,
+  event: JobEventType,
+  from: Entry,
+  next: JobRecord,
+  extra: Partial<WriteUnit> = {},
+): Staged {
+  if (disposition(event, next) === "remove") return { record: next, unit: removeUnit(ctx, from) };
+  return { record: next, unit: moveUnit(ctx, from, next, extra) };
+}
+
+/** Reads a job record; `null` when there is none. */
+export async function read<T, R>(ctx: QueueContext<T, R>, id: string): Promise<Entry | null> {
+  const e = await ctx.kv.get(ctx.ks.job(id));
+  return e ? { record: decodeRecord(e.value), versionstamp: e.versionstamp } : null;
+}
+
+/** Reads the records of `ids` (absent ones are left out). */
+export async function readMany<T, R>(ctx: QueueContext<T, R>, ids: readonly string[]): Promise<Entry[]> {
+  const got = await getMany(ctx.kv, ids.map((id) => ctx.ks.job(id)));
+  const out: Entry[] = [];
+  for (const e of got) if (e) out.push({ record: decodeRecord(e.value), versionstamp: e.versionstamp });
+  return out;
+}
+
+/** Loads the payloads and results of `records` (chunks read in as few reads as the store allows). */
+export async function loadValues<T, R>(
+  ctx: QueueContext<T, R>,
+  records: readonly JobRecord[],
+): Promise<Map<string, Values>> {
+  const keys: KvKey[] = [];
+  for (const r of records) keys.push(...blobKeys(ctx, r));
+  const blobs = new Map<string, Uint8Array>();
+  if (keys.length) {
+    const got = await getMany(ctx.kv, keys);
+    got.forEach((e, i) => {
+      if (e) blobs.set(keyId(keys[i]), e.value);
+    });
+  }
+  const out = new Map<string, Values>();
+  const load = (r: JobRecord, ref: ValueRef | undefined, kind: "p" | "r") => {
+    if (!ref || !("chunks" in ref)) return decodeValue(ref);
+    const what = kind === "p" ? "payload" : "result";
+    const parts: Uint8Array[] = [];
+    for (let i = 0; i < ref.chunks; i++) {
+      const b = blobs.get(keyId(ctx.ks.blob(r.id, kind, i)));
+      if (!b) throw new IntegrityError(r.id, `chunk ${i} of its ${what} is missing`);
+      parts.push(b);
+    }
+    try {
+      return decodeValue(ref, parts);
+    } catch (e) {
+      throw new IntegrityError(r.id, `its ${what} cannot be decoded`, { cause: e });
+    }
+  };
+  for (const r of records) {
+    try {
+      out.set(r.id, { data: load(r, r.payload, "p"), result: load(r, r.result, "r") });
+    } catch (e) {
+      if (!(e instanceof IntegrityError)) throw e;
+      out.set(r.id, { data: undefined, result: undefined, error: e });
+    }
+  }
+  return out;
+}
+
+/** The public view of a record. */
+export function view<T, R>(
+  record: JobRecord,
+  versionstamp: string | null,
+  data: unknown,
+  result?: unknown,
+): Job<T, R> {
+  const job: { -readonly [K in keyof Job<T, R>]: Job<T, R>[K] } = {
+    id: record.id,
+    queue: record.queue,
+    state: record.state,
+    data: data as T,
+    priority: record.priority,
+    attempt: record.attempt,
+    maxAttempts: record.maxAttempts,
+    runAt: record.runAt,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+    history: record.history,
+    versionstamp,
+  };
+  if (record.startedAt !== undefined) job.startedAt = record.startedAt;
+  if (record.finishedAt !== undefined) job.finishedAt = record.finishedAt;
+  if (record.progress !== undefined) job.progress = record.progress;
+  const r = result ??
+    (record.result && !("chunks" in record.result) ? decodeValue(record.result) : undefined);
+  if (r !== undefined) job.result = r as R;
+  if (record.error !== undefined) job.error = record.error;
+  if (record.reason !== undefined) job.reason = record.reason;
+  if (record.key !== undefined) job.key = record.key;
+  if (record.timeout !== undefined) job.timeout = record.timeout;
+  if (record.cancelRequested) job.cancelRequested = true;
+  if (record.state === "active" && record.lease) {
+    job.lease = { owner: record.lease.owner, expiresAt: record.lease.expiresAt };
+  }
+  if (record.schedule !== undefined) job.schedule = record.schedule;
+  return job;
+}
+
+/** Public views with payloads loaded; a damaged payload throws, or with `tolerant` reads as undefined. */
+export async function views<T, R>(
+  ctx: QueueContext<T, R>,
+  entries: readonly Entry[],
+  tolerant = false,
+): Promise<Job<T, R>[]> {
+  const values = await loadValues(ctx, entries.map((e) => e.record));
+  return entries.map((e) => {
+    const v = values.get(e.record.id)!;
+    if (v.error && !tolerant) throw v.error;
+    return view<T, R>(e.record, e.versionstamp, v.data, v.result);
+  });
+}
+
+/** `Queue.getJob()`. */
+export async function getJob<T, R>(ctx: QueueContext<T, R>, id: string): Promise<Job<T, R> | null> {
+  const e = await read(ctx, id);
+  return e ? (await views(ctx, [e]))[0] : null;
+}
+
+/** The job holding idempotency key `key`, if any. */
+export async function byKey<T, R>(ctx: QueueContext<T, R>, key: string): Promise<Job<T, R> | null> {
+  const u = await ctx.kv.get(ctx.ks.unique(key));
+  if (!u) return null;
+  return await getJob(ctx, dec.decode(u.value));
+}
+
+/** Reads up to `limit` entries of an index (optionally only up to time `until`) with their records. */
+export async function indexed<T, R>(
+  ctx: QueueContext<T, R>,
+  state: JobState,
+  until: number | undefined,
+  limit: number,
+): Promise<Entry[]> {
+  const prefix = ctx.ks.indexPrefix(state);
+  const sel = until === undefined ? { prefix } : { prefix, end: [...prefix, until, true] };
+  const ids: string[] = [];
+  for await (const e of ctx.kv.list(sel, { limit })) ids.push(Keyspace.idOf(e.key));
+  return await readMany(ctx, ids);
+}
+
+/** The time part of the first entry of a time-ordered index (`null`: empty). */
+export async function firstTime<T, R>(ctx: QueueContext<T, R>, state: JobState): Promise<number | null> {
+  for await (const e of ctx.kv.list({ prefix: ctx.ks.indexPrefix(state) }, { limit: 1 })) {
+    return Keyspace.timeOf(e.key);
+  }
+  return null;
+}
+
+/** `Queue.list()`. */
+export async function list<T, R>(
+  ctx: QueueContext<T, R>,
+  state: JobState,
+  options: ListOptions = {},
+): Promise<JobPage<T, R>> {
+  if (!JOB_STATES.includes(state)) {
+    throw new TypeError(
+      `Cannot list jobs: unknown state ${JSON.stringify(state)}, expected one of ${JOB_STATES.join(", ")}`,
+    );
+  }
+  const limit = options.limit ?? PAGE;
+  checkNumber("list limit", limit, 1, true);
+  const prefix = ctx.ks.indexPrefix(state);
+  const reverse = options.reverse ?? false;
+  if (typeof reverse !== "boolean") {
+    throw new TypeError(`Cannot list jobs: reverse must be true or false, got ${JSON.stringify(reverse)}`);
+  }
+  let sel: { prefix: KvKey; start?: KvKey; end?: KvKey } = { prefix };
+  if (options.cursor) {
+    let suffix: unknown;
+    try {
+      suffix = JSON.parse(options.cursor);
+    } catch { /* reported below */ }
+    if (!Array.isArray(suffix)) {
+      throw new TypeError(`Cannot list jobs: invalid cursor ${JSON.stringify(options.cursor)}`);
+    }
+    const at = [...prefix, ...(suffix as (string | number)[])];
+    // Newest first: the next page ends (exclusive) where this one stopped.
+    sel = reverse ? { prefix, end: at } : { prefix, start: Keyspace.after(at) };
+  }
+  const filter = state === "scheduled" || state === "failed";
+  const ids: string[] = [];
+  let last: KvKey | null = null;
+  for await (const e of ctx.kv.list(sel, filter ? { reverse } : { limit, reverse })) {
+    if (filter && dec.decode(e.value) !== state) continue;
+    ids.push(Keyspace.idOf(e.key));
+    last = e.key;
+    if (ids.length >= limit) break;
+  }
+  const entries = await readMany(ctx, ids);
+  const cursor = ids.length >= limit && last ? JSON.stringify(last.slice(prefix.length)) : null;
+  return { jobs: await views(ctx, entries, true), cursor };
+}

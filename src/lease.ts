@@ -1,0 +1,305 @@
+/**
+ * Leases: the claim (ready → active, in checked batches) and every fenced write of a held job —
+ * heartbeat, progress, complete, fail, release. A fenced write checks the versionstamp its holder
+ * last wrote; when that fails and the job is still held under the same token (a cancel request
+ * changed it), it goes again on the fresh record, else it is a `LeaseLostError` and nothing changed.
+ *
+ * @module
+ */
+
+import {
+  disposition,
+  type ErrorInfo,
+  errorInfo,
+  type JobEvent,
+  type JobRecord,
+  transition,
+  type ValueRef,
+} from "./job.ts";
+import { Keyspace } from "./keys.ts";
+import { getMany, type WriteUnit } from "./committer.ts";
+import { chunk, decodeRecord, inlineRef, valueBytes } from "./payload.ts";
+import { type IntegrityError, JobStateError, LeaseLostError, LimitError, PermanentError } from "./errors.ts";
+import { publish, type QueueContext } from "./context.ts";
+import { applyUnit, type Entry, loadValues, read, type Staged, view } from "./job_store.ts";
+import type { Job } from "./types.ts";
+
+const enc = new TextEncoder();
+
+/** A job a holder (worker or external caller) has: its last written record and versionstamp (the fence). */
+export interface Held<T> {
+  /** The record as last written. */
+  record: JobRecord;
+  /** Its versionstamp. */
+  versionstamp: string;
+  /** The lease token. */
+  readonly token: string;
+  /** The payload. */
+  readonly data: T;
+  /** Set when the payload could not be read (missing or undecodable chunks): the job goes to dead. */
+  readonly corrupt?: IntegrityError;
+  /** Called when a cancel request is seen for this job. */
+  onCancel?: () => void;
+  /** Serializes this job's writes. */
+  chain: Promise<unknown>;
+}
+
+/** What one claim got. */
+export interface ClaimResult<T> {
+  /** The jobs won. */
+  held: Held<T>[];
+  /** The queue is paused (nothing was claimed). */
+  paused: boolean;
+  /** Some listed jobs were lost to another claimer: there may be more to take. */
+  contended: boolean;
+}
+
+/** How far past its batch a claim that lost jobs last time looks, at most (see `claim`). */
+const SPREAD = 1024;
+
+/**
+ * Claims up to `n` ready jobs in one commit per batch (checked: each job's versionstamp and the
+ * paused flag). After a claim that lost jobs to another claimer (other processes draining the same
+ * queue), the next one lists a few batches' worth and takes `n` from a random offset, so claimers
+ * do not all race for the same head entries; without contention it takes the head, in order.
+ */
+export async function claim<T, R>(
+  ctx: QueueContext<T, R>,
+  n: number,
+  owner: string,
+  leaseMs: number,
+  external = false,
+): Promise<ClaimResult<T>> {
+  const prefix = ctx.ks.indexPrefix("ready");
+  const extra = ctx.contended ? Math.min(8 * n, SPREAD) : 0;
+  let ids: string[] = [];
+  for await (const e of ctx.kv.list({ prefix }, { limit: n + extra })) ids.push(Keyspace.idOf(e.key));
+  if (ids.length > n) {
+    const start = Math.floor(Math.random() * (ids.length - n + 1));
+    ids = ids.slice(start, start + n);
+  }
+  if (!ids.length) return { held: [], paused: false, contended: false };
+  const got = await getMany(ctx.kv, [ctx.ks.paused, ...ids.map((id) => ctx.ks.job(id))]);
+  if (got[0]) return { held: [], paused: true, contended: false };
+  const now = ctx.clock.now();
+  const pending: { entry: Entry; next: JobRecord }[] = [];
+  for (let i = 1; i < got.length; i++) {
+    const e = got[i];
+    if (!e) continue;
+    const record = decodeRecord(e.value);
+    if (record.state !== "ready") continue;
+    const next = transition(record, { type: "claim", token: ctx.ids(now), owner, leaseMs, external }, now);
+    pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
+  }
+  const paused = [[ctx.ks.paused, null] as const];
+  const results = await ctx.committer.writeMany(
+    // A claim lost in a power loss only makes the job run again: its commit need not wait for a sync.
+    pending.map((p) => applyUnit(ctx, "claim", p.entry, p.next, { checks: paused, relaxed: true }).unit),
+  );
+  const won: Entry[] = [];
+  results.forEach((r, i) => {
+    if (r.ok) won.push({ record: pending[i].next, versionstamp: r.versionstamp });
+  });
+  const contended = won.length < ids.length;
+  ctx.contended = contended;
+  if (!won.length) return { held: [], paused: false, contended };
+  const values = await loadValues(ctx, won.map((w) => w.record));
+  const resolved = Promise.resolve();
+  return {
+    held: won.map((w) => {
+      const v = values.get(w.record.id)!;
+      return {
+        record: w.record,
+        versionstamp: w.versionstamp,
+        token: w.record.lease!.token,
+        data: v.data as T,
+        corrupt: v.error,
+        chain: resolved,
+      };
+    }),
+    paused: false,
+    contended,
+  };
+}
+
+/**
+ * A fenced write for a held job: `event` applied to the record the holder last wrote, checked by
+ * its versionstamp. When the check fails, the record is re-read: still held under this token → go
+ * again on the fresh record (and tell the holder of a cancel request); not → `LeaseLostError`.
+ */
+export function fenced<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  operation: string,
+  build: (current: Entry, now: number) => Staged,
+): Promise<Entry> {
+  const run = async (): Promise<Entry> => {
+    for (let round = 0; round < 20; round++) {
+      const now = ctx.clock.now();
+      const current: Entry = { record: held.record, versionstamp: held.versionstamp };
+      let staged: Staged;
+      try {
+        staged = build(current, now);
+      } catch (e) {
+        if (e instanceof JobStateError) throw new LeaseLostError(held.record.id, operation, { cause: e });
+        throw e;
+      }
+      const res = await ctx.committer.write(staged.unit);
+      if (res.ok) {
+        // The record as committed (for a removal: as it ended), so events carry the job as stored.
+        held.record = staged.record;
+        held.versionstamp = res.versionstamp;
+        return { record: staged.record, versionstamp: res.versionstamp };
+      }
+      const fresh = await read(ctx, held.record.id);
+      if (!fresh || fresh.record.state !== "active" || fresh.record.lease?.token !== held.token) {
+        throw new LeaseLostError(held.record.id, operation);
+      }
+      held.record = fresh.record;
+      held.versionstamp = fresh.versionstamp;
+      if (fresh.record.cancelRequested) held.onCancel?.();
+    }
+    throw new LeaseLostError(held.record.id, operation);
+  };
+  const p = held.chain.then(run, run);
+  held.chain = p.catch(() => {});
+  return p;
+}
+
+/** A fenced write of one event, published (signals and events) once committed. */
+async function settle<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  e: JobEvent,
+  extra: (next: JobRecord) => Partial<WriteUnit>,
+  error?: unknown,
+  result?: unknown,
+): Promise<Job<T, R>> {
+  const out = await fenced(ctx, held, e.type, (c, now) => {
+    const next = transition(c.record, e, now);
+    return applyUnit(ctx, e.type, c, next, extra(next));
+  });
+  const removed = disposition(e.type, out.record) === "remove";
+  const job = view<T, R>(out.record, removed ? null : out.versionstamp, held.data, result);
+  publish(ctx, e.type, "active", out.record, job, error);
+  return job;
+}
+
+const none = () => ({});
+
+/**
+ * Renews a held job's lease. `canceled` (an external holder's): a requested cancel ends the job
+ * with it instead (see `transition`).
+ */
+export async function heartbeat<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  leaseMs: number,
+  canceled?: { error: unknown; info: ErrorInfo },
+): Promise<Job<T, R>> {
+  return await settle(
+    ctx,
+    held,
+    { type: "heartbeat", token: held.token, leaseMs, canceled: canceled?.info },
+    // Like a claim, a heartbeat lost in a power loss only makes the job run again.
+    (next) => ({ relaxed: next.state === "active" }),
+    canceled?.error,
+  );
+}
+
+/** Stores progress for a held job and renews its lease. */
+export async function progress<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  value: unknown,
+  leaseMs: number,
+): Promise<Entry> {
+  valueBytes(value);
+  return await fenced(ctx, held, "progress", (c, now) => {
+    const p = transition(c.record, { type: "progress", token: held.token, value }, now);
+    return applyUnit(
+      ctx,
+      "progress",
+      c,
+      transition(p, { type: "heartbeat", token: held.token, leaseMs }, now),
+    );
+  });
+}
+
+/**
+ * Completes a held job; returns the job as committed (and as the `completed` event carries it). A
+ * result that cannot be stored (over `maxPayloadBytes`, not serializable) throws, or with
+ * `unstorable: "fail"` (a worker's handler returned it) fails the job permanently (`transition`).
+ */
+export async function complete<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  result: R,
+  unstorable: "throw" | "fail" = "throw",
+): Promise<Job<T, R>> {
+  const id = held.record.id;
+  const write = (refused?: PermanentError): Promise<Job<T, R>> => {
+    let chunks: Uint8Array[] = [];
+    let ref: ValueRef | undefined;
+    if (result !== undefined && !refused) {
+      const { bytes, binary } = valueBytes(result);
+      const max = ctx.settings.maxPayloadBytes;
+      if (bytes.length > max) throw new LimitError("queue", "payloadBytes", bytes.length, max);
+      ref = inlineRef(result);
+      const probe = { ...held.record, result: ref };
+      if (enc.encode(JSON.stringify(probe)).length + 1024 > ctx.kv.info.maxValueBytes) {
+        chunks = chunk(bytes, ctx.kv.info.maxValueBytes);
+        ref = { chunks: chunks.length, bytes: bytes.length, binary };
+      }
+    }
+    const sets = chunks.map((b, i) => [ctx.ks.blob(id, "r", i), b] as const);
+    return settle(
+      ctx,
+      held,
+      { type: "complete", token: held.token, result: ref, unstorable: refused && errorInfo(refused) },
+      () => ({ sets }),
+      refused,
+      refused ? undefined : result,
+    );
+  };
+  try {
+    return await write();
+  } catch (err) {
+    if (unstorable === "throw" || !(err instanceof LimitError || err instanceof TypeError)) throw err;
+    return await write(
+      new PermanentError(`Cannot store the result of job ${id}: ${err.message}`, { cause: err }),
+    );
+  }
+}
+
+/**
+ * Fails a held job's attempt; returns the job as committed (failed, dead or canceled). With
+ * `noRetry`, the failure is permanent whatever the error (else `isPermanent` in job.ts decides).
+ */
+export async function fail<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  error: unknown,
+  noRetry = false,
+): Promise<Job<T, R>> {
+  return await settle(
+    ctx,
+    held,
+    {
+      type: "fail",
+      token: held.token,
+      error: errorInfo(error),
+      retry: noRetry ? false : undefined,
+      backoff: ctx.settings.backoff,
+      cause: error,
+      random: ctx.random,
+    },
+    none,
+    error,
+  );
+}
+
+/** Gives a held job back (ready, attempt not counted; canceled if a cancel was requested). */
+export async function release<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Promise<Job<T, R>> {
+  return await settle(ctx, held, { type: "release", token: held.token }, none);
+}
