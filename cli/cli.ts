@@ -215,7 +215,7 @@ async function runRequestCommand(
       break;
     case "list": {
       const [queue, state] = need(args, 2, "list QUEUE STATE");
-      const params = new URLSearchParams({ state });
+      const params = new URLSearchParams({ state, payloads: "true" });
       if (values.limit !== undefined) params.set("limit", String(values.limit));
       if (values.cursor !== undefined) params.set("cursor", String(values.cursor));
       path = `${q(queue)}/jobs?${params}`;
@@ -248,7 +248,7 @@ async function runRequestCommand(
 
   let server: KvqServer | undefined;
   let close = async () => {};
-  let base = "http://kvq.local";
+  let base = "http://localhost";
   let send: (req: Request) => Promise<Response>;
   if (typeof values.url === "string") {
     base = values.url.replace(/\/+$/, "");

@@ -71,6 +71,7 @@ describe("kvq CLI", () => {
       assert.match(badJson.err, /must be JSON/);
       assert.equal((await kvq("add", "q", "1", "--delay", "soon", "--store", store)).code, 2);
       assert.equal((await kvq("counts", "q", "--bogus")).code, 2);
+      assert.equal((await kvq("add", "q", "1", "--store", store)).code, 0);
       const missing = await kvq("get", "01NOPE", "--queue", "q", "--store", store);
       assert.equal(missing.code, 1);
       assert.match(missing.err, /JobNotFoundError/);
