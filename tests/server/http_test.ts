@@ -60,4 +60,26 @@ describe("serve()", () => {
     }
     await assert.rejects(serve(() => new Response(""), { port: 70000 }), RangeError);
   });
+
+  test("answers carry the standard reason phrase (node:http included)", async () => {
+    const store = new MemoryKv();
+    const app = createServer({ store, auth: "tok" });
+    const http = await serve(app, { port: 0 });
+    try {
+      const { get } = await import("node:http");
+      const status = (path: string) =>
+        new Promise<[number | undefined, string | undefined]>((resolve, reject) => {
+          get(`${http.url}${path}`, (res) => {
+            res.resume();
+            resolve([res.statusCode, res.statusMessage]);
+          }).on("error", reject);
+        });
+      assert.deepEqual(await status("/healthz"), [200, "OK"]);
+      assert.deepEqual(await status("/queues"), [401, "Unauthorized"]);
+    } finally {
+      await http.close();
+      await app.close();
+      await store.close();
+    }
+  });
 });
