@@ -48,7 +48,8 @@ function toBase64Url(bytes: Uint8Array): string {
 
 /** Signs and verifies the tags of lease tokens. */
 export class LeaseTags {
-  readonly #key: ReturnType<typeof crypto.subtle.importKey>;
+  readonly #load: () => Promise<Uint8Array<ArrayBuffer>>;
+  #key: ReturnType<typeof crypto.subtle.importKey> | undefined;
 
   /**
    * @param secret The key bytes or text; `undefined`: from `store` (or random without one).
@@ -59,20 +60,26 @@ export class LeaseTags {
     if (secret !== undefined && (typeof secret === "string" ? secret.length < 16 : secret.length < 16)) {
       throw new RangeError("Invalid leaseKey: expected at least 16 bytes");
     }
-    const bytes: Promise<Uint8Array<ArrayBuffer>> = secret !== undefined
-      ? Promise.resolve(typeof secret === "string" ? enc.encode(secret) : new Uint8Array(secret))
+    const own = secret === undefined && !store ? randomKey() : undefined;
+    this.#load = secret !== undefined
+      ? () => Promise.resolve(typeof secret === "string" ? enc.encode(secret) : new Uint8Array(secret))
       : store
-      ? storedKey(store, root)
-      : Promise.resolve(randomKey());
-    this.#key = bytes.then((raw) =>
+      ? () => storedKey(store, root)
+      : () => Promise.resolve(own!);
+  }
+
+  /** The HMAC key, loaded (or made in the store) on first use, so a server that hands out no lease writes nothing. */
+  #hmac(): ReturnType<typeof crypto.subtle.importKey> {
+    const key = this.#key ??= this.#load().then((raw) =>
       crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"])
     );
-    this.#key.catch(() => {}); // reported on first use
+    key.catch(() => (this.#key = undefined)); // a store error: try again next time
+    return key;
   }
 
   /** The tag of a lease: 22 base64url characters. */
   async tag(queue: string, id: string, token: string): Promise<string> {
-    const mac = await crypto.subtle.sign("HMAC", await this.#key, enc.encode(`${queue}\n${id}\n${token}`));
+    const mac = await crypto.subtle.sign("HMAC", await this.#hmac(), enc.encode(`${queue}\n${id}\n${token}`));
     return toBase64Url(new Uint8Array(mac, 0, TAG_BYTES));
   }
 

@@ -256,6 +256,20 @@ describe("sidecar input", () => {
       assert.equal((await call("POST", `/jobs/${a.job.id}/complete`, { token: a.token })).status, 200);
     }));
 
+  test("the lease key is made in the store on the first claim, not by servers that only read", () =>
+    withApp({}, async ({ store, call }) => {
+      const key = ["kvq-sidecar", "kvq", "lease-key"];
+      await call("POST", "/queues/q/jobs", { data: 1 });
+      await call("GET", "/queues");
+      assert.equal(await store.get(key), null);
+      const claimed = (await call("POST", "/queues/q/claim", {})).body;
+      assert.equal((await store.get(key))?.value.length, 32);
+      assert.equal(
+        (await call("POST", `/jobs/${claimed.job.id}/complete`, { token: claimed.token })).status,
+        200,
+      );
+    }));
+
   test("queue names follow the grammar: look-alikes, spaces and long names are 400", () =>
     withApp({}, async ({ call }) => {
       for (const name of ["mail\u200b", "abc\u202etxt.exe", " ", "a b", ".hidden", "x".repeat(129), "ü"]) {
