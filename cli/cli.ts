@@ -7,9 +7,9 @@
 
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { createServer, type KvqServer, serve } from "../server/mod.ts";
+import { createServer, InsecureBindError, type KvqServer, serve } from "../server/mod.ts";
 import { openCliStore } from "./store.ts";
-import { runDemo } from "./demo.ts";
+import { ListenError, runDemo } from "./demo.ts";
 
 /** Where the CLI writes. */
 export interface CliIo {
@@ -24,8 +24,10 @@ export const USAGE: string = `kvq: durable background jobs on Deno, Bun and Node
 
 Usage:
   kvq demo [--port 8787] [--for SECONDS]      the quick start: workers, a producer and the dashboard
-  kvq serve [--port 8787] [--host 127.0.0.1] [--token T]
-                                              the HTTP sidecar and dashboard (token also from KVQ_TOKEN)
+  kvq serve [--port 8787] [--host 127.0.0.1] [--token T] [--allow-host NAME] [--insecure]
+                                              the HTTP sidecar and dashboard (token also from KVQ_TOKEN);
+                                              without a token it listens on loopback only, unless
+                                              --insecure (anyone who can reach it may then change jobs)
   kvq queues                                  every queue with its counts
   kvq add QUEUE JSON [--delay MS] [--priority N] [--max-attempts N] [--key K] [--timeout MS]
   kvq counts QUEUE                            jobs per state
@@ -39,7 +41,9 @@ Where the jobs are:
   --store PATH    data directory or store file (default ./kvq-data): the runtime's embedded store
   --url URL       a running sidecar instead (with --token or KVQ_TOKEN)
 
-Output is JSON. Exit status: 0 ok, 1 the operation failed, 2 bad usage.`;
+Output is JSON. Exit status: 0 ok, 1 the operation failed, 2 bad usage (including a request the
+sidecar refused as invalid, 400). Commands that only read (queues, counts, list, get) never create
+a store.`;
 
 class UsageError extends Error {
   override name = "UsageError";
@@ -60,8 +64,33 @@ const OPTIONS = {
   limit: { type: "string" },
   cursor: { type: "string" },
   queue: { type: "string" },
+  "allow-host": { type: "string", multiple: true },
+  insecure: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
+
+/** Job states, to refuse a misspelt one before any store is opened. */
+const STATES = ["scheduled", "ready", "active", "failed", "completed", "dead", "canceled"];
+/** Commands that only read: they never create a store. */
+const READ_ONLY = new Set(["queues", "counts", "list", "get"]);
+
+/**
+ * `--delay -5` as `--delay=-5`: `parseArgs` takes a value starting with `-` for an option, so a
+ * negative number after an option that takes a value is joined to it.
+ */
+function joinNegativeValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const def = a.startsWith("--") && !a.includes("=")
+      ? (OPTIONS as Record<string, { type: string }>)[a.slice(2)]
+      : undefined;
+    if (def?.type === "string" && i + 1 < argv.length && /^-\d/.test(argv[i + 1])) {
+      out.push(`${a}=${argv[++i]}`);
+    } else out.push(a);
+  }
+  return out;
+}
 
 function num(value: string | undefined, what: string): number | undefined {
   if (value === undefined) return undefined;
@@ -105,11 +134,17 @@ export async function runCli(
   io: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) },
 ): Promise<number> {
   let values: {
-    [K in keyof typeof OPTIONS]?: K extends "token" ? string[] : K extends "help" ? boolean : string;
+    [K in keyof typeof OPTIONS]?: K extends "token" | "allow-host" ? string[]
+      : K extends "help" | "insecure" ? boolean
+      : string;
   };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({
+      args: joinNegativeValues(argv),
+      options: OPTIONS,
+      allowPositionals: true,
+    }));
   } catch (err) {
     io.err(`kvq: ${(err as Error).message}\n\n${USAGE}`);
     return 2;
@@ -132,6 +167,7 @@ export async function runCli(
           store: values.store,
           port: num(values.port, "port") ?? 8787,
           hostname: values.host,
+          insecure: values.insecure,
           seconds,
           signal: ac.signal,
           log: io.out,
@@ -142,9 +178,24 @@ export async function runCli(
       return 0;
     }
     if (command === "serve") {
+      const port = num(values.port, "port") ?? 8787;
+      const hostname = values.host ?? "127.0.0.1";
       const store = await openCliStore(values.store);
-      const app = createServer({ store, auth: tokens.length ? tokens : undefined });
-      const http = await serve(app, { port: num(values.port, "port") ?? 8787, hostname: values.host });
+      const app = createServer({
+        store,
+        auth: tokens.length ? tokens : undefined,
+        allowedHosts: values["allow-host"],
+      });
+      let http;
+      try {
+        http = await serve(app, { port, hostname, insecure: values.insecure });
+      } catch (err) {
+        await app.close();
+        await store.close();
+        throw err instanceof InsecureBindError
+          ? new UsageError(err.message)
+          : new ListenError(hostname, port, err);
+      }
       io.out(
         `kvq: serving ${store.choice.adapter} store (${store.choice.driver}) on ${http.url} ` +
           `(dashboard ${http.url}/, metrics ${http.url}/metrics${
@@ -163,6 +214,10 @@ export async function runCli(
     if (err instanceof UsageError) {
       io.err(`kvq: ${err.message}`);
       return 2;
+    }
+    if (err instanceof ListenError) {
+      io.err(`kvq: ${err.message}`);
+      return err.invalid ? 2 : 1;
     }
     const e = err as Error;
     io.err(`kvq: ${e?.name ?? "Error"}: ${e?.message ?? String(err)}`);
@@ -215,7 +270,10 @@ async function runRequestCommand(
       break;
     case "list": {
       const [queue, state] = need(args, 2, "list QUEUE STATE");
-      const params = new URLSearchParams({ state });
+      if (!STATES.includes(state)) {
+        throw new UsageError(`list: unknown state "${state}" (expected ${STATES.join(", ")})`);
+      }
+      const params = new URLSearchParams({ state, payloads: "true" });
       if (values.limit !== undefined) params.set("limit", String(values.limit));
       if (values.cursor !== undefined) params.set("cursor", String(values.cursor));
       path = `${q(queue)}/jobs?${params}`;
@@ -248,13 +306,13 @@ async function runRequestCommand(
 
   let server: KvqServer | undefined;
   let close = async () => {};
-  let base = "http://kvq.local";
+  let base = "http://localhost";
   let send: (req: Request) => Promise<Response>;
   if (typeof values.url === "string") {
     base = values.url.replace(/\/+$/, "");
     send = (req) => fetch(req);
   } else {
-    const store = await openCliStore(values.store as string | undefined);
+    const store = await openCliStore(values.store as string | undefined, !READ_ONLY.has(command));
     server = createServer({ store });
     send = (req) => server!.fetch(req);
     close = async () => {
@@ -281,7 +339,7 @@ async function runRequestCommand(
     if (!res.ok) {
       const e = (parsed as { error?: { name?: string; message?: string } })?.error;
       io.err(`kvq: ${e?.name ?? res.status}: ${e?.message ?? text}`);
-      return 1;
+      return res.status === 400 ? 2 : 1;
     }
     io.out(typeof parsed === "string" ? parsed : JSON.stringify(parsed, null, 2));
     return 0;

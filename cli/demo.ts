@@ -7,7 +7,7 @@
  */
 
 import { type Job, PermanentError, Queue, type QueueEvent } from "../mod.ts";
-import { createServer, serve } from "../server/mod.ts";
+import { createServer, serve, type Served } from "../server/mod.ts";
 import { openCliStore } from "./store.ts";
 
 /** Options of {@linkcode runDemo}. */
@@ -18,6 +18,8 @@ export interface DemoOptions {
   port?: number;
   /** The dashboard's interface. @default "127.0.0.1" */
   hostname?: string;
+  /** Listen beyond loopback without a token (see `serve()`'s `insecure`). @default false */
+  insecure?: boolean;
   /** Stop by itself after this many seconds. @default run until `signal` aborts */
   seconds?: number;
   /** Stops the demo. */
@@ -36,6 +38,26 @@ export interface DemoSummary {
   failed: number;
   /** Jobs that went dead. */
   dead: number;
+}
+
+/** The demo (or `kvq serve`) could not listen: the port is taken, not a port, or not allowed. */
+export class ListenError extends Error {
+  override name = "ListenError";
+  /** The port asked for. */
+  readonly port: number;
+  /** True when the port or interface was not valid (bad usage rather than a busy port). */
+  readonly invalid: boolean;
+  /** Creates the error from what `serve()` threw. */
+  constructor(hostname: string, port: number, cause: unknown) {
+    const code = (cause as { code?: string })?.code;
+    const why = code === "EADDRINUSE" || /in use/i.test(String((cause as Error)?.message))
+      ? "the address is already in use (another kvq or program listens there; try --port 0 for any free one)"
+      : String((cause as Error)?.message ?? cause);
+    super(`Cannot listen on ${hostname}:${port}: ${why}`, { cause });
+    this.port = port;
+    this.invalid = cause instanceof RangeError || cause instanceof TypeError ||
+      (cause as Error)?.name === "InsecureBindError";
+  }
 }
 
 const FIRST_NAMES = ["ada", "grace", "alan", "edsger", "barbara", "donald", "margaret", "linus"];
@@ -92,6 +114,19 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     q.addEventListener("dead", () => summary.dead++);
   }
 
+  // Listen before any worker starts: when the port is taken or invalid, the demo ends here, with
+  // the store closed and nothing left running.
+  const app = createServer({ store, queues: [emails, reports] as Queue[] });
+  const port = options.port ?? 8787;
+  const hostname = options.hostname ?? "127.0.0.1";
+  let http: Served;
+  try {
+    http = await serve(app, { port, hostname, insecure: options.insecure });
+  } catch (err) {
+    await app.close();
+    await store.close();
+    throw new ListenError(hostname, port, err);
+  }
   const emailWorker = emails.process(async (job, ctx) => {
     await pause(50 + Math.random() * 400, ctx.signal);
     const roll = Math.random();
@@ -108,8 +143,6 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
     return { pages: job.data.pages };
   }, { concurrency: 2 });
 
-  const app = createServer({ store, queues: [emails, reports] as Queue[] });
-  const http = await serve(app, { port: options.port ?? 8787, hostname: options.hostname ?? "127.0.0.1" });
   log(`kvq demo: ${store.choice.adapter} store (${store.choice.driver}), dashboard on ${http.url}/`);
   log(options.seconds === undefined ? "Press Ctrl-C to stop." : `Stopping after ${options.seconds} s.`);
 

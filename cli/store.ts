@@ -18,22 +18,45 @@ export const DEFAULT_STORE_DIR = "kvq-data";
  * adapter (`sqlite.db` on Node and Bun, `deno-kv.db` on Deno), since the two formats differ.
  *
  * @param path The `--store` value. @default "kvq-data"
+ * @param create Create the directory when missing; `false`: a missing store is an error instead.
  * @returns The store file's path.
+ * @throws {StoreMissingError} With `create: false`, when there is no store file.
  */
-export async function storeFile(path: string = DEFAULT_STORE_DIR): Promise<string> {
+export async function storeFile(path: string = DEFAULT_STORE_DIR, create = true): Promise<string> {
   const info = await stat(path).catch(() => null);
   if (info?.isFile()) return path;
-  if (!info && /\.[a-z0-9]+$/i.test(basename(path))) return path; // a new file path like jobs.db
-  await mkdir(path, { recursive: true });
-  return join(path, `${storePreference()[0]}.db`);
+  const file = !info && /\.[a-z0-9]+$/i.test(basename(path)) // a new file path like jobs.db
+    ? path
+    : join(path, `${storePreference()[0]}.db`);
+  if (!create) {
+    if (!(await stat(file).catch(() => null))?.isFile()) throw new StoreMissingError(path);
+    return file;
+  }
+  if (file !== path) await mkdir(path, { recursive: true });
+  return file;
+}
+
+/** A command that only reads found no store where `--store` points (and made none). */
+export class StoreMissingError extends Error {
+  override name = "StoreMissingError";
+  /** The `--store` value. */
+  readonly path: string;
+  /** Creates the error. */
+  constructor(path: string) {
+    super(`No kvq store at ${path} (add a job first, or point --store at an existing one)`);
+    this.path = path;
+  }
 }
 
 /**
  * Opens the runtime's default durable store for `--store PATH`.
  *
  * @param path The `--store` value. @default "kvq-data"
+ * @param create Create the store when missing (commands that write); `false` for commands that
+ *   only read, so they never leave an empty store behind.
  * @returns The open store (close it when done).
+ * @throws {StoreMissingError} With `create: false`, when there is no store.
  */
-export async function openCliStore(path?: string): Promise<OpenedStore> {
-  return await openStore(await storeFile(path));
+export async function openCliStore(path?: string, create = true): Promise<OpenedStore> {
+  return await openStore(await storeFile(path, create));
 }

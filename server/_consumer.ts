@@ -6,8 +6,9 @@
  * `fail`, `release`): the lease lives in the store, not in this process, so a consumer may report
  * to any sidecar on the same store, leases survive a sidecar restart, and a claim can take several
  * jobs in one commit (`limit`). The engine's fencing, payload verification, cancellation and events
- * apply unchanged. The token handed out names the job's queue (so `/jobs/:id/...` needs no lookup)
- * followed by the engine's lease token; it is opaque to consumers.
+ * apply unchanged. The token handed out names the job's queue (so `/jobs/:id/...` needs no lookup),
+ * then the engine's lease token, then a 128-bit HMAC tag that makes it unguessable (see
+ * `_lease.ts`); it is opaque to consumers.
  *
  * A lease that runs out without a heartbeat is recovered by the healer: claims run it, and so does
  * this server every second for the queues it has handed jobs out of (workers anywhere do too). The
@@ -19,6 +20,7 @@
 
 import { CanceledError, type Job, LeaseLostError, PermanentError, type Queue } from "../mod.ts";
 import { HttpError } from "./_errors.ts";
+import type { LeaseTags } from "./_lease.ts";
 
 /** How often the healer runs for queues this server hands jobs out of, in ms. */
 const HEAL_EVERY_MS = 1000;
@@ -79,15 +81,18 @@ function fromBase64Url(text: string): string | null {
 /** The leases of remote consumers, served by one server (kept in the store, not here). */
 export class Consumers {
   readonly #queue: (name: string) => Queue;
+  readonly #tags: LeaseTags;
   readonly #healers = new Map<string, ReturnType<typeof setInterval>>();
   readonly #waiting = new Set<AbortController>();
   #closed = false;
 
   /**
    * @param queue Resolves a queue name to the server's queue (throws an HTTP error when not served).
+   * @param tags Signs and verifies the tags of the tokens handed out.
    */
-  constructor(queue: (name: string) => Queue) {
+  constructor(queue: (name: string) => Queue, tags: LeaseTags) {
     this.#queue = queue;
+    this.#tags = tags;
   }
 
   /** Runs the healer of `queue` every second from now on (until `close()`). */
@@ -116,27 +121,36 @@ export class Consumers {
         wait: options.wait,
         signal: ac.signal,
       });
-      return got.map(({ job, token }) => ({
+      return await Promise.all(got.map(async ({ job, token }) => ({
         job: job as Job,
-        token: `${toBase64Url(queue.name)}.${token}`,
+        token: `${toBase64Url(queue.name)}.${token}.${await this.#tags.tag(queue.name, job.id, token)}`,
         leaseMs: options.leaseMs,
         expiresAt: job.lease!.expiresAt,
-      }));
+      })));
     } finally {
       this.#waiting.delete(ac);
       options.signal?.removeEventListener("abort", onAbort);
     }
   }
 
-  /** The queue a token names and the engine's lease token in it. */
-  #lease(id: string, token: unknown, operation: string): { queue: Queue; token: string } {
+  /**
+   * The queue a token names and the engine's lease token in it; a token whose tag does not verify
+   * is refused as a lost lease (409) before the engine sees it.
+   */
+  async #lease(id: string, token: unknown, operation: string): Promise<{ queue: Queue; token: string }> {
     if (typeof token !== "string" || token === "") {
       throw new TypeError(`Cannot ${operation} job ${id}: the body needs the lease "token" from the claim`);
     }
-    const dot = token.lastIndexOf(".");
-    const name = dot > 0 ? fromBase64Url(token.slice(0, dot)) : null;
-    if (name === null || dot === token.length - 1) throw new LeaseLostError(id, operation);
-    return { queue: this.#queue(name), token: token.slice(dot + 1) };
+    const parts = token.length <= 1024 ? token.split(".") : [];
+    const name = parts.length === 3 && parts[1] !== "" ? fromBase64Url(parts[0]) : null;
+    if (name === null || !(await this.#tags.verify(name, id, parts[1], parts[2]))) {
+      throw new HttpError(
+        409,
+        "LeaseLostError",
+        `Cannot ${operation} job ${id}: the token is not a lease of this job`,
+      );
+    }
+    return { queue: this.#queue(name), token: parts[1] };
   }
 
   /**
@@ -144,7 +158,7 @@ export class Consumers {
    * state and its last attempt), named `CanceledError` when the job was canceled.
    */
   async #act<X>(id: string, token: unknown, operation: string, act: (q: Queue, t: string) => Promise<X>) {
-    const lease = this.#lease(id, token, operation);
+    const lease = await this.#lease(id, token, operation);
     try {
       return await act(lease.queue, lease.token);
     } catch (err) {

@@ -1,7 +1,8 @@
 /**
  * The dashboard: one self-contained HTML page (inline CSS and JS, no external assets, no build
  * step) that calls the JSON API of the server that serves it. Job data is only ever inserted as
- * text, never as HTML.
+ * text, never as HTML. The job list is fetched without payloads (a job's data, result and progress
+ * are fetched when it is opened), and auto-refresh pauses while the tab is hidden.
  *
  * @module
  */
@@ -214,7 +215,8 @@ async function openJob(id) {
   const facts = [["queue", job.queue], ["state", el("span", { class: "pill st-" + job.state }, job.state)], ["attempt", job.attempt + " of " + job.maxAttempts],
     ["priority", job.priority], ["created", time(job.createdAt)], ["run at", time(job.runAt)], ["started", time(job.startedAt)], ["finished", time(job.finishedAt)],
     ["key", job.key], ["reason", job.reason], ["timeout", job.timeout && job.timeout + " ms"], ["schedule", job.schedule]].filter((f) => f[1] !== undefined && f[1] !== "");
-  const history = job.history.length
+  // Not "history": a local of that name would shadow window.history (replaceState below).
+  const attempts = job.history.length
     ? el("table", {}, el("thead", {}, el("tr", {}, ["#", "outcome", "started", "took", "error"].map((h) => el("th", {}, h)))),
         el("tbody", {}, job.history.map((a) => el("tr", {}, el("td", {}, a.attempt), el("td", {}, a.outcome), el("td", {}, time(a.startedAt)),
           el("td", {}, (a.endedAt - a.startedAt) + " ms"), el("td", { class: "mono" }, a.error ? a.error.name + ": " + a.error.message : "")))))
@@ -229,7 +231,7 @@ async function openJob(id) {
     job.result !== undefined ? el("section", {}, el("h4", {}, "Result"), el("pre", {}, show(job.result))) : null,
     job.progress !== undefined ? el("section", {}, el("h4", {}, "Progress"), el("pre", {}, show(job.progress))) : null,
     job.error ? el("section", {}, el("h4", {}, "Last error"), el("pre", {}, job.error.stack || (job.error.name + ": " + job.error.message))) : null,
-    el("section", {}, el("h4", {}, "Attempts"), history),
+    el("section", {}, el("h4", {}, "Attempts"), attempts),
   ].filter(Boolean));
   d.classList.add("open");
   history.replaceState(null, "", "#" + encodeURIComponent(view.queue) + "/" + view.state + "/" + id);
@@ -253,7 +255,9 @@ document.addEventListener("keydown", (e) => { if (e.key === "Escape") closeJob()
 const m = /^#([^/]+)\\/(\\w+)(?:\\/(\\w+))?$/.exec(location.hash);
 if (m) { view.queue = decodeURIComponent(m[1]); if (STATES.includes(m[2])) view.state = m[2]; }
 refresh().then(() => { if (m && m[3]) openJob(m[3]); });
-setInterval(() => { if ($("auto").checked && !document.hidden) refresh(); }, 2000);
+// Auto-refresh only while the tab is visible; catch up at once when it becomes visible again.
+setInterval(() => { if ($("auto").checked && document.visibilityState === "visible") refresh(); }, 2000);
+document.addEventListener("visibilitychange", () => { if ($("auto").checked && document.visibilityState === "visible") refresh(); });
 </script>
 </body>
 </html>

@@ -8,19 +8,23 @@
 import { type AtomicKv, DEFAULT_ROOT, type KvKey, Queue, type QueueOptions } from "../mod.ts";
 import { HttpError } from "./_errors.ts";
 
-/** Longest queue name the server accepts. */
-const MAX_NAME = 200;
+/**
+ * The grammar of queue names in requests: 1 to 128 characters, ASCII letters, digits, `.`, `_` and
+ * `-`, starting with a letter or digit. No spaces, no look-alikes (zero-width or bidi characters),
+ * nothing that needs escaping in a URL, a metric label or a terminal.
+ */
+export const QUEUE_NAME: RegExp = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-function hasControl(s: string): boolean {
-  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) < 0x20 || s.charCodeAt(i) === 0x7f) return true;
-  return false;
-}
-
-/** Checks a queue name from a URL or body. */
+/**
+ * Checks a queue name from a URL or body against {@linkcode QUEUE_NAME}.
+ *
+ * @throws {TypeError} When the name does not follow the grammar.
+ */
 export function checkQueueName(name: string): string {
-  if (typeof name !== "string" || name === "" || name.length > MAX_NAME || hasControl(name)) {
+  if (typeof name !== "string" || !QUEUE_NAME.test(name)) {
     throw new TypeError(
-      `Invalid queue name ${JSON.stringify(name)}: expected 1 to ${MAX_NAME} printable characters`,
+      `Invalid queue name ${JSON.stringify(name)}: expected 1 to 128 ASCII letters, digits, ".", "_" ` +
+        `or "-", starting with a letter or digit`,
     );
   }
   return name;
@@ -80,7 +84,11 @@ export class Registry {
 
   /** The queue `name`; opened on demand when the server has a store; 404 otherwise. */
   get(name: string): Queue {
-    checkQueueName(name);
+    return this.open(checkQueueName(name));
+  }
+
+  /** The queue `name` (a name the server or the store already knows: not checked against the grammar). */
+  open(name: string): Queue {
     let q = this.#queues.get(name);
     if (q) return q;
     if (!this.#store) throw new HttpError(404, "QueueNotFoundError", `Queue "${name}" is not served here`);
@@ -88,6 +96,25 @@ export class Registry {
     this.#queues.set(name, q);
     this.#onOpen(q);
     return q;
+  }
+
+  /**
+   * The queue `name` when it exists (served, opened before, or present in the store); otherwise a
+   * 404, and nothing is opened or registered: reads of unknown names leave no trace.
+   */
+  async existing(name: string): Promise<Queue> {
+    checkQueueName(name);
+    const q = this.#queues.get(name);
+    if (q) return q;
+    if (this.#store && await this.#inStore(name)) return this.open(name);
+    throw new HttpError(404, "QueueNotFoundError", `Queue "${name}" does not exist`);
+  }
+
+  /** True when the store holds any key of queue `name` (its counts or paused flag). */
+  async #inStore(name: string): Promise<boolean> {
+    const prefix = [...(this.#options.root ?? DEFAULT_ROOT), "meta", name];
+    for await (const _ of this.#store!.list({ prefix }, { limit: 1 })) return true;
+    return false;
   }
 
   /** Every queue name: those opened and those found in the store, sorted. */
@@ -102,7 +129,7 @@ export class Registry {
   /** Finds which queue holds job `id` (a job's key includes its queue). */
   async find(id: string): Promise<Queue | null> {
     for (const name of await this.names()) {
-      const q = this.get(name);
+      const q = this.open(name);
       if (await q.getJob(id)) return q;
     }
     return null;

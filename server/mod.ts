@@ -15,7 +15,7 @@
  * | `GET /queues/:queue/counts` | jobs per state |
  * | `POST /queues/:queue/jobs` | add: `{ data, priority?, delay?, runAt?, maxAttempts?, backoff?, key?, timeout?, removeOnComplete? }` |
  * | `POST /queues/:queue/jobs/bulk` | add many: `{ jobs: [{ data, ... }] }` |
- * | `GET /queues/:queue/jobs?state=&limit=&cursor=&order=` | one page of jobs in a state (`order=newest`: newest first) |
+ * | `GET /queues/:queue/jobs?state=&limit=&cursor=&order=&payloads=` | one page of jobs in a state (`order=newest`: newest first), without `data`, `result` and `progress` unless `payloads=true` |
  * | `GET /queues/:queue/jobs/:id`, `GET /jobs/:id` | one job |
  * | `DELETE /queues/:queue/jobs/:id`, `DELETE /jobs/:id` | cancel |
  * | `POST /queues/:queue/jobs/:id/redrive`, `POST /jobs/:id/redrive` | a dead job back to ready |
@@ -45,4 +45,4 @@
  */
 
 export { createServer, type KvqServer, type ServerOptions } from "./server.ts";
-export { type FetchHandler, serve, type Served, type ServeOptions } from "./serve.ts";
+export { type FetchHandler, InsecureBindError, serve, type Served, type ServeOptions } from "./serve.ts";

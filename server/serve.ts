@@ -5,6 +5,13 @@
  * @module
  */
 
+import { isLoopback } from "./_guard.ts";
+
+/** Refused: a bind beyond loopback for a handler that takes no token, without `insecure`. */
+export class InsecureBindError extends Error {
+  override name = "InsecureBindError";
+}
+
 /** A fetch handler, or an object with one (such as the server from `createServer`). */
 export type FetchHandler =
   | ((request: Request) => Response | Promise<Response>)
@@ -16,6 +23,12 @@ export interface ServeOptions {
   port?: number;
   /** The interface to listen on. @default "127.0.0.1" */
   hostname?: string;
+  /**
+   * Listen beyond loopback although the handler takes no token (`authenticated: false`, as
+   * `createServer` without `auth` reports): anyone who can reach the port can then add, claim and
+   * delete jobs. Without it, such a bind is refused. @default false
+   */
+  insecure?: boolean;
 }
 
 /** A listening HTTP server. */
@@ -50,44 +63,65 @@ function hostForUrl(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
 }
 
+/** The body of a Node request as a web stream, read only as the handler pulls it (never buffered). */
+function nodeBody(req: AsyncIterable<unknown>): ReadableStream<Uint8Array> {
+  const it = req[Symbol.asyncIterator]();
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await it.next();
+      if (done) controller.close();
+      else controller.enqueue(value as Uint8Array);
+    },
+    // Canceled (a refused or too large body): stop reading; the connection closes after the answer.
+    cancel() {},
+  }, { highWaterMark: 0 });
+}
+
 async function serveNode(
   handle: (request: Request) => Response | Promise<Response>,
   port: number,
   hostname: string,
 ): Promise<{ port: number; close(): Promise<void> }> {
   const http = await import("node:http");
+  const { STATUS_CODES } = http;
   const server = http.createServer(async (req, res) => {
     const controller = new AbortController();
     res.on("close", () => {
       if (!res.writableFinished) controller.abort();
     });
     try {
-      const chunks: Uint8Array[] = [];
-      for await (const chunk of req) chunks.push(chunk as Uint8Array);
       const headers = new Headers();
       for (const [k, v] of Object.entries(req.headers)) {
         if (Array.isArray(v)) { for (const item of v) headers.append(k, item); }
         else if (v !== undefined) headers.set(k, v);
       }
       const method = req.method ?? "GET";
-      const body = method === "GET" || method === "HEAD" || !chunks.length ? undefined : concat(chunks);
+      const hasBody = method !== "GET" && method !== "HEAD" &&
+        (req.headers["transfer-encoding"] !== undefined ||
+          (req.headers["content-length"] !== undefined && req.headers["content-length"] !== "0"));
+      // The body streams into the handler as it pulls, so auth and the size limit act before and
+      // while it arrives (`duplex: "half"` is what lets a Request carry a stream).
       const request = new Request(
         `http://${req.headers.host ?? `${hostForUrl(hostname)}:${port}`}${req.url}`,
         {
           method,
           headers,
-          body,
+          body: hasBody ? nodeBody(req) : undefined,
           signal: controller.signal,
-        },
+          duplex: "half",
+        } as RequestInit,
       );
       const response = await handle(request);
       const out: Record<string, string | string[]> = {};
       response.headers.forEach((v, k) => {
         if (k !== "set-cookie") out[k] = v;
       });
+      // A body left unread (refused before or while it streamed) cannot be followed by another
+      // request on this connection: close it once answered rather than read the rest.
+      if (hasBody && !req.complete) out.connection = "close";
       const cookies = response.headers.getSetCookie();
       if (cookies.length) out["set-cookie"] = cookies;
-      res.writeHead(response.status, response.statusText, out);
+      res.writeHead(response.status, response.statusText || STATUS_CODES[response.status] || "", out);
       if (response.body && method !== "HEAD") {
         for await (const chunk of response.body) {
           if (!res.write(chunk)) await new Promise<void>((r) => res.once("drain", () => r()));
@@ -121,18 +155,6 @@ async function serveNode(
   };
 }
 
-function concat(chunks: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let n = 0;
-  for (const c of chunks) n += c.length;
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}
-
 /**
  * Serves a fetch handler over HTTP on Deno, Bun or Node, picking the runtime's own server.
  *
@@ -156,6 +178,20 @@ export async function serve(handler: FetchHandler, options: ServeOptions = {}): 
   const hostname = options.hostname ?? "127.0.0.1";
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RangeError(`Cannot serve: port must be an integer from 0 to 65535, got ${port}`);
+  }
+  const open = typeof handler === "object" && handler !== null &&
+    (handler as { authenticated?: unknown }).authenticated === false;
+  if (open && !isLoopback(hostname)) {
+    if (!options.insecure) {
+      throw new InsecureBindError(
+        `Cannot serve on ${hostname} without a token: anyone who can reach it could add, claim and ` +
+          `delete jobs. Give a token (auth), listen on 127.0.0.1, or pass insecure: true (--insecure)`,
+      );
+    }
+    console.warn(
+      `kvq: WARNING: serving on ${hostname} WITHOUT A TOKEN (insecure): anyone who can reach this ` +
+        `port can add, claim and delete jobs`,
+    );
   }
   const g = globalThis as { Deno?: DenoLike; Bun?: BunLike };
   let bound: number;

@@ -9,8 +9,8 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import {
-  type AddOptions,
   type AtomicKv,
+  DEFAULT_ROOT,
   JobNotFoundError,
   type JobState,
   type Queue,
@@ -22,6 +22,10 @@ import { Registry } from "./_registry.ts";
 import { Metrics } from "./_metrics.ts";
 import { Consumers, type FailureReport } from "./_consumer.ts";
 import { DASHBOARD_HTML } from "./_dashboard.ts";
+import { readLimited } from "./_body.ts";
+import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS } from "./_guard.ts";
+import { addArgs, boolField, intField } from "./_input.ts";
+import { LeaseTags } from "./_lease.ts";
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions {
@@ -57,6 +61,20 @@ export interface ServerOptions {
   defaultLeaseMs?: number;
   /** Longest `wait` a claim may ask for (long polling), in ms. @default 20000 */
   maxWaitMs?: number;
+  /** Shortest lease a claim may ask for, in ms. @default 1000 */
+  minLeaseMs?: number;
+  /**
+   * Without `auth`, the host names the server answers to besides `localhost`, `127.0.0.1` and
+   * `[::1]` (any other `Host` is answered 421, against DNS rebinding). With `auth`, every host is
+   * answered. Names without port, lower case, IPv6 in brackets.
+   */
+  allowedHosts?: readonly string[];
+  /**
+   * The key of the tags that make lease tokens unguessable (at least 16 bytes). Without it, a key
+   * kept in `store` (shared by every server on that store), or a random one per server without a
+   * store: then tokens are accepted only by the server that handed them out.
+   */
+  leaseKey?: string | Uint8Array;
 }
 
 /** A sidecar server: a fetch handler plus its lifecycle. */
@@ -65,6 +83,8 @@ export interface KvqServer {
   fetch(request: Request): Promise<Response>;
   /** The server's instance of queue `name` (opened on demand with a store). */
   queue(name: string): Queue;
+  /** True when callers need a token (`auth` was given): {@linkcode serve} binds beyond loopback only then. */
+  readonly authenticated: boolean;
   /**
    * Stops serving remote consumers (claims still waiting answer with nothing) and stops listening to
    * queue events. Leases already handed out stay in the store: their consumers may report to
@@ -75,18 +95,6 @@ export interface KvqServer {
 }
 
 const JSON_TYPE = "application/json; charset=utf-8";
-const ADD_FIELDS = new Set([
-  "data",
-  "priority",
-  "delay",
-  "runAt",
-  "maxAttempts",
-  "backoff",
-  "key",
-  "timeout",
-  "removeOnComplete",
-]);
-
 function toBase64(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -118,46 +126,19 @@ function optionalNumber(
   return n;
 }
 
-function bodyNumber(v: unknown, what: string, min: number, max: number, fallback: number): number {
-  if (v === undefined || v === null) return fallback;
-  if (typeof v !== "number" || !Number.isFinite(v) || v < min || v > max) {
-    throw new RangeError(
-      `Invalid ${what}: expected a number from ${min} to ${max}, got ${JSON.stringify(v)}`,
-    );
-  }
-  return v;
-}
-
-/** Turns a request body into `add` arguments; unknown fields are refused (they are usually typos). */
-function addArgs(body: unknown, where: string): { data: unknown; options: AddOptions } {
-  if (body === null || typeof body !== "object" || Array.isArray(body)) {
-    throw new TypeError(`Invalid ${where}: expected a JSON object like {"data": ...}`);
-  }
-  const b = body as Record<string, unknown>;
-  for (const k of Object.keys(b)) {
-    if (!ADD_FIELDS.has(k)) {
-      throw new TypeError(`Invalid ${where}: unknown field "${k}" (expected ${[...ADD_FIELDS].join(", ")})`);
-    }
-  }
-  if (!("data" in b)) throw new TypeError(`Invalid ${where}: the "data" field (the payload) is missing`);
-  const options: AddOptions = {};
-  const o = options as Record<string, unknown>;
-  for (const k of ADD_FIELDS) if (k !== "data" && b[k] !== undefined) o[k] = b[k];
-  if (typeof b.runAt === "string") {
-    const t = Date.parse(b.runAt);
-    if (Number.isNaN(t)) throw new TypeError(`Invalid runAt: ${JSON.stringify(b.runAt)} is not a date`);
-    options.runAt = t;
-  }
-  return { data: b.data, options };
-}
-
 /**
  * Creates the sidecar: a fetch handler for the JSON API, the consumer API for other languages,
  * `GET /metrics` (Prometheus), `GET /healthz` and the dashboard at `GET /`.
  *
  * Errors are answered as `{ "error": { "name", "message" } }`: bad input 400, missing or wrong
- * token 401, unknown job or queue 404, wrong state or lost lease 409, too large 413, queue full
- * 429, store unavailable 503.
+ * token 401, cross-site mutation 403, unknown job or queue 404, wrong state or lost lease 409, too
+ * large 413, body not JSON 415, foreign `Host` without auth 421, queue full 429, store unavailable
+ * 503.
+ *
+ * Hardened by default: the token is checked before a body is read, and a body is counted as it
+ * arrives and abandoned past `maxBodyBytes`; mutations must not come from another site and their
+ * bodies must be `application/json`; without `auth`, only loopback host names are answered. Reads
+ * of a queue that does not exist are 404 and open nothing.
  *
  * @param options See {@linkcode ServerOptions}.
  * @returns The server: `fetch`, `queue(name)` and `close()`.
@@ -190,10 +171,13 @@ export function createServer(options: ServerOptions): KvqServer {
   const queueOptions: QueueOptions = { ...options.queueOptions };
   if (options.signingKey !== undefined) queueOptions.signingKey = options.signingKey;
   const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => metrics.attach(q));
-  const consumers = new Consumers((name) => registry.get(name));
+  const tags = new LeaseTags(options.leaseKey, options.store, queueOptions.root ?? DEFAULT_ROOT);
+  const consumers = new Consumers((name) => registry.open(name), tags);
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
-  const defaultLease = options.defaultLeaseMs ?? 30_000;
   const maxWait = options.maxWaitMs ?? 20_000;
+  const minLease = options.minLeaseMs ?? 1000;
+  const defaultLease = options.defaultLeaseMs ?? 30_000;
+  const hosts = new Set([...LOOPBACK_HOSTS, ...(options.allowedHosts ?? []).map((h) => hostName(h))]);
   const auth = options.auth;
   let allowed: ((req: Request) => Promise<boolean>) | undefined;
   if (typeof auth === "function") allowed = async (req) => (await auth(req)) === true;
@@ -205,12 +189,7 @@ export function createServer(options: ServerOptions): KvqServer {
   }
 
   const readBody = async (c: Context): Promise<unknown> => {
-    const declared = Number(c.req.header("content-length") ?? "0");
-    const tooLarge = (n: number) =>
-      new HttpError(413, "LimitError", `Request body is ${n} bytes, the limit is ${maxBody}`);
-    if (declared > maxBody) throw tooLarge(declared);
-    const bytes = new Uint8Array(await c.req.raw.arrayBuffer());
-    if (bytes.length > maxBody) throw tooLarge(bytes.length);
+    const bytes = await readLimited(c.req.raw, maxBody);
     if (bytes.length === 0) return {};
     const text = new TextDecoder().decode(bytes);
     try {
@@ -225,7 +204,10 @@ export function createServer(options: ServerOptions): KvqServer {
     }
     return v as Record<string, unknown>;
   };
+  /** The queue named in the path, opened (for adds and pause/resume). */
   const queueOf = (c: Context): Queue => registry.get(c.req.param("queue") ?? "");
+  /** The queue named in the path when it exists; 404 (and nothing opened) otherwise. */
+  const existing = (c: Context): Promise<Queue> => registry.existing(c.req.param("queue") ?? "");
   const jobOr404 = async (q: Queue, id: string) => {
     const job = await q.getJob(id);
     if (!job) throw new JobNotFoundError(id, q.name);
@@ -281,17 +263,17 @@ export function createServer(options: ServerOptions): KvqServer {
 
   app.get("/metrics", async () => {
     const names = await registry.names();
-    const text = await metrics.render(names.map((n) => registry.get(n)));
+    const text = await metrics.render(names.map((n) => registry.open(n)));
     return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
   });
 
   // ---------------------------------------------------------------- queues
   app.get("/queues", async () => {
     const names = await registry.names();
-    return json({ queues: await Promise.all(names.map((n) => queueInfo(registry.get(n)))) });
+    return json({ queues: await Promise.all(names.map((n) => queueInfo(registry.open(n)))) });
   });
-  app.get("/queues/:queue", async (c) => json(await queueInfo(queueOf(c))));
-  app.get("/queues/:queue/counts", async (c) => json(await queueOf(c).counts()));
+  app.get("/queues/:queue", async (c) => json(await queueInfo(await existing(c))));
+  app.get("/queues/:queue/counts", async (c) => json(await (await existing(c)).counts()));
   app.post("/queues/:queue/pause", async (c) => {
     const q = queueOf(c);
     await q.pause();
@@ -302,30 +284,34 @@ export function createServer(options: ServerOptions): KvqServer {
     await q.resume();
     return json({ paused: false });
   });
-  app.post("/queues/:queue/dead/redrive", async (c) => json({ redriven: await queueOf(c).redriveAll() }));
+  app.post(
+    "/queues/:queue/dead/redrive",
+    async (c) => json({ redriven: await (await existing(c)).redriveAll() }),
+  );
 
   // ---------------------------------------------------------------- jobs
   app.post("/queues/:queue/jobs", async (c) => {
-    const q = queueOf(c);
+    // The body is read and checked before the queue is opened: a refused add opens nothing.
     const { data, options } = addArgs(await readBody(c), "job");
+    const q = queueOf(c);
     const job = await q.add(data, options);
     if (job.created) metrics.added(q.name);
     return json({ job }, job.created ? 201 : 200);
   });
   app.post("/queues/:queue/jobs/bulk", async (c) => {
-    const q = queueOf(c);
     const body = await readBody(c);
     const list = Array.isArray(body) ? body : (body as { jobs?: unknown })?.jobs;
     if (!Array.isArray(list)) {
       throw new TypeError('Invalid bulk body: expected {"jobs": [{"data": ...}, ...]}');
     }
     const items = list.map((item, i) => addArgs(item, `job ${i}`));
+    const q = queueOf(c);
     const jobs = await q.addBulk(items);
     metrics.added(q.name, jobs.filter((j) => j.created).length);
     return json({ jobs }, 201);
   });
   app.get("/queues/:queue/jobs", async (c) => {
-    const q = queueOf(c);
+    const q = await existing(c);
     const state = (c.req.query("state") ?? "ready") as JobState;
     const limit = optionalNumber(c.req.query("limit"), "limit", 1, 1000) ?? 50;
     const order = c.req.query("order") ?? "oldest";
@@ -337,10 +323,14 @@ export function createServer(options: ServerOptions): KvqServer {
       cursor: c.req.query("cursor") || null,
       reverse: order === "newest",
     });
-    return json(page);
+    // A page carries no payloads, results or progress values (they can be large, and the dashboard
+    // refreshes its list every 2 s): `payloads=true` asks for them, `GET .../jobs/:id` has them.
+    if (c.req.query("payloads") === "true") return json(page);
+    const jobs = page.jobs.map(({ data: _d, result: _r, progress: _p, ...rest }) => rest);
+    return json({ ...page, jobs });
   });
   app.get("/queues/:queue/jobs/:id", async (c) => {
-    const q = queueOf(c);
+    const q = await existing(c);
     return json({ job: await jobOr404(q, c.req.param("id")) });
   });
   const cancel = async (q: Queue, id: string) => {
@@ -348,9 +338,15 @@ export function createServer(options: ServerOptions): KvqServer {
     return json({ canceled, job: await q.getJob(id) });
   };
   const redrive = async (q: Queue, id: string) => json({ job: await q.redrive(id) });
-  app.delete("/queues/:queue/jobs/:id", async (c) => await cancel(queueOf(c), c.req.param("id")));
-  app.post("/queues/:queue/jobs/:id/cancel", async (c) => await cancel(queueOf(c), c.req.param("id")));
-  app.post("/queues/:queue/jobs/:id/redrive", async (c) => await redrive(queueOf(c), c.req.param("id")));
+  app.delete("/queues/:queue/jobs/:id", async (c) => await cancel(await existing(c), c.req.param("id")));
+  app.post(
+    "/queues/:queue/jobs/:id/cancel",
+    async (c) => await cancel(await existing(c), c.req.param("id")),
+  );
+  app.post(
+    "/queues/:queue/jobs/:id/redrive",
+    async (c) => await redrive(await existing(c), c.req.param("id")),
+  );
   app.get("/jobs/:id", async (c) => {
     const id = c.req.param("id");
     return json({ job: await jobOr404(await findQueue(id), id) });
@@ -367,16 +363,12 @@ export function createServer(options: ServerOptions): KvqServer {
 
   // ---------------------------------------------------------------- remote consumers
   app.post("/queues/:queue/claim", async (c) => {
-    const q = queueOf(c);
     const body = object(await readBody(c), "claim body");
-    const leaseMs = bodyNumber(body.leaseMs, "leaseMs", 100, 24 * 3600_000, defaultLease);
-    const wait = bodyNumber(body.wait, "wait", 0, maxWait, 0);
-    if (body.limit !== undefined && !Number.isInteger(body.limit)) {
-      throw new RangeError(
-        `Invalid limit: expected an integer from 1 to 100, got ${JSON.stringify(body.limit)}`,
-      );
-    }
-    const limit = bodyNumber(body.limit, "limit", 1, 100, 1);
+    const leaseMs = intField(body.leaseMs, "leaseMs", minLease, 24 * 3600_000, defaultLease);
+    const wait = intField(body.wait, "wait", 0, maxWait, 0);
+    const limit = intField(body.limit, "limit", 1, 100, 1);
+    // A claim may wait for a queue's first job, so it opens the queue (reads do not).
+    const q = queueOf(c);
     const claimed = await consumers.claim(q, { leaseMs, wait, limit, signal: c.req.raw.signal });
     // With `limit`, a list; without, the single-job answer.
     if (body.limit !== undefined) return json({ jobs: claimed });
@@ -398,10 +390,8 @@ export function createServer(options: ServerOptions): KvqServer {
       : e !== null && typeof e === "object"
       ? { ...(e as FailureReport) }
       : { message: "" };
-    if (body.retry !== undefined) {
-      if (typeof body.retry !== "boolean") throw new TypeError("Invalid retry: expected true or false");
-      report.retry = body.retry;
-    }
+    const retry = boolField(body.retry, "retry");
+    if (retry !== undefined) report.retry = retry;
     return json({ job: await consumers.fail(c.req.param("id"), body.token, report) });
   });
   app.post("/jobs/:id/release", async (c) => {
@@ -411,14 +401,19 @@ export function createServer(options: ServerOptions): KvqServer {
 
   let closed: Promise<void> | undefined;
   return {
+    authenticated: allowed !== undefined,
     fetch: async (request: Request): Promise<Response> => {
       try {
+        // Before routing, so no route (not even the dashboard) answers a foreign host or a
+        // cross-site mutation.
+        if (!allowed) checkHost(request, hosts);
+        checkMutation(request);
         return await app.fetch(request);
       } catch (err) {
         return errorResponse(err);
       }
     },
-    queue: (name: string): Queue => registry.get(name),
+    queue: (name: string): Queue => registry.open(name),
     close: (): Promise<void> => {
       closed ??= consumers.close().finally(() => metrics.close());
       return closed;

@@ -30,6 +30,25 @@ async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
+/** Runs `kvq ...args` as a child process of the runtime running this test. */
+async function child(
+  args: string[],
+  ms = 30_000,
+): Promise<{ code: number | null; out: string; err: string }> {
+  const g = globalThis as { Deno?: unknown };
+  const main = join(root, "cli", "main.ts");
+  const argv = g.Deno ? ["run", "-A", main, ...args] : [main, ...args];
+  const proc = spawn(process.execPath, argv, { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (err += d));
+  const timer = setTimeout(() => proc.kill("SIGKILL"), ms);
+  const code = await new Promise<number | null>((resolve) => proc.on("close", (c) => resolve(c)));
+  clearTimeout(timer);
+  return { code, out, err };
+}
+
 describe("kvq CLI", () => {
   test("add, counts, list, get, cancel, redrive, pause and queues work on a store directory", () =>
     withDir(async (dir) => {
@@ -71,12 +90,13 @@ describe("kvq CLI", () => {
       assert.match(badJson.err, /must be JSON/);
       assert.equal((await kvq("add", "q", "1", "--delay", "soon", "--store", store)).code, 2);
       assert.equal((await kvq("counts", "q", "--bogus")).code, 2);
+      assert.equal((await kvq("add", "q", "1", "--store", store)).code, 0);
       const missing = await kvq("get", "01NOPE", "--queue", "q", "--store", store);
       assert.equal(missing.code, 1);
       assert.match(missing.err, /JobNotFoundError/);
       const badState = await kvq("list", "q", "sleeping", "--store", store);
-      assert.equal(badState.code, 1);
-      assert.match(badState.err, /TypeError: .*unknown state/);
+      assert.equal(badState.code, 2);
+      assert.match(badState.err, /unknown state "sleeping"/);
     }));
 
   test("--url talks to a running sidecar with --token", async () => {
@@ -120,4 +140,67 @@ describe("kvq CLI", () => {
         assert.ok(Number(m[3]) > 0, "completed jobs");
       }),
   );
+
+  test("kvq demo on a busy port exits 1 at once with a clear message; an invalid port exits 2", {
+    timeout: 90_000,
+  }, () =>
+    withDir(async (dir) => {
+      const busy = await serve(() => new Response("taken"), { port: 0 });
+      try {
+        const started = Date.now();
+        const res = await child(["demo", "--port", String(busy.port), "--store", join(dir, "data")]);
+        assert.equal(res.code, 1, `stdout:\n${res.out}\nstderr:\n${res.err}`);
+        assert.match(res.err, /Cannot listen on 127\.0\.0\.1:\d+: the address is already in use/);
+        assert.ok(Date.now() - started < 25_000, "it did not hang");
+      } finally {
+        await busy.close();
+      }
+      const invalid = await child(["demo", "--port", "99999", "--store", join(dir, "data")]);
+      assert.equal(invalid.code, 2, invalid.err);
+      assert.match(invalid.err, /port must be an integer from 0 to 65535/);
+    }));
+
+  test("kvq serve refuses --host 0.0.0.0 without a token: exit 2, naming the risk", () =>
+    withDir(async (dir) => {
+      const res = await kvq("serve", "--host", "0.0.0.0", "--port", "0", "--store", join(dir, "data"));
+      assert.equal(res.code, 2);
+      assert.match(res.err, /without a token/);
+    }));
+
+  test("--delay -5 and --priority -5 parse as values (the sidecar then judges them)", () =>
+    withDir(async (dir) => {
+      const store = join(dir, "data");
+      const low = await kvq("add", "q", "1", "--priority", "-5", "--store", store);
+      assert.equal(low.code, 0, low.err);
+      assert.equal(JSON.parse(low.out).job.priority, -5);
+      const past = await kvq("add", "q", "1", "--delay", "-5", "--store", store);
+      assert.equal(past.code, 2, "a delay below 0 is bad input");
+      assert.match(past.err, /Invalid delay/);
+      assert.doesNotMatch(past.err, /ambiguous|Unknown option/);
+    }));
+
+  test("kvq counts on an unknown queue is a clear error, exit 1", () =>
+    withDir(async (dir) => {
+      const store = join(dir, "data");
+      await kvq("add", "real", "1", "--store", store);
+      const res = await kvq("counts", "nosuchqueue", "--store", store);
+      assert.equal(res.code, 1);
+      assert.match(res.err, /QueueNotFoundError: Queue "nosuchqueue" does not exist/);
+      assert.equal(res.out, "");
+    }));
+
+  test("read-only commands never create a store", () =>
+    withDir(async (dir) => {
+      const store = join(dir, "kvq-data");
+      for (const argv of [["queues"], ["counts", "q"], ["list", "q", "ready"], ["get", "01ABC"]]) {
+        const res = await kvq(...argv, "--store", store);
+        assert.equal(res.code, 1, argv.join(" "));
+        assert.match(res.err, /No kvq store at/);
+        assert.deepEqual(await readdir(dir), [], `${argv.join(" ")} created nothing`);
+      }
+      // A store file path that does not exist yet.
+      const res = await kvq("queues", "--store", join(dir, "sub", "jobs.db"));
+      assert.equal(res.code, 1);
+      assert.deepEqual(await readdir(dir), []);
+    }));
 });

@@ -27,7 +27,7 @@ export function client(app: Pick<KvqServer, "fetch">, defaultToken?: string) {
       headers["content-type"] = "application/json";
       payload = JSON.stringify(body);
     }
-    const res = await app.fetch(new Request(`http://kvq.test${path}`, { method, headers, body: payload }));
+    const res = await app.fetch(new Request(`http://localhost${path}`, { method, headers, body: payload }));
     const text = await res.text();
     let parsed: unknown = undefined;
     try {

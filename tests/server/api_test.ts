@@ -81,7 +81,9 @@ describe("server API", () => {
       let cursor: string | null = null;
       let pages = 0;
       do {
-        const qs: string = `state=ready&limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+        const qs: string = `state=ready&payloads=true&limit=2${
+          cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""
+        }`;
         const page = await s.call("GET", `/queues/q/jobs?${qs}`);
         assert.equal(page.status, 200);
         for (const j of page.body.jobs) seen.push(j.data);
@@ -103,7 +105,7 @@ describe("server API", () => {
       const seen: number[] = [];
       let cursor: string | null = null;
       do {
-        const qs: string = `state=completed&order=newest&limit=2${
+        const qs: string = `state=completed&order=newest&payloads=true&limit=2${
           cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""
         }`;
         const page = await s.call("GET", `/queues/q/jobs?${qs}`);
@@ -111,7 +113,7 @@ describe("server API", () => {
         cursor = page.body.cursor;
       } while (cursor);
       assert.deepEqual(seen, [3, 2, 1]);
-      const oldest = await s.call("GET", "/queues/q/jobs?state=completed");
+      const oldest = await s.call("GET", "/queues/q/jobs?state=completed&payloads=true");
       assert.deepEqual(oldest.body.jobs.map((j: { data: number }) => j.data), [1, 2, 3]);
       assert.equal((await s.call("GET", "/queues/q/jobs?state=completed&order=up")).status, 400);
     }));
@@ -232,6 +234,7 @@ describe("server errors", () => {
       });
       assert.equal(badJson.status, 400);
       assert.equal(badJson.body.error.name, "SyntaxError");
+      await s.call("POST", "/queues/q/jobs", { data: 0 }); // the queue exists: its reads are checked
       const badState = await s.call("GET", "/queues/q/jobs?state=sleeping");
       assert.equal(badState.status, 400);
       assert.match(badState.body.error.message, /unknown state "sleeping"/);
@@ -303,12 +306,19 @@ describe("server metrics and dashboard", () => {
       assert.ok(lines.includes('kvq_queue_paused{queue="mail"} 0'));
     }));
 
-  test("metrics escape quotes and backslashes in queue names", () =>
-    withServer({}, async (s) => {
-      await s.call("POST", `/queues/${encodeURIComponent('a"b\\c')}/jobs`, { data: 1 });
-      const res = await s.call("GET", "/metrics");
+  test("metrics escape quotes and backslashes in the names of queues served as instances", async () => {
+    const store = new MemoryKv();
+    const odd = new Queue(store, 'a"b\\c');
+    const app = createServer({ queues: [odd] });
+    try {
+      await odd.add(1);
+      const res = await client(app)("GET", "/metrics");
       assert.ok(res.text.includes('kvq_jobs{queue="a\\"b\\\\c",state="ready"} 1'), res.text);
-    }));
+    } finally {
+      await app.close();
+      await store.close();
+    }
+  });
 
   test("GET / serves the self-contained dashboard page", () =>
     withServer({ auth: "t" }, async (s) => {

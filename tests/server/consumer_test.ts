@@ -150,7 +150,7 @@ describe("server consumer API", () => {
     }));
 
   test("a lease without heartbeat expires: the healer counts the attempt and later reports are 409", () =>
-    withServer({ queueOptions: { backoff: 60_000 } }, async ({ call }) => {
+    withServer({ queueOptions: { backoff: 60_000 }, minLeaseMs: 100 }, async ({ call }) => {
       const job = (await call("POST", "/queues/q/jobs", { data: 1 })).body.job;
       const claim = await call("POST", "/queues/q/claim", { leaseMs: 100 });
       // The server runs the healer for queues it hands jobs out of: the job is claimable again.

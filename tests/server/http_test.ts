@@ -60,4 +60,49 @@ describe("serve()", () => {
     }
     await assert.rejects(serve(() => new Response(""), { port: 70000 }), RangeError);
   });
+
+  test("answers carry the standard reason phrase (node:http included)", async () => {
+    const store = new MemoryKv();
+    const app = createServer({ store, auth: "tok" });
+    const http = await serve(app, { port: 0 });
+    try {
+      const { get } = await import("node:http");
+      const status = (path: string) =>
+        new Promise<[number | undefined, string | undefined]>((resolve, reject) => {
+          get(`${http.url}${path}`, (res) => {
+            res.resume();
+            resolve([res.statusCode, res.statusMessage]);
+          }).on("error", reject);
+        });
+      assert.deepEqual(await status("/healthz"), [200, "OK"]);
+      assert.deepEqual(await status("/queues"), [401, "Unauthorized"]);
+    } finally {
+      await http.close();
+      await app.close();
+      await store.close();
+    }
+  });
+
+  test("without a token, a real port answers its loopback name and refuses a foreign Host with 421", async () => {
+    const store = new MemoryKv();
+    const app = createServer({ store });
+    const http = await serve(app, { port: 0 });
+    try {
+      const { request } = await import("node:http");
+      const status = (host: string) =>
+        new Promise<number | undefined>((resolve, reject) => {
+          request({ host: "127.0.0.1", port: http.port, path: "/queues", headers: { host } }, (res) => {
+            res.resume();
+            resolve(res.statusCode);
+          }).on("error", reject).end();
+        });
+      assert.equal(await status(`127.0.0.1:${http.port}`), 200);
+      assert.equal(await status(`localhost:${http.port}`), 200);
+      assert.equal(await status(`evil.example:${http.port}`), 421);
+    } finally {
+      await http.close();
+      await app.close();
+      await store.close();
+    }
+  });
 });
