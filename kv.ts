@@ -48,7 +48,33 @@
  * @module
  */
 
-export * from "./src/kv.ts";
+// Listed name by name (tests/packaging/surface_test.ts pins the list): a new export is a decision.
+export type {
+  AtomicBatch,
+  AtomicKv,
+  AtomicOp,
+  BatchCheck,
+  BatchMutation,
+  CheckedListOptions,
+  KvCommitResult,
+  KvEntry,
+  KvInfo,
+  KvKey,
+  KvKeyPart,
+  KvListOptions,
+  KvListSelector,
+  KvScope,
+} from "./src/kv.ts";
+export {
+  BufferedAtomicOp,
+  checkListOptions,
+  compareBytes,
+  compareKeys,
+  decodeKey,
+  encodeKey,
+  formatVersionstamp,
+  selectorRange,
+} from "./src/kv.ts";
 export {
   CorruptionError,
   KvqError,
@@ -59,4 +85,25 @@ export {
   StoreClosedError,
   StoreLockedError,
 } from "./src/errors.ts";
-export * from "./adapters/_kit/mod.ts";
+export {
+  afterBytes,
+  type AppliedMutation,
+  binaryToBytes,
+  bytesToBinary,
+  type EntryStore,
+  errorCode,
+  errorMessage,
+  KvState,
+  MemoryEntries,
+  plainBytes,
+  type Queued,
+  SortedMap,
+  startsWith,
+  StateKv,
+  storageError,
+  type StoredValue,
+  type WatchedPrefix,
+  type WatchHooks,
+  WatchHub,
+  WriteQueue,
+} from "./adapters/_kit/mod.ts";

@@ -2,10 +2,12 @@
  * kvq: a durable background-job queue for TypeScript on Deno, Bun and Node, over one atomic
  * key-value contract.
  *
- * This entry point holds the runtime-agnostic core: the job queue (`Queue`, `Worker`, the job
- * states and the pure `transition` function), the AtomicKv contract, the key codec and the typed
- * errors. Storage adapters are their own entry points (`@kvq/kvq/memory`, ...), and the adapter
- * conformance suite is `@kvq/kvq/testing`.
+ * This entry point holds the stable, runtime-agnostic API: the job queue (`Queue`, `Worker`, their
+ * options, jobs, states and events), the errors callers catch, the injectable clock and id
+ * factories, the backoff helpers, and the types of the AtomicKv contract a store implements.
+ * Storage adapters are their own entry points (`@kvq/kvq/memory`, ...); what a backend author
+ * needs beyond the contract's types (key codec, `BufferedAtomicOp`, adapter kit) is
+ * `@kvq/kvq/kv`, and the conformance and engine suites are `@kvq/kvq/testing`.
  *
  * @example Add a job, process it with a retry, shut down
  * ```ts
@@ -33,15 +35,75 @@
  * @module
  */
 
-export * from "./src/errors.ts";
-export * from "./src/kv.ts";
-export * from "./src/queue.ts";
-export * from "./src/worker.ts";
-export * from "./src/types.ts";
-export * from "./src/events.ts";
-export * from "./src/job.ts";
-export * from "./src/keys.ts";
-export * from "./src/clock.ts";
-export * from "./src/ids.ts";
-export * from "./src/backoff.ts";
-export type { Signer, SigningKey } from "./src/signing.ts";
+// The stable API, listed name by name: a new export is a decision (tests/packaging/surface_test.ts
+// pins the list). Engine internals (keyspace, committer, job records and `transition`) stay in
+// their src/ files; adapter-author tools live in kv.ts.
+
+export { Queue } from "./src/queue.ts";
+export { Worker } from "./src/worker.ts";
+export type {
+  AddedJob,
+  AddOptions,
+  ClaimedJob,
+  ClaimOptions,
+  FailOptions,
+  Handler,
+  HeartbeatOptions,
+  Job,
+  JobContext,
+  JobPage,
+  ListOptions,
+  Middleware,
+  QueueOptions,
+  RetentionOptions,
+  RetentionRule,
+  ScheduleInfo,
+  ScheduleOptions,
+  WorkerOptions,
+} from "./src/types.ts";
+export { isTerminal, JOB_STATES, TERMINAL_STATES } from "./src/job.ts";
+export type { AttemptOutcome, AttemptRecord, Counts, EndReason, ErrorInfo, JobState } from "./src/job.ts";
+export { QUEUE_EVENTS, QueueEvent, type QueueEventType } from "./src/events.ts";
+export {
+  CanceledError,
+  CorruptionError,
+  IntegrityError,
+  JobFailedError,
+  JobNotFoundError,
+  JobStateError,
+  KvqError,
+  type KvqErrorOptions,
+  LeaseLostError,
+  LimitError,
+  type LimitKind,
+  PermanentError,
+  QueueFullError,
+  ShutdownError,
+  StorageError,
+  StoreClosedError,
+  StoreLockedError,
+  TimeoutError,
+} from "./src/errors.ts";
+export { type Clock, FakeClock, type FakeClockOptions, systemClock, type TimerHandle } from "./src/clock.ts";
+export { type IdFactory, isUlid, monotonicUlid, seededRandom, ulidTime } from "./src/ids.ts";
+export {
+  type Backoff,
+  backoffDelay,
+  type BackoffFunction,
+  type BackoffOptions,
+  backoffSchedule,
+  DEFAULT_BACKOFF,
+} from "./src/backoff.ts";
+export type { SigningKey } from "./src/signing.ts";
+export type {
+  AtomicKv,
+  AtomicOp,
+  KvCommitResult,
+  KvEntry,
+  KvInfo,
+  KvKey,
+  KvKeyPart,
+  KvListOptions,
+  KvListSelector,
+  KvScope,
+} from "./src/kv.ts";

@@ -105,10 +105,13 @@ export interface ConformanceOptions {
  * import { conformanceCases } from "@kvq/kvq/testing";
  * import { MemoryKv } from "@kvq/kvq/memory";
  * const { info } = new MemoryKv();
+ * let passed = 0;
  * for (const c of conformanceCases({ name: "memory", open: () => new MemoryKv() })) {
  *   if (!c.requires.every((cap) => info[cap])) continue; // skip: the store lacks a capability
  *   await c.run(); // throws on a contract violation
+ *   passed++;
  * }
+ * console.log(passed > 0); // true
  * ```
  */
 export interface ConformanceCase {

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { type AtomicKv, DEFAULT_ROOT, type KvKey, Queue, type QueueOptions } from "../mod.ts";
+import { type AtomicKv, type KvKey, Queue, type QueueOptions } from "../mod.ts";
+import { DEFAULT_ROOT } from "../src/keys.ts";
 import { HttpError } from "./_errors.ts";
 
 /**

@@ -14,8 +14,11 @@ export type TimerHandle = unknown;
  * @example Schedule a callback
  * ```ts
  * import { systemClock } from "./clock.ts";
- * const handle = systemClock.setTimer(() => console.log("late"), 1000);
+ * let fired = false;
+ * const handle = systemClock.setTimer(() => (fired = true), 10);
  * systemClock.clearTimer(handle);
+ * await new Promise((resolve) => setTimeout(resolve, 20));
+ * console.log(fired, systemClock.now() > 0); // false true
  * ```
  */
 export interface Clock {
@@ -119,8 +122,10 @@ export interface FakeClockOptions {
  * const clock = new FakeClock(1_000);
  * let fired = 0;
  * clock.setTimer(() => fired++, 500);
- * await clock.advance(499); // fired === 0
- * await clock.advance(1); // fired === 1, clock.now() === 1_500
+ * await clock.advance(499);
+ * console.log(fired); // 0
+ * await clock.advance(1);
+ * console.log(fired, clock.now()); // 1 1500
  * ```
  */
 export class FakeClock implements Clock {
@@ -254,6 +259,7 @@ export class FakeClock implements Clock {
  * const done = sleep(clock, 1_000);
  * await clock.advance(1_000);
  * await done;
+ * console.log(clock.now()); // 1000
  * ```
  */
 export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<void> {

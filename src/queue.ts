@@ -103,9 +103,19 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```ts
    * import { MemoryKv } from "../adapters/memory/mod.ts";
    * import { Queue } from "./queue.ts";
-   * const queue = new Queue(new MemoryKv(), "q");
-   * const off = queue.on("dead", (e) => console.log(e.job?.id, e.job?.reason, e.error));
-   * off();
+   * const queue = new Queue(new MemoryKv(), "q", { maxAttempts: 1 });
+   * const dead = new Promise<string | undefined>((resolve) => {
+   *   const off = queue.on("dead", (e) => {
+   *     off();
+   *     resolve(e.job?.reason);
+   *   });
+   * });
+   * const worker = queue.process(() => {
+   *   throw new Error("no");
+   * });
+   * await queue.add("x");
+   * console.log(await dead); // "exhausted"
+   * await worker.close();
    * ```
    */
   on(type: QueueEventType, listener: (event: QueueEvent<T, R>) => void): () => void {
@@ -180,8 +190,10 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```ts
    * import { MemoryKv } from "../adapters/memory/mod.ts";
    * import { Queue } from "./queue.ts";
-   * const queue = new Queue<string>(new MemoryKv(), "echo");
+   * const queue = new Queue<string, string>(new MemoryKv(), "echo");
    * const worker = queue.process((job, ctx) => `${job.data} (attempt ${ctx.attempt})`, { concurrency: 8 });
+   * const job = await queue.add("hi");
+   * console.log(await queue.result(job.id)); // "hi (attempt 1)"
    * await worker.close();
    * ```
    */
@@ -205,9 +217,12 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    *   try {
    *     return await next();
    *   } finally {
-   *     console.log(job.id, Date.now() - started, "ms");
+   *     console.log(job.data, "took", Date.now() - started, "ms"); // "a took 0 ms" (or a few)
    *   }
    * });
+   * const worker = queue.process(() => "done");
+   * console.log(await queue.result((await queue.add("a")).id)); // "done"
+   * await worker.close();
    * ```
    */
   use(middleware: Middleware<T, R>): this {
@@ -265,12 +280,15 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * import { MemoryKv } from "../adapters/memory/mod.ts";
    * import { Queue } from "./queue.ts";
    * const queue = new Queue(new MemoryKv(), "q");
+   * await queue.addBulk([{ data: 1 }, { data: 2 }, { data: 3 }]);
    * let cursor: string | null = null;
+   * const seen: unknown[] = [];
    * do {
-   *   const page = await queue.list("dead", { limit: 50, cursor });
-   *   for (const job of page.jobs) console.log(job.id, job.error?.message);
+   *   const page = await queue.list("ready", { limit: 2, cursor });
+   *   for (const job of page.jobs) seen.push(job.data);
    *   cursor = page.cursor;
    * } while (cursor);
+   * console.log(seen); // [1, 2, 3], two pages
    * ```
    */
   list(state: JobState, options?: ListOptions): Promise<JobPage<T, R>> {
@@ -435,7 +453,9 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * import { MemoryKv } from "../adapters/memory/mod.ts";
    * import { Queue } from "./queue.ts";
    * const queue = new Queue(new MemoryKv(), "q");
+   * await queue.pause();
    * await queue.resume();
+   * console.log(await queue.isPaused()); // false
    * ```
    */
   resume(): Promise<void> {
@@ -490,8 +510,15 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```ts
    * import { MemoryKv } from "../adapters/memory/mod.ts";
    * import { Queue } from "./queue.ts";
-   * const queue = new Queue(new MemoryKv(), "q");
-   * for (const job of (await queue.list("dead")).jobs) await queue.redrive(job.id);
+   * const queue = new Queue(new MemoryKv(), "q", { maxAttempts: 1 });
+   * const worker = queue.process(() => {
+   *   throw new Error("down");
+   * });
+   * const job = await queue.add("x");
+   * await queue.result(job.id).catch(() => {}); // it ends dead
+   * await worker.close();
+   * for (const dead of (await queue.list("dead")).jobs) await queue.redrive(dead.id);
+   * console.log((await queue.getJob(job.id))?.state); // "ready"
    * ```
    */
   redrive(id: string): Promise<Job<T, R>> {
@@ -545,7 +572,11 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * ```ts
    * import { MemoryKv } from "../adapters/memory/mod.ts";
    * import { Queue } from "./queue.ts";
-   * await new Queue(new MemoryKv(), "q").clean("completed", { count: 1000 });
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const worker = queue.process(() => "ok");
+   * for (let i = 0; i < 3; i++) await queue.result((await queue.add(i)).id);
+   * await worker.close();
+   * console.log(await queue.clean("completed", { count: 1 })); // 2 (the newest one is kept)
    * ```
    */
   clean(state: "completed" | "dead" | "canceled", rule: RetentionRule): Promise<number> {
@@ -655,8 +686,9 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * import { MemoryKv } from "../adapters/memory/mod.ts";
    * import { Queue } from "./queue.ts";
    * const queue = new Queue(new MemoryKv(), "q");
-   * queue.process(() => {});
+   * const worker = queue.process(() => {});
    * await queue.close({ timeout: 1000 });
+   * console.log(worker.closing, worker.running); // true 0
    * ```
    */
   async close(options: { timeout?: number } = {}): Promise<void> {

@@ -38,7 +38,12 @@ export interface ScheduleRecord {
  * @example
  * ```ts
  * import { validateSchedule } from "./scheduler.ts";
- * validateSchedule("nightly", { cron: "0 2 * * *", timezone: "Europe/Berlin" });
+ * validateSchedule("nightly", { cron: "0 2 * * *", timezone: "Europe/Berlin" }); // a valid one: no error
+ * try {
+ *   validateSchedule("nightly", { cron: "61 * * * *" });
+ * } catch (e) {
+ *   console.log(e instanceof TypeError || e instanceof RangeError); // true
+ * }
  * ```
  */
 export function validateSchedule(name: string, options: ScheduleOptions): void {

@@ -18,7 +18,12 @@
  * @example
  * ```ts
  * import { checkNumber } from "./validate.ts";
- * checkNumber("limit", 10, 1, true);
+ * checkNumber("limit", 10, 1, true); // a valid one: no error
+ * try {
+ *   checkNumber("limit", 2.5, 1, true);
+ * } catch (e) {
+ *   console.log((e as TypeError).message); // "Invalid limit: expected a finite integer, got 2.5"
+ * }
  * ```
  */
 export function checkNumber(what: string, v: unknown, min: number, integer = false): void {

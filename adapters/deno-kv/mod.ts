@@ -322,6 +322,7 @@ export class DenoKv implements AtomicKv {
    * import { DenoKv } from "@kvq/kvq/deno-kv";
    * const handle = await Deno.openKv(":memory:");
    * const kv = DenoKv.fromHandle(handle, { scope: "process", durable: false, maxChecks: 100 });
+   * console.log(kv.info.scope, kv.info.maxChecks); // process 100
    * await kv.close();
    * handle.close();
    * ```

@@ -150,7 +150,7 @@ export async function writeFully(fs: FsLayer, fd: number, bytes: Uint8Array, at:
  * @example
  * ```ts
  * import { nodeFs, unlinkIfPresent } from "./fs.ts";
- * await unlinkIfPresent(nodeFs, "/tmp/kvq-surely-not-there"); // no error
+ * console.log(await unlinkIfPresent(nodeFs, "/tmp/kvq-surely-not-there")); // undefined: no error
  * ```
  */
 export async function unlinkIfPresent(fs: FsLayer, path: string): Promise<void> {

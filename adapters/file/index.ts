@@ -289,7 +289,7 @@ export class FileIndex implements EntryStore {
   #size = 0;
   readonly #fs: FsLayer;
   /** Descriptor of the log values are read from; -1 when closed. */
-  fd = -1;
+  fd: number = -1;
 
   /** An empty index reading values through `fs`. */
   constructor(fs: FsLayer) {

@@ -39,10 +39,11 @@ import { CommitPipeline } from "./pipeline.ts";
 import { DEFAULT_RESERVE_BYTES, type SpaceReserveState } from "./reserve.ts";
 import type { FileKvOptions, FileKvRecovery, FileKvStats, LogFile } from "./types.ts";
 
-export { crc32c } from "./crc32c.ts";
 export { type FsLayer, nodeFs, type OpenMode } from "./fs.ts";
 export type { SpaceReserveState } from "./reserve.ts";
 export type { FileKvOptions, FileKvRecovery, FileKvStats } from "./types.ts";
+// FileKv is a StateKv over this index; a type only, for its docs (the index is not for direct use).
+export type { FileIndex, IndexCursor } from "./index.ts";
 
 /**
  * A durable AtomicKv in one append-only log file. Open it with {@link FileKv.open}.

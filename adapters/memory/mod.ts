@@ -24,20 +24,6 @@ import {
 } from "../../src/kv.ts";
 import { KvState, StateKv } from "../_kit/mod.ts";
 
-// The in-memory state this adapter is built on lives in the adapter kit (kvq/kv); re-exported here
-// for code that imported it from kvq/memory.
-export {
-  type AppliedMutation,
-  binaryToBytes,
-  bytesToBinary,
-  type EntryStore,
-  KvState,
-  MemoryEntries,
-  SortedMap,
-  StateKv,
-  type StoredValue,
-} from "../_kit/mod.ts";
-
 /** Options of {@link MemoryKv}. */
 export interface MemoryKvOptions {
   /** Largest value in bytes. @default 65536 */

@@ -45,9 +45,10 @@ type Factory = (url: string, options?: PostgresClientOptions) => PostgresClient;
  * Rejects with `StorageError` when the package is not installed.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { createPostgresClient } from "./client.ts";
  * const sql = await createPostgresClient("postgres://postgres@127.0.0.1:5432/test");
+ * console.log(await sql.unsafe("SELECT 1 AS one")); // Result(1) [ { one: 1 } ]
  * await sql.end();
  * ```
  */

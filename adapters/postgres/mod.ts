@@ -43,11 +43,12 @@
  * it may or may not have applied.
  *
  * @example Open a store on a database
- * ```ts ignore
+ * ```ts
  * import { PostgresKv } from "@kvq/kvq/postgres";
  * const kv = await PostgresKv.open("postgres://postgres@127.0.0.1:5432/test", { table: "jobs" });
  * const res = await kv.atomic().check(["job", 1], null).set(["job", 1], new Uint8Array([1])).commit();
- * console.log(res.ok);
+ * console.log(res.ok); // true
+ * await kv.atomic().delete(["job", 1]).commit();
  * await kv.close();
  * ```
  *
@@ -85,13 +86,7 @@ import { afterBytes, startsWith } from "../_kit/bytes.ts";
 import { hex, notifyPayload, parseNotification, wakes } from "./notify.ts";
 import { checkName, type PostgresSql, postgresSql, SCHEMA_VERSION } from "./sql.ts";
 
-export {
-  isConnectionError,
-  type PostgresClient,
-  type PostgresClientOptions,
-  postgresError,
-  type PostgresQuery,
-} from "./client.ts";
+export type { PostgresClient, PostgresClientOptions, PostgresQuery } from "./client.ts";
 
 /** Options of {@link PostgresKv.open}. */
 export interface PostgresKvOptions {
@@ -252,7 +247,7 @@ function sleep(ms: number): Promise<void> {
  * An AtomicKv store in one PostgreSQL table, shared by every process that opens it.
  *
  * @example Two stores (two processes, in effect) never both create a key
- * ```ts ignore
+ * ```ts
  * import { PostgresKv } from "@kvq/kvq/postgres";
  * const url = "postgres://postgres@127.0.0.1:5432/test";
  * const [a, b] = await Promise.all([PostgresKv.open(url), PostgresKv.open(url)]);
@@ -261,6 +256,7 @@ function sleep(ms: number): Promise<void> {
  *   b.atomic().check(["lock"], null).set(["lock"], new Uint8Array([2])).commit(),
  * ]);
  * console.log(x.ok !== y.ok); // true
+ * await a.atomic().delete(["lock"]).commit();
  * await Promise.all([a.close(), b.close()]);
  * ```
  */
@@ -295,11 +291,12 @@ export class PostgresKv implements AtomicKv {
    * @param options Schema and table names, limits, wake-ups.
    *
    * @example
-   * ```ts ignore
+   * ```ts
    * import postgres from "postgres";
    * import { PostgresKv } from "@kvq/kvq/postgres";
-   * const sql = postgres("postgres://postgres@127.0.0.1:5432/test", { max: 8 });
+   * const sql = postgres("postgres://postgres@127.0.0.1:5432/test", { max: 8, onnotice: () => {} });
    * const kv = await PostgresKv.open(sql, { schema: "app", table: "jobs" });
+   * console.log(kv.info.name, kv.info.scope); // postgres cluster
    * await kv.close();
    * await sql.end();
    * ```
@@ -768,7 +765,7 @@ async function prepareSchema(
  * @param options Schema and table names, limits, wake-ups.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { openPostgresKv } from "@kvq/kvq/postgres";
  * const kv = await openPostgresKv("postgres://postgres@127.0.0.1:5432/test");
  * console.log(kv.info.scope); // "cluster"

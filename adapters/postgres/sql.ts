@@ -27,7 +27,7 @@ const NAME = /^[a-z_][a-z0-9_]{0,49}$/;
  * @example
  * ```ts
  * import { checkName } from "./sql.ts";
- * checkName("table", "jobs"); // ok
+ * console.log(checkName("table", "jobs")); // "jobs"
  * ```
  */
 export function checkName(what: "schema" | "table", name: unknown): string {

@@ -61,12 +61,9 @@ import {
 } from "./driver.ts";
 
 export {
-  classifySqliteError,
   defaultSqliteDriver,
-  openSqliteDatabase,
   type SqliteDatabase,
   type SqliteDriverName,
-  type SqliteErrorKind,
   type SqliteStatement,
   type SqlRow,
   type SqlValue,
@@ -215,6 +212,7 @@ export class SqliteKv implements AtomicKv {
    * import { SqliteKv } from "@kvq/kvq/sqlite";
    * const db = new DatabaseSync(":memory:");
    * const kv = SqliteKv.fromDatabase(db);
+   * console.log((await kv.atomic().set(["k"], new Uint8Array([1])).commit()).ok); // true
    * await kv.close();
    * db.close();
    * ```

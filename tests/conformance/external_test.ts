@@ -15,7 +15,7 @@ import { fileURLToPath } from "node:url";
 const repo = fileURLToPath(new URL("../../", import.meta.url));
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 
-// The user's store: everything it needs comes from the package's public entry point.
+// The user's store: everything it needs comes from the entry point for backend authors, kvq/kv.
 const MAP_KV = `import {
   type AtomicKv,
   type AtomicOp,
@@ -32,7 +32,7 @@ const MAP_KV = `import {
   type KvListSelector,
   selectorRange,
   StoreClosedError,
-} from "kvq";
+} from "kvq/kv";
 
 type Row = { bytes: Uint8Array; value: Uint8Array; seq: bigint };
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
@@ -152,10 +152,11 @@ describe("conformance suite from an external project", () => {
       JSON.stringify({
         name: "kvq",
         type: "module",
-        exports: { ".": "./mod.js", "./testing": "./testing.js" },
+        exports: { ".": "./mod.js", "./kv": "./kv.js", "./testing": "./testing.js" },
       }),
     );
     writeFileSync(join(dir, "node_modules", "kvq", "mod.js"), `export * from "${url("mod.ts")}";\n`);
+    writeFileSync(join(dir, "node_modules", "kvq", "kv.js"), `export * from "${url("kv.ts")}";\n`);
     writeFileSync(
       join(dir, "node_modules", "kvq", "testing.js"),
       `export * from "${url("conformance/mod.ts")}";\n`,
@@ -164,7 +165,11 @@ describe("conformance suite from an external project", () => {
     writeFileSync(
       join(dir, "deno.json"),
       JSON.stringify({
-        imports: { "kvq": url("mod.ts"), "kvq/testing": url("conformance/mod.ts") },
+        imports: {
+          "kvq": url("mod.ts"),
+          "kvq/kv": url("kv.ts"),
+          "kvq/testing": url("conformance/mod.ts"),
+        },
         nodeModulesDir: "manual", // kvq's own dependencies resolve from the checkout's node_modules
         lock: false,
       }),

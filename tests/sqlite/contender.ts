@@ -5,7 +5,8 @@
 // Each mode waits for the file <db>.go before starting, so that all children start together.
 import { existsSync } from "node:fs";
 import process from "node:process";
-import { openSqliteDatabase, SqliteKv } from "../../adapters/sqlite/mod.ts";
+import { SqliteKv } from "../../adapters/sqlite/mod.ts";
+import { openSqliteDatabase } from "../../adapters/sqlite/driver.ts";
 
 const [path, mode, arg1, arg2] = process.argv.slice(2);
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));

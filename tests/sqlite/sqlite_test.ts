@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CorruptionError, LimitError, StorageError, StoreClosedError } from "../../src/errors.ts";
 import { compareKeys, type KvKeyPart } from "../../src/kv.ts";
-import { defaultSqliteDriver, openSqliteDatabase, SqliteKv } from "../../adapters/sqlite/mod.ts";
+import { defaultSqliteDriver, SqliteKv } from "../../adapters/sqlite/mod.ts";
+import { openSqliteDatabase } from "../../adapters/sqlite/driver.ts";
 
 const isBun = typeof (globalThis as { Bun?: unknown }).Bun !== "undefined";
 const u8 = (...b: number[]) => Uint8Array.from(b);
