@@ -62,6 +62,7 @@ export type {
   WorkerOptions,
 } from "./src/types.ts";
 export { isTerminal, JOB_STATES, TERMINAL_STATES } from "./src/job.ts";
+export { DEFAULT_ROOT } from "./src/keys.ts";
 export type { AttemptOutcome, AttemptRecord, Counts, EndReason, ErrorInfo, JobState } from "./src/job.ts";
 export { QUEUE_EVENTS, QueueEvent, type QueueEventType } from "./src/events.ts";
 export {

@@ -5,8 +5,7 @@
  * @module
  */
 
-import { type AtomicKv, type KvKey, Queue, type QueueOptions } from "../mod.ts";
-import { DEFAULT_ROOT } from "../src/keys.ts";
+import { type AtomicKv, DEFAULT_ROOT, type KvKey, Queue, type QueueOptions } from "../mod.ts";
 import { HttpError } from "./_errors.ts";
 
 /**

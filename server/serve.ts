@@ -7,8 +7,12 @@
 
 import { isLoopback } from "./_guard.ts";
 
-/** Refused: a bind beyond loopback for a handler that takes no token, without `insecure`. */
+/**
+ * Refused: a bind beyond loopback for a handler that takes no token, without `insecure`. Give the
+ * server a token (`createServer({ token })`), bind loopback, or pass `insecure: true` knowingly.
+ */
 export class InsecureBindError extends Error {
+  /** Always `"InsecureBindError"`. */
   override name = "InsecureBindError";
 }
 

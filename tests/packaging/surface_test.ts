@@ -18,6 +18,7 @@ const SURFACE: Record<string, string[]> = {
     "CanceledError",
     "CorruptionError",
     "DEFAULT_BACKOFF",
+    "DEFAULT_ROOT",
     "FakeClock",
     "IntegrityError",
     "JOB_STATES",
@@ -110,6 +111,7 @@ const SURFACE: Record<string, string[]> = {
     "storePreference",
   ],
   "./server": [
+    "InsecureBindError",
     "createServer",
     "serve",
   ],
@@ -136,7 +138,6 @@ describe("public surface", () => {
     const internals = [
       "Keyspace",
       "STATE_INDEX",
-      "DEFAULT_ROOT",
       "transition",
       "createJob",
       "isPermanent",
