@@ -315,9 +315,11 @@ function headline(rows: Map<string, ResultLine>): string {
         " |",
     );
     out.push(`|${" --- |".repeat(5 + KVQ_STORES.length)}`);
+    const used: ResultLine[] = kvq.filter((r): r is ResultLine => !!r);
     for (const p of peers()) {
       const { best, dflt } = peerBest(rows, p.system, s);
       if (!best) continue;
+      used.push(best, ...(dflt ? [dflt] : []));
       const b = best.median[s.headline.metric];
       out.push(
         `| ${cell(p.system)} | \`${best.variant}\`: ${cell(best.config)}, c ${
@@ -332,7 +334,7 @@ function headline(rows: Map<string, ResultLine>): string {
           ) + " |",
       );
     }
-    out.push("");
+    out.push("", `Reproduce: ${used.length ? reproduceTable(used) : "(not measured yet)"}.`, "");
   }
   return out.join("\n");
 }
