@@ -1,6 +1,7 @@
 // One measured run: opens one system fresh, runs one scenario, prints one result line, exits.
 // Started by run.ts as a child process on the runtime the system needs:
 //   <runtime> bench/child.ts --variant <id> --scenario <id> --scale <x> --dir <path> --timeout <ms>
+//                            [--concurrency <n>]   (instead of the variant's best concurrency)
 // The line starting with "@@RESULT " is the result (JSON); everything else is the system's own output.
 import process from "node:process";
 import { exit, type Instance, runtimeVersion, type SystemModule } from "./lib.ts";
@@ -35,7 +36,8 @@ setTimeout(
 
 let inst: Instance | undefined;
 try {
-  const params = s.params(scale, v.best);
+  const concurrency = process.argv.includes("--concurrency") ? Number(arg("concurrency")) : v.best;
+  const params = s.params(scale, concurrency);
   if (s.id === "fsync") {
     const { measureFsync } = await import("./systems/fsync.ts");
     const values = await measureFsync(dir, params.n, params.budgetMs);

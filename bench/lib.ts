@@ -31,6 +31,11 @@ export interface Instance {
   pending?(): Promise<number>;
   /** Server-side memory in bytes (Redis `used_memory`), for the memory scenario. */
   serverBytes?(): Promise<number>;
+  /**
+   * Runs after a scenario's fill and before its measured drain (not timed): e.g. `ANALYZE` for a
+   * PostgreSQL peer, since the benchmark server runs with autovacuum off.
+   */
+  afterFill?(): Promise<void>;
   /** Closes everything and removes what the run stored (schemas, keys, files). */
   close(): Promise<void>;
 }

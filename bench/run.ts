@@ -1,14 +1,19 @@
 // The benchmark harness: runs every selected (system, scenario) pair `--runs` times, each in a fresh
 // child process on the runtime that system needs, records medians as JSON lines in bench/results/,
-// and regenerates docs/BENCHMARKS.md from them.
+// and regenerates docs/BENCHMARKS.md from them. Runs are interleaved: per scenario, round r runs every
+// system once (each round starting one system later), so the runs of different systems sit side by
+// side in time. Each run records the 1-minute load average before and after it; a busy scenario keeps
+// one core busy with a spinning process the harness starts before the child and stops after it.
 //
 //   node bench/run.ts [--scale 1] [--runs 3] [--systems default|all|peers|kvq|baseline|<id,...>]
 //                     [--scenarios all|<id or letter,...>] [--parallel 1] [--timeout <ms>]
-//                     [--ci] [--no-report] [--list] [--install]
+//                     [--concurrency <n>] [--ci] [--no-report] [--list] [--install]
 //
 // `--ci` = `--scale 0.005 --runs 1 --parallel 2 --no-report`, every available system; writes
 // results/ci-*.jsonl and never touches docs/. Systems whose service (Redis, PostgreSQL) is down or
-// whose runtime is missing are skipped with a message.
+// whose runtime is missing are skipped with a message. `--concurrency <n>` overrides every system's best
+// concurrency (to find it by measurement); such runs go to results/sweep-*.jsonl, which the report
+// does not show as rows.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
@@ -18,6 +23,7 @@ import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { median, type RuntimeName } from "./lib.ts";
+import { load1, loadFlags, type RunLoad } from "./load.ts";
 import { info, Redis, unlinkMatching } from "./resp.ts";
 import { type Scenario, scenarios, type Values } from "./scenarios.ts";
 import { type Service, type Variant, variants } from "./systems.ts";
@@ -41,6 +47,16 @@ interface Args {
   report: boolean;
   list: boolean;
   installOnly: boolean;
+  /** Overrides each system's best concurrency (a sweep to find it), when set. */
+  concurrency?: number;
+}
+
+function positiveInt(text: string | undefined, flag: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) {
+    throw new RangeError(`${flag} must be a positive integer, got ${text}`);
+  }
+  return n;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -56,10 +72,7 @@ function parseArgs(argv: string[]): Args {
       `--scale must be a positive number, got ${get("scale")}`,
     );
   }
-  const runs = Number(get("runs") ?? (ci ? 1 : 3));
-  if (!Number.isInteger(runs) || runs < 1) {
-    throw new RangeError(`--runs must be a positive integer`);
-  }
+  const runs = positiveInt(get("runs") ?? (ci ? "1" : "3"), "--runs");
   return {
     scale,
     runs,
@@ -75,6 +88,9 @@ function parseArgs(argv: string[]): Args {
     report: !has("no-report") && !ci,
     list: has("list"),
     installOnly: has("install"),
+    concurrency: get("concurrency") === undefined
+      ? undefined
+      : positiveInt(get("concurrency"), "--concurrency"),
   };
 }
 
@@ -247,11 +263,36 @@ interface ChildResult {
   };
   error?: string;
   ms?: number;
+  /** The machine's 1-minute load average around the run (set by the parent). */
+  load?: RunLoad;
 }
 
 const live = new Set<number>();
 
-function runChild(
+/**
+ * Starts a process that keeps one core busy (a spin loop) until stopped: the busy-machine scenario's
+ * fixed load. Returns the function that stops it and resolves once it is gone.
+ */
+function startSpinner(): () => Promise<void> {
+  const spinner = spawn(bin("node"), ["-e", "for (;;) {}"], {
+    stdio: "ignore",
+    detached: true,
+  });
+  const pid = spinner.pid;
+  if (pid) live.add(pid);
+  const gone = new Promise<void>((resolve) => spinner.once("exit", () => resolve()));
+  return async () => {
+    if (pid) {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch { /* already gone */ }
+      live.delete(pid);
+    }
+    await gone;
+  };
+}
+
+async function runChild(
   v: Variant,
   s: Scenario,
   args: Args,
@@ -271,9 +312,12 @@ function runChild(
     dir,
     "--timeout",
     String(args.timeoutMs),
+    ...(args.concurrency ? ["--concurrency", String(args.concurrency)] : []),
   ];
   const [cmd, cmdArgs] = runtimeCommand(v.runtime, childArgs);
-  return new Promise((resolve) => {
+  const before = load1();
+  const stopSpinner = s.busy ? startSpinner() : null;
+  const result = await new Promise<ChildResult>((resolve) => {
     const child = spawn(cmd, cmdArgs, {
       cwd: root,
       stdio: ["ignore", "pipe", "pipe"],
@@ -316,6 +360,9 @@ function runChild(
       });
     });
   });
+  const after = load1();
+  await stopSpinner?.();
+  return { ...result, load: { before, after } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -330,6 +377,8 @@ export interface ResultLine {
   variant: string;
   system: string;
   group: Variant["group"];
+  /** "default" or "best" (the peer's documented fast settings; kvq's rows are tuned). */
+  tuning?: Variant["tuning"];
   config: string;
   runtime: string;
   version: string;
@@ -340,6 +389,12 @@ export interface ResultLine {
   params: Record<string, number>;
   runs: Values[];
   median: Values;
+  /** The machine's 1-minute load average before and after each run in `runs`, in the same order. */
+  loads?: RunLoad[];
+  /** Per run in `runs`: its load differs by more than 1 from the run beside it (just before or after). */
+  loadFlags?: boolean[];
+  /** The machine's 1-minute load average around each run that failed, in order (beside `errors`). */
+  errorLoads?: RunLoad[];
   errors: string[];
   command: string;
 }
@@ -355,6 +410,10 @@ export interface RunLine {
   host: { cpus: number; model: string; memGiB: number; kernel: string };
   /** The kvq commit measured (`git describe --always --dirty`), when bench/ is in a git checkout. */
   commit?: string;
+  /** The command that reproduces the whole run. */
+  command?: string;
+  /** Runs were interleaved (round r runs every system once); older files ran each system's runs in a row. */
+  interleaved?: boolean;
 }
 
 function gitCommit(): string | undefined {
@@ -382,7 +441,8 @@ function fmt(x: number | undefined): string {
 
 function reproduce(v: Variant, s: Scenario, args: Args): string {
   const scale = args.scale === 1 ? "" : ` --scale ${args.scale}`;
-  return `npm run bench -- --systems ${v.id} --scenarios ${s.id} --runs ${args.runs}${scale}`;
+  const c = args.concurrency ? ` --concurrency ${args.concurrency}` : "";
+  return `npm run bench -- --systems ${v.id} --scenarios ${s.id} --runs ${args.runs}${scale}${c}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -479,7 +539,8 @@ async function main(): Promise<number> {
 
   const runId = new Date().toISOString().replace(/[:.]/g, "-");
   mkdirSync(resultsDir, { recursive: true });
-  const file = join(resultsDir, `${args.ci ? "ci-" : ""}${runId}.jsonl`);
+  const prefix = args.ci ? "ci-" : args.concurrency ? "sweep-" : "";
+  const file = join(resultsDir, `${prefix}${runId}.jsonl`);
   const header: RunLine = {
     kind: "run",
     runId,
@@ -494,6 +555,11 @@ async function main(): Promise<number> {
       kernel: release(),
     },
     commit: gitCommit(),
+    command: [
+      "npm run bench",
+      ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : []),
+    ].join(" "),
+    interleaved: true,
   };
   writeFileSync(file, JSON.stringify(header) + "\n");
   console.log(
@@ -502,93 +568,125 @@ async function main(): Promise<number> {
 
   await cleanupLeftovers(selected, up);
 
-  // Work units: one per variant (its scenarios and runs in order). Variants that change Redis
-  // settings, or use Redis while another changes them, never overlap.
-  const units = selected.map((v) => ({
-    v,
-    pairs: chosen.filter((s) =>
+  // Per scenario, `runs` rounds; each round runs every system once, starting one system later than the
+  // round before (so no system always runs first or after the same neighbour). With --parallel, two
+  // users of one service never overlap: one variant changes Redis settings, and a graphile-worker
+  // migrating a fresh schema NOTIFYs every other graphile-worker on the server, which then shuts down.
+  const scenariosOf = (v: Variant) =>
+    chosen.filter((s) =>
       (v.scenarios ?? scenarios.map((x) => x.id).filter((x) => x !== "fsync"))
         .includes(s.id)
-    ),
-  })).filter((u) => u.pairs.length > 0);
-  let failures = 0;
-  let redisBusy: Promise<void> = Promise.resolve();
-
-  const runUnit = async (u: { v: Variant; pairs: Scenario[] }) => {
-    const { v } = u;
-    for (const s of u.pairs) {
-      const results: ChildResult[] = [];
-      for (let run = 1; run <= args.runs; run++) {
-        const r = await runChild(v, s, args, run);
-        results.push(r);
-        const head = s.headline.metric;
-        const shown = r.error
-          ? `ERROR ${r.error.split("\n")[0]}`
-          : `${fmt(r.values?.[head])} ${s.headline.unit}` +
-            (r.values?.p99Ms !== undefined && s.id === "e-latency" ? `, p99 ${fmt(r.values.p99Ms)} ms` : "");
-        console.log(
-          `  ${v.id.padEnd(18)} ${s.id.padEnd(13)} run ${run}/${args.runs}: ${shown}`,
-        );
-        if (r.error && r.error.includes("\n")) {
-          console.log(
-            r.error.split("\n").slice(1).map((l) => "    " + l).join("\n"),
-          );
-        }
-      }
-      const ok = results.filter((r) => !r.error && r.values);
-      const errors = results.filter((r) => r.error).map((r) => r.error!);
-      if (errors.length) failures++;
-      const last = ok.at(-1);
-      const line: ResultLine = {
-        kind: "result",
-        runId,
-        date: new Date().toISOString(),
-        scale: args.scale,
-        variant: v.id,
-        system: v.system,
-        group: v.group,
-        config: v.config,
-        runtime: last?.runtime ?? results[0]?.runtime ?? v.runtime,
-        version: last?.info?.version ?? "?",
-        backend: last?.info?.backend ?? "?",
-        durability: last?.info?.durability ?? "?",
-        notes: last?.info?.notes,
-        scenario: s.id,
-        params: last?.params ?? {},
-        runs: ok.map((r) => r.values!),
-        median: medians(ok.map((r) => r.values!)),
-        errors,
-        command: reproduce(v, s, args),
-      };
-      await appendFile(file, JSON.stringify(line) + "\n");
-    }
-  };
-
-  const queue = [...units];
-  const worker = async () => {
-    for (let u = queue.shift(); u; u = queue.shift()) {
-      if (u.v.needs.includes("redis")) {
-        // Serialize every Redis user, and wrap the one that changes settings in apply/restore.
-        const unit = u;
-        const mine = redisBusy.then(async () => {
-          try {
-            if (unit.v.redisConfig) await applyRedisConfig(unit.v.redisConfig);
-            await runUnit(unit);
-          } finally {
-            if (restoreRedis) await restoreRedis();
-          }
-        });
-        redisBusy = mine.catch(() => {});
-        await mine;
-      } else {
-        await runUnit(u);
-      }
-    }
-  };
-  try {
-    await Promise.all(
-      Array.from({ length: Math.min(args.parallel, units.length) }, worker),
     );
+  let failures = 0;
+  const serviceBusy = new Map<Service, Promise<void>>();
+  /** Runs `fn` once no other run using one of `needs` is running. */
+  const exclusive = <T>(
+    needs: readonly Service[],
+    fn: () => Promise<T>,
+  ): Promise<T> => {
+    if (needs.length === 0) return fn();
+    const mine = Promise.all(needs.map((n) => serviceBusy.get(n))).then(fn);
+    const settled = mine.then(() => {}, () => {});
+    for (const n of needs) serviceBusy.set(n, settled);
+    return mine;
+  };
+  /** Every run's load in the order the runs started: the flags compare each with its neighbours. */
+  const sequence: RunLoad[] = [];
+
+  const runOne = async (
+    v: Variant,
+    s: Scenario,
+    run: number,
+  ): Promise<ChildResult & { seq: number }> => {
+    const go = async () => {
+      const r = await runChild(v, s, args, run);
+      const seq = sequence.push(r.load!) - 1;
+      const head = s.headline.metric;
+      const shown = r.error
+        ? `ERROR ${r.error.split("\n")[0]}`
+        : `${fmt(r.values?.[head])} ${s.headline.unit}` +
+          (r.values?.p99Ms !== undefined && s.id === "e-latency" ? `, p99 ${fmt(r.values.p99Ms)} ms` : "");
+      console.log(
+        `  ${v.id.padEnd(20)} ${s.id.padEnd(13)} run ${run}/${args.runs}: ${shown}  ` +
+          `(load ${r.load!.before.toFixed(2)} -> ${r.load!.after.toFixed(2)})`,
+      );
+      if (r.error && r.error.includes("\n")) {
+        console.log(
+          r.error.split("\n").slice(1).map((l) => "    " + l).join("\n"),
+        );
+      }
+      return { ...r, seq };
+    };
+    // The variant that changes Redis settings is wrapped in apply/restore.
+    return await exclusive(v.needs, async () => {
+      try {
+        if (v.redisConfig) await applyRedisConfig(v.redisConfig);
+        return await go();
+      } finally {
+        if (restoreRedis) await restoreRedis();
+      }
+    });
+  };
+
+  const record = async (
+    v: Variant,
+    s: Scenario,
+    results: (ChildResult & { seq: number })[],
+  ) => {
+    const flags = loadFlags(sequence);
+    const ok = results.filter((r) => !r.error && r.values);
+    const failed = results.filter((r) => r.error);
+    if (failed.length) failures++;
+    const last = ok.at(-1);
+    const line: ResultLine = {
+      kind: "result",
+      runId,
+      date: new Date().toISOString(),
+      scale: args.scale,
+      variant: v.id,
+      system: v.system,
+      group: v.group,
+      tuning: v.tuning,
+      config: v.config,
+      runtime: last?.runtime ?? results[0]?.runtime ?? v.runtime,
+      version: last?.info?.version ?? "?",
+      backend: last?.info?.backend ?? "?",
+      durability: last?.info?.durability ?? "?",
+      notes: last?.info?.notes,
+      scenario: s.id,
+      params: last?.params ?? {},
+      runs: ok.map((r) => r.values!),
+      median: medians(ok.map((r) => r.values!)),
+      loads: ok.map((r) => r.load!),
+      loadFlags: ok.map((r) => flags[r.seq]),
+      errorLoads: failed.map((r) => r.load!),
+      errors: failed.map((r) => r.error!),
+      command: reproduce(v, s, args),
+    };
+    await appendFile(file, JSON.stringify(line) + "\n");
+  };
+
+  try {
+    for (const s of chosen) {
+      const vs = selected.filter((v) => scenariosOf(v).includes(s));
+      if (vs.length === 0) continue;
+      const results = new Map<Variant, (ChildResult & { seq: number })[]>(
+        vs.map((v) => [v, []]),
+      );
+      for (let run = 1; run <= args.runs; run++) {
+        const shift = (run - 1) % vs.length;
+        const round = [...vs.slice(shift), ...vs.slice(0, shift)];
+        const worker = async () => {
+          for (let v = round.shift(); v; v = round.shift()) {
+            results.get(v)!.push(await runOne(v, s, run));
+          }
+        };
+        await Promise.all(
+          Array.from({ length: Math.min(args.parallel, round.length) }, worker),
+        );
+      }
+      for (const v of vs) await record(v, s, results.get(v)!);
+    }
   } finally {
     if (restoreRedis) await restoreRedis();
     await cleanupLeftovers(selected, up);

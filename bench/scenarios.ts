@@ -33,6 +33,11 @@ export interface Scenario {
     unit: string;
     better: "higher" | "lower";
   };
+  /**
+   * True when the harness keeps one core busy (a spinning process it starts before the child and
+   * stops after it) while this scenario runs: the busy-machine scenario.
+   */
+  readonly busy?: boolean;
   /** Sizes at a scale, for a system whose best concurrency is `best`. */
   params(scale: number, best: number): Omit<ScenarioParams, "bulkChunk">;
   /** Runs the measured part on a freshly opened instance. */
@@ -126,6 +131,40 @@ async function drain(
   return { jobsPerSec: (drained / ms) * 1000, ms, drained, complete };
 }
 
+/** Scenario (b): 10,000 awaited single adds from `k` concurrent producers (10,240 for 64). */
+function producers(k: number): Scenario {
+  return {
+    id: k === 8 ? "b-add8" : `b-add${k}`,
+    letter: "b",
+    title: `single add(), awaited, ${k} concurrent producers`,
+    headline: { metric: "opsPerSec", unit: "jobs/s", better: "higher" },
+    params: (s) => ({
+      n: Math.ceil(scaled(10_000, s, 2 * k) / k) * k,
+      backlog: 0,
+      concurrency: 0,
+      budgetMs: 0,
+    }),
+    async run(inst, p) {
+      const per = p.n / k;
+      const t0 = now();
+      await Promise.all(
+        Array.from({ length: k }, async (_, w) => {
+          for (let i = 0; i < per; i++) await inst.add({ i: w * per + i });
+        }),
+      );
+      const ms = now() - t0;
+      return { opsPerSec: (p.n / ms) * 1000, ms };
+    },
+  };
+}
+
+/** Fills `p.n` jobs, lets the system prepare (not timed), then drains them all (the drain scenarios). */
+async function drainQueued(inst: Instance, p: ScenarioParams): Promise<Values> {
+  await fill(inst, p.n, p.bulkChunk);
+  await inst.afterFill?.();
+  return await drain(inst, p.n, p.concurrency, true, p.budgetMs);
+}
+
 /** All scenarios, in the issue's order; `fsync` is the machine baseline. */
 export const scenarios: readonly Scenario[] = [
   {
@@ -159,29 +198,8 @@ export const scenarios: readonly Scenario[] = [
       return { opsPerSec: (p.n / ms) * 1000, ms };
     },
   },
-  {
-    id: "b-add8",
-    letter: "b",
-    title: "single add(), awaited, 8 concurrent producers",
-    headline: { metric: "opsPerSec", unit: "jobs/s", better: "higher" },
-    params: (s) => ({
-      n: Math.ceil(scaled(10_000, s, 16) / 8) * 8,
-      backlog: 0,
-      concurrency: 0,
-      budgetMs: 0,
-    }),
-    async run(inst, p) {
-      const per = p.n / 8;
-      const t0 = now();
-      await Promise.all(
-        Array.from({ length: 8 }, async (_, w) => {
-          for (let i = 0; i < per; i++) await inst.add({ i: w * per + i });
-        }),
-      );
-      const ms = now() - t0;
-      return { opsPerSec: (p.n / ms) * 1000, ms };
-    },
-  },
+  producers(8),
+  producers(64),
   {
     id: "c-bulk",
     letter: "c",
@@ -211,10 +229,7 @@ export const scenarios: readonly Scenario[] = [
       concurrency: 1,
       budgetMs: drainBudget(s),
     }),
-    async run(inst, p) {
-      await fill(inst, p.n, p.bulkChunk);
-      return await drain(inst, p.n, p.concurrency, true, p.budgetMs);
-    },
+    run: drainQueued,
   },
   {
     id: "d-drain-best",
@@ -227,10 +242,21 @@ export const scenarios: readonly Scenario[] = [
       concurrency: best,
       budgetMs: drainBudget(s),
     }),
-    async run(inst, p) {
-      await fill(inst, p.n, p.bulkChunk);
-      return await drain(inst, p.n, p.concurrency, true, p.budgetMs);
-    },
+    run: drainQueued,
+  },
+  {
+    id: "d-drain-busy",
+    letter: "d",
+    title: "drain queued jobs, best concurrency, one core kept busy by another process",
+    headline: { metric: "jobsPerSec", unit: "jobs/s", better: "higher" },
+    busy: true,
+    params: (s, best) => ({
+      n: scaled(100_000, s, 100),
+      backlog: 0,
+      concurrency: best,
+      budgetMs: drainBudget(s),
+    }),
+    run: drainQueued,
   },
   {
     id: "e-latency",
@@ -291,6 +317,7 @@ export const scenarios: readonly Scenario[] = [
     }),
     async run(inst, p) {
       await fill(inst, p.backlog + p.n, p.bulkChunk);
+      await inst.afterFill?.();
       return await drain(inst, p.n, p.concurrency, false, p.budgetMs);
     },
   },
@@ -307,6 +334,7 @@ export const scenarios: readonly Scenario[] = [
     }),
     async run(inst, p) {
       await fill(inst, p.backlog + p.n, p.bulkChunk);
+      await inst.afterFill?.();
       return await drain(inst, p.n, p.concurrency, false, p.budgetMs);
     },
   },

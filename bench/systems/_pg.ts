@@ -74,6 +74,24 @@ export function dropBenchSchemas(): Promise<number> {
   });
 }
 
+/**
+ * Runs ANALYZE on every table of a schema, so the planner has row counts after a fill (the benchmark
+ * server runs with autovacuum off, which would otherwise gather them).
+ */
+export function analyzeSchema(schema: string): Promise<void> {
+  if (!/^kvqbench_[a-z0-9_]+$/.test(schema)) {
+    throw new RangeError(`refusing to analyze schema ${schema}`);
+  }
+  return withPg(async (c) => {
+    const rows = (await c.query("SELECT tablename FROM pg_tables WHERE schemaname = $1", [
+      schema,
+    ])).rows;
+    for (const r of rows) {
+      await c.query(`ANALYZE "${schema}"."${String(r.tablename)}"`);
+    }
+  });
+}
+
 /** Bytes PostgreSQL stores for a schema's tables and indexes (on disk, not memory). */
 export function schemaBytes(schema: string): Promise<number> {
   return withPg(async (c) => {

@@ -37,12 +37,16 @@ interface Bunqueue {
   shutdownManager(): void;
 }
 
-/** Opens an embedded bunqueue on a fresh SQLite file. Options: `durable` (add jobs with durable: true). */
+/**
+ * Opens an embedded bunqueue on a fresh SQLite file. Options: `durable` (add jobs with durable: true),
+ * `batchSize` (the worker's batch pull, default 10 in bunqueue; its docs' concurrency guide).
+ */
 export async function open(ctx: OpenContext): Promise<Opened> {
   const bq = await importPeer<Bunqueue>("bunqueue/client");
   const dataPath = join(ctx.dir, "bunqueue.db");
   const durable = ctx.options.durable === true;
   const opts = durable ? { durable: true } : undefined;
+  const batchSize = ctx.options.batchSize as number | undefined;
   const queue = new bq.Queue(ctx.name, { embedded: true, dataPath });
   let worker: BqWorker | null = null;
   const stopWork = async () => {
@@ -56,7 +60,11 @@ export async function open(ctx: OpenContext): Promise<Opened> {
       durability: durable
         ? "none on power loss (written at add, WAL synchronous=NORMAL)"
         : "none (adds buffered in memory up to 10 ms, then WAL synchronous=NORMAL)",
-      notes: durable ? "jobs added with { durable: true } (skips the write buffer)" : undefined,
+      notes: durable
+        ? "jobs added with { durable: true } (skips the write buffer)"
+        : batchSize
+        ? `worker batchSize ${batchSize} (default 10)`
+        : undefined,
     },
     instance: {
       add: (data: Payload) => queue.add("bench", data, opts),
@@ -64,7 +72,12 @@ export async function open(ctx: OpenContext): Promise<Opened> {
       work(handler: JobHandler, concurrency: number) {
         worker = new bq.Worker(ctx.name, async (job) => {
           await handler(job.data);
-        }, { embedded: true, dataPath, concurrency });
+        }, {
+          embedded: true,
+          dataPath,
+          concurrency,
+          ...(batchSize ? { batchSize } : {}),
+        });
         worker.on("error", (e) => console.error("bunqueue worker error:", e));
         return Promise.resolve();
       },
