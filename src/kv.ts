@@ -286,6 +286,18 @@ class ByteWriter {
 }
 
 const f64 = new DataView(new ArrayBuffer(8));
+/** The 8 order-preserving bytes of the last number {@link doubleBytes} encoded. */
+const dbl = new Uint8Array(8);
+
+/** Encodes `n` into {@link dbl}: IEEE 754 big-endian, sign bit flipped (all bits when negative). */
+function doubleBytes(n: number): void {
+  f64.setFloat64(0, Number.isNaN(n) ? NaN : n);
+  const negative = (f64.getUint8(0) & 0x80) !== 0;
+  for (let i = 0; i < 8; i++) {
+    const b = f64.getUint8(i);
+    dbl[i] = negative ? 0xff - b : i === 0 ? b ^ 0x80 : b;
+  }
+}
 
 function magnitudeBytes(n: bigint): Uint8Array {
   let hex = n.toString(16);
@@ -343,14 +355,11 @@ function writePart(w: ByteWriter, part: KvKeyPart): void {
   } else if (typeof part === "bigint") {
     writeBigInt(w, part);
   } else if (typeof part === "number") {
-    f64.setFloat64(0, Number.isNaN(part) ? NaN : part);
+    doubleBytes(part);
     w.ensure(9);
     w.buf[w.len++] = DOUBLE;
-    const negative = (f64.getUint8(0) & 0x80) !== 0;
-    for (let i = 0; i < 8; i++) {
-      const b = f64.getUint8(i);
-      w.buf[w.len++] = negative ? 0xff - b : i === 0 ? b ^ 0x80 : b;
-    }
+    w.buf.set(dbl, w.len);
+    w.len += 8;
   } else if (typeof part === "boolean") {
     w.push(part ? TRUE : FALSE);
   } else {
@@ -383,6 +392,78 @@ export function encodeKey(key: KvKey): Uint8Array {
 }
 
 const scratch = new ByteWriter();
+
+/** True when `s` is ASCII without NUL: its encoding is then the tag, `s` itself and the terminator. */
+function plainAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0 || c > 0x7f) return false;
+  }
+  return true;
+}
+
+/** `bytes[0, len)` as a binary string (one char per byte), for the short runs of the codec. */
+function binaryRun(bytes: Uint8Array, len: number): string {
+  let s = "";
+  for (let i = 0; i < len; i += 1024) {
+    s += String.fromCharCode.apply(null, bytes.subarray(i, Math.min(len, i + 1024)) as unknown as number[]);
+  }
+  return s;
+}
+
+/**
+ * Encodes a key as a binary string (one char per byte of {@link encodeKey}'s encoding, so `<` on
+ * the strings is the key order and `length` is the encoded size), without building the bytes:
+ * ASCII string parts are copied as they are and numbers take one string of 9 chars, the common
+ * parts of a queue's keys. Throws exactly what {@link encodeKey} throws. In-memory stores key
+ * their maps with it.
+ *
+ * @example
+ * ```ts
+ * import { encodeKey, encodeKeyBinary } from "./kv.ts";
+ * const s = encodeKeyBinary(["job", 7]);
+ * console.log(s.length === encodeKey(["job", 7]).length, s.charCodeAt(0)); // true 2
+ * ```
+ */
+export function encodeKeyBinary(key: KvKey): string {
+  if (!Array.isArray(key)) throw new TypeError("Invalid key: expected an array of key parts");
+  let s = "";
+  for (let i = 0; i < key.length; i++) {
+    const part: KvKeyPart = key[i];
+    if (typeof part === "string" && plainAscii(part)) {
+      s += "\x02" + part + "\0";
+    } else if (typeof part === "number") {
+      doubleBytes(part);
+      s += String.fromCharCode(DOUBLE, dbl[0], dbl[1], dbl[2], dbl[3], dbl[4], dbl[5], dbl[6], dbl[7]);
+    } else {
+      const w = scratch;
+      w.len = 0;
+      try {
+        writePart(w, part);
+        s += binaryRun(w.buf, w.len);
+      } finally {
+        if (w.buf.length > 4096) w.buf = new Uint8Array(256);
+      }
+    }
+  }
+  return s;
+}
+
+/**
+ * The bytes of a binary string from {@link encodeKeyBinary} (one byte per char): its
+ * {@link encodeKey} encoding.
+ *
+ * @example
+ * ```ts
+ * import { binaryKeyBytes, encodeKey, encodeKeyBinary } from "./kv.ts";
+ * console.log(binaryKeyBytes(encodeKeyBinary(["a"])).join() === encodeKey(["a"]).join()); // true
+ * ```
+ */
+export function binaryKeyBytes(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
 
 function readEscaped(bytes: Uint8Array, pos: number): [Uint8Array, number] {
   const out: number[] = [];
@@ -424,43 +505,84 @@ function readMagnitude(bytes: Uint8Array, pos: number, len: number, neg: boolean
 export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
   const key: KvKeyPart[] = [];
   let pos = 0;
-  while (pos < bytes.length) {
-    const tag = bytes[pos++];
-    if (tag === BYTES || tag === STRING) {
-      const [raw, next] = readEscaped(bytes, pos);
-      pos = next;
-      key.push(tag === BYTES ? raw : utf8Decoder.decode(raw));
-    } else if (tag > NEG_INT_BIG && tag < POS_INT_BIG) {
-      const neg = tag < INT_ZERO;
-      const len = neg ? INT_ZERO - tag : tag - INT_ZERO;
-      const mag = readMagnitude(bytes, pos, len, neg);
-      pos += len;
-      key.push(neg ? -mag : mag);
-    } else if (tag === NEG_INT_BIG || tag === POS_INT_BIG) {
-      const neg = tag === NEG_INT_BIG;
-      if (pos >= bytes.length) throw new TypeError("Invalid encoded key: truncated integer");
-      const lenLen = neg ? 0xff - bytes[pos] : bytes[pos];
-      const len = Number(readMagnitude(bytes, pos + 1, lenLen, neg));
-      pos += 1 + lenLen;
-      const mag = readMagnitude(bytes, pos, len, neg);
-      pos += len;
-      key.push(neg ? -mag : mag);
-    } else if (tag === DOUBLE) {
-      if (pos + 8 > bytes.length) throw new TypeError("Invalid encoded key: truncated number");
-      const negative = (bytes[pos] & 0x80) === 0;
-      for (let i = 0; i < 8; i++) {
-        const b = bytes[pos + i];
-        f64.setUint8(i, negative ? 0xff - b : i === 0 ? b ^ 0x80 : b);
+  while (pos < bytes.length) pos = readPart(bytes, pos, key);
+  return key;
+}
+
+/**
+ * Decodes a binary string from {@link encodeKeyBinary} (or any binary string of an encoded key):
+ * the same parts as {@link decodeKey} of its bytes, and the same `TypeError` on malformed input.
+ * ASCII string parts come out as substrings, without decoding bytes.
+ *
+ * @example
+ * ```ts
+ * import { decodeKeyBinary, encodeKeyBinary } from "./kv.ts";
+ * console.log(decodeKeyBinary(encodeKeyBinary(["job", 42n, true]))); // ["job", 42n, true]
+ * ```
+ */
+export function decodeKeyBinary(s: string): KvKeyPart[] {
+  const key: KvKeyPart[] = [];
+  let bytes: Uint8Array | undefined;
+  let pos = 0;
+  while (pos < s.length) {
+    if (s.charCodeAt(pos) === STRING) {
+      const end = s.indexOf("\0", pos + 1);
+      if (end >= 0 && s.charCodeAt(end + 1) !== 0xff) {
+        const part = s.slice(pos + 1, end);
+        if (ascii(part)) {
+          key.push(part);
+          pos = end + 1;
+          continue;
+        }
       }
-      pos += 8;
-      key.push(f64.getFloat64(0));
-    } else if (tag === FALSE || tag === TRUE) {
-      key.push(tag === TRUE);
-    } else {
-      throw new TypeError(`Invalid encoded key: unknown type tag 0x${tag.toString(16)} at byte ${pos - 1}`);
     }
+    bytes ??= binaryKeyBytes(s);
+    pos = readPart(bytes, pos, key);
   }
   return key;
+}
+
+function ascii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** Decodes the part at `pos` of an encoded key onto `key`; returns the position after it. */
+function readPart(bytes: Uint8Array, pos: number, key: KvKeyPart[]): number {
+  const tag = bytes[pos++];
+  if (tag === BYTES || tag === STRING) {
+    const [raw, next] = readEscaped(bytes, pos);
+    key.push(tag === BYTES ? raw : utf8Decoder.decode(raw));
+    return next;
+  } else if (tag > NEG_INT_BIG && tag < POS_INT_BIG) {
+    const neg = tag < INT_ZERO;
+    const len = neg ? INT_ZERO - tag : tag - INT_ZERO;
+    const mag = readMagnitude(bytes, pos, len, neg);
+    key.push(neg ? -mag : mag);
+    return pos + len;
+  } else if (tag === NEG_INT_BIG || tag === POS_INT_BIG) {
+    const neg = tag === NEG_INT_BIG;
+    if (pos >= bytes.length) throw new TypeError("Invalid encoded key: truncated integer");
+    const lenLen = neg ? 0xff - bytes[pos] : bytes[pos];
+    const len = Number(readMagnitude(bytes, pos + 1, lenLen, neg));
+    pos += 1 + lenLen;
+    const mag = readMagnitude(bytes, pos, len, neg);
+    key.push(neg ? -mag : mag);
+    return pos + len;
+  } else if (tag === DOUBLE) {
+    if (pos + 8 > bytes.length) throw new TypeError("Invalid encoded key: truncated number");
+    const negative = (bytes[pos] & 0x80) === 0;
+    for (let i = 0; i < 8; i++) {
+      const b = bytes[pos + i];
+      f64.setUint8(i, negative ? 0xff - b : i === 0 ? b ^ 0x80 : b);
+    }
+    key.push(f64.getFloat64(0));
+    return pos + 8;
+  } else if (tag === FALSE || tag === TRUE) {
+    key.push(tag === TRUE);
+    return pos;
+  }
+  throw new TypeError(`Invalid encoded key: unknown type tag 0x${tag.toString(16)} at byte ${pos - 1}`);
 }
 
 /**
@@ -628,14 +750,61 @@ export interface BatchCheck {
   readonly key: KvKey;
   /** Its encoded bytes. */
   readonly keyBytes: Uint8Array;
+  /**
+   * Its encoded bytes as a binary string ({@link encodeKeyBinary}), when the batch carries it
+   * ({@link BufferedAtomicOp} always does; it then builds `keyBytes` only when an adapter reads it).
+   */
+  readonly keyBinary?: string;
   /** Required versionstamp, `null` for "must not exist". */
   readonly versionstamp: string | null;
 }
 
 /** A mutation in an {@link AtomicBatch}. */
 export type BatchMutation =
-  | { readonly type: "set"; readonly key: KvKey; readonly keyBytes: Uint8Array; readonly value: Uint8Array }
-  | { readonly type: "delete"; readonly key: KvKey; readonly keyBytes: Uint8Array };
+  | {
+    readonly type: "set";
+    readonly key: KvKey;
+    readonly keyBytes: Uint8Array;
+    /** As in {@link BatchCheck.keyBinary}. */
+    readonly keyBinary?: string;
+    readonly value: Uint8Array;
+  }
+  | {
+    readonly type: "delete";
+    readonly key: KvKey;
+    readonly keyBytes: Uint8Array;
+    /** As in {@link BatchCheck.keyBinary}. */
+    readonly keyBinary?: string;
+  };
+
+/**
+ * A buffered check or mutation: the key encoded once, as a binary string; the bytes are built on
+ * first read (byte-storing adapters read them, in-memory ones never do).
+ */
+class BufferedEntry {
+  readonly type: "set" | "delete" | "check";
+  readonly key: KvKey;
+  readonly keyBinary: string;
+  readonly value: Uint8Array | undefined;
+  readonly versionstamp: string | null;
+  #bytes: Uint8Array | undefined = undefined;
+  constructor(
+    type: "set" | "delete" | "check",
+    key: KvKey,
+    keyBinary: string,
+    value: Uint8Array | undefined,
+    versionstamp: string | null,
+  ) {
+    this.type = type;
+    this.key = key;
+    this.keyBinary = keyBinary;
+    this.value = value;
+    this.versionstamp = versionstamp;
+  }
+  get keyBytes(): Uint8Array {
+    return this.#bytes ??= binaryKeyBytes(this.keyBinary);
+  }
+}
 
 /** A validated atomic operation, handed to an adapter's commit function. */
 export interface AtomicBatch {
@@ -679,12 +848,12 @@ export class BufferedAtomicOp implements AtomicOp {
     this.#apply = apply;
   }
 
-  #key(key: KvKey): Uint8Array {
-    const bytes = encodeKey(key);
-    if (bytes.length > this.#info.maxKeyBytes) {
-      this.#error ??= new LimitError(this.#info.name, "keyBytes", bytes.length, this.#info.maxKeyBytes);
+  #key(key: KvKey): string {
+    const s = encodeKeyBinary(key);
+    if (s.length > this.#info.maxKeyBytes) {
+      this.#error ??= new LimitError(this.#info.name, "keyBytes", s.length, this.#info.maxKeyBytes);
     }
-    return bytes;
+    return s;
   }
 
   /** {@inheritDoc AtomicOp.check} */
@@ -692,7 +861,7 @@ export class BufferedAtomicOp implements AtomicOp {
     if (versionstamp !== null && typeof versionstamp !== "string") {
       throw new TypeError("Invalid check: versionstamp must be a string or null");
     }
-    this.#checks.push({ key, keyBytes: this.#key(key), versionstamp });
+    this.#checks.push(new BufferedEntry("check", key, this.#key(key), undefined, versionstamp));
     return this;
   }
 
@@ -702,13 +871,14 @@ export class BufferedAtomicOp implements AtomicOp {
     if (value.length > this.#info.maxValueBytes) {
       this.#error ??= new LimitError(this.#info.name, "valueBytes", value.length, this.#info.maxValueBytes);
     }
-    this.#mutations.push({ type: "set", key, keyBytes: this.#key(key), value: value.slice() });
+    const entry = new BufferedEntry("set", key, this.#key(key), value.slice(), null);
+    this.#mutations.push(entry as BatchMutation);
     return this;
   }
 
   /** {@inheritDoc AtomicOp.delete} */
   delete(key: KvKey): this {
-    this.#mutations.push({ type: "delete", key, keyBytes: this.#key(key) });
+    this.#mutations.push(new BufferedEntry("delete", key, this.#key(key), undefined, null) as BatchMutation);
     return this;
   }
 

@@ -11,8 +11,9 @@
 import {
   type AtomicBatch,
   checkListOptions,
-  decodeKey,
+  decodeKeyBinary,
   encodeKey,
+  encodeKeyBinary,
   formatVersionstamp,
   type KvEntry,
   type KvKey,
@@ -20,7 +21,7 @@ import {
   type KvListSelector,
   selectorRange,
 } from "../../src/kv.ts";
-import { binaryToBytes, bytesToBinary } from "./bytes.ts";
+import { bytesToBinary } from "./bytes.ts";
 import { SortedMap } from "./sorted_map.ts";
 import { WatchHub } from "./watch_hub.ts";
 
@@ -101,14 +102,14 @@ export class KvState<S extends EntryStore = MemoryEntries> {
 
   /** Reads one key. */
   get(key: KvKey): KvEntry | null {
-    return this.#entry(bytesToBinary(encodeKey(key)), key);
+    return this.#entry(encodeKeyBinary(key), key);
   }
 
   #entry(k: string, key?: KvKey): KvEntry | null {
     const v = this.map.get(k);
     if (!v) return null;
     return {
-      key: key ? [...key] : decodeKey(binaryToBytes(k)),
+      key: key ? [...key] : decodeKeyBinary(k),
       value: v.value.slice(),
       versionstamp: formatVersionstamp(v.seq),
     };
@@ -117,7 +118,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
   /** True when every check of the batch holds. */
   checksHold(batch: AtomicBatch): boolean {
     for (const c of batch.checks) {
-      const seq = this.map.seqOf(bytesToBinary(c.keyBytes));
+      const seq = this.map.seqOf(c.keyBinary ?? bytesToBinary(c.keyBytes));
       const current = seq === undefined ? null : formatVersionstamp(seq);
       if (current !== c.versionstamp) return false;
     }
@@ -127,7 +128,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
   /** Resolves a batch's mutations to binary-string keys (later writes to one key win). */
   resolve(batch: AtomicBatch): AppliedMutation[] {
     return batch.mutations.map((m) => ({
-      key: bytesToBinary(m.keyBytes),
+      key: m.keyBinary ?? bytesToBinary(m.keyBytes),
       value: m.type === "set" ? m.value : null,
     }));
   }
@@ -164,7 +165,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
       if (batch.length === 0) return;
       for (const [k, v] of batch) {
         yield {
-          key: decodeKey(binaryToBytes(k)),
+          key: decodeKeyBinary(k),
           value: v.value.slice(),
           versionstamp: formatVersionstamp(v.seq),
         };
