@@ -2,7 +2,8 @@
 // Fill N jobs (record + ready key, 250 a commit), then in rounds of B jobs: list the ready prefix
 // (limit B), getMany their records, one claim commit (per job: check record, delete ready, set lease,
 // set record) and one complete commit (per job: delete lease, set done, set record), plus the counts
-// key once per commit. Prints jobs/s and KV ops/s (checks + mutations + keys read + entries listed).
+// key once per commit. Prints jobs/s, KV ops/s (checks + mutations + keys read + entries listed) and
+// the process CPU time per job of the drain (steadier than wall time on a shared machine).
 // Not a test:
 //   node bench/store_probe.ts [N] [B]        bun bench/store_probe.ts        deno run -A bench/store_probe.ts
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/store_probe.ts
@@ -38,6 +39,8 @@ for (let i = 0; i < N; i += 250) {
   await op.commit();
 }
 const t1 = performance.now();
+const cpu = (globalThis as { process?: { cpuUsage(): { user: number; system: number } } }).process?.cpuUsage;
+const c1 = cpu?.();
 let ops = 0;
 let done = 0;
 let now = 1_700_000_000_000;
@@ -70,10 +73,12 @@ for (;;) {
   now++;
 }
 const t2 = performance.now();
+const c2 = cpu?.();
 if (done !== N) throw new Error(`drained ${done} of ${N}`);
 await kv.close();
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 console.log(
   `${runtime} store: fill ${N} in ${(t1 - t0).toFixed(0)} ms, drain in ${(t2 - t1).toFixed(0)} ms: ` +
-    `${(N / (t2 - t1) * 1000).toFixed(0)} jobs/s, ${(ops / (t2 - t1) * 1000).toFixed(0)} ops/s`,
+    `${(N / (t2 - t1) * 1000).toFixed(0)} jobs/s, ${(ops / (t2 - t1) * 1000).toFixed(0)} ops/s` +
+    (c1 && c2 ? `, CPU ${((c2.user + c2.system - c1.user - c1.system) / N).toFixed(2)} us/job` : ""),
 );

@@ -738,8 +738,20 @@ function startsWith(bytes: Uint8Array, prefix: Uint8Array): boolean {
  * ```
  */
 export function formatVersionstamp(seq: bigint | number): string {
-  return BigInt(seq).toString(16).padStart(20, "0");
+  // Stores format the same few recent seqs over and over (a check and a read of each key a
+  // commit wrote): the last two are kept.
+  if (seq === lastSeq[0]) return lastStamp[0];
+  if (seq === lastSeq[1]) return lastStamp[1];
+  const stamp = BigInt(seq).toString(16).padStart(20, "0");
+  lastSeq[1] = lastSeq[0];
+  lastStamp[1] = lastStamp[0];
+  lastSeq[0] = seq;
+  lastStamp[0] = stamp;
+  return stamp;
 }
+
+const lastSeq: (bigint | number | undefined)[] = [undefined, undefined];
+const lastStamp: string[] = ["", ""];
 
 // ---------------------------------------------------------------------------------------------
 // The shared atomic-operation buffer.
@@ -776,6 +788,9 @@ export type BatchMutation =
     /** As in {@link BatchCheck.keyBinary}. */
     readonly keyBinary?: string;
   };
+
+/** The copy of every empty value: nothing in it can change, so one serves all. */
+const EMPTY: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
 
 /**
  * A buffered check or mutation: the key encoded once, as a binary string; the bytes are built on
@@ -871,7 +886,8 @@ export class BufferedAtomicOp implements AtomicOp {
     if (value.length > this.#info.maxValueBytes) {
       this.#error ??= new LimitError(this.#info.name, "valueBytes", value.length, this.#info.maxValueBytes);
     }
-    const entry = new BufferedEntry("set", key, this.#key(key), value.slice(), null);
+    const copy = value.length === 0 ? EMPTY : value.slice();
+    const entry = new BufferedEntry("set", key, this.#key(key), copy, null);
     this.#mutations.push(entry as BatchMutation);
     return this;
   }

@@ -143,10 +143,33 @@ export class KvState<S extends EntryStore = MemoryEntries> {
     this.notify(mutations);
   }
 
+  /**
+   * Applies a batch's mutations as commit `seq` and wakes watchers (memory entries only): what
+   * `apply(resolve(batch), seq)` does, without building the resolved list.
+   */
+  applyBatch(this: KvState<MemoryEntries>, batch: AtomicBatch, seq: bigint): void {
+    this.seq = seq;
+    const map = this.map;
+    const muts = batch.mutations;
+    const watched = this.#hub.size > 0;
+    const keys: string[] = [];
+    for (let i = 0; i < muts.length; i++) {
+      const m = muts[i];
+      const key = m.keyBinary ?? bytesToBinary(m.keyBytes);
+      if (m.type === "set") map.set(key, { value: m.value, seq });
+      else map.delete(key);
+      if (watched) keys.push(key);
+    }
+    if (watched) this.#wake(keys);
+  }
+
   /** Wakes the watchers of prefixes these mutations touch (after the store applied them). */
   notify(mutations: readonly { key: string }[]): void {
-    if (this.#hub.size === 0) return;
-    this.#hub.wake((w) => mutations.some((m) => m.key.startsWith(w.binary)));
+    if (this.#hub.size > 0) this.#wake(mutations.map((m) => m.key));
+  }
+
+  #wake(keys: readonly string[]): void {
+    this.#hub.wake((w) => keys.some((k) => k.startsWith(w.binary)));
   }
 
   /** Lists entries in batches, so concurrent commits never invalidate the iteration. */
