@@ -789,6 +789,9 @@ export type BatchMutation =
     readonly keyBinary?: string;
   };
 
+/** Values up to this size share slabs ({@link BufferedAtomicOp}); larger ones get their own buffer. */
+const SLAB_MAX = 16384;
+
 /** The copy of every empty value: nothing in it can change, so one serves all. */
 const EMPTY: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
 
@@ -856,6 +859,8 @@ export class BufferedAtomicOp implements AtomicOp {
   #committed = false;
   #growth = false;
   #relaxed = false;
+  #slab: Uint8Array | undefined = undefined;
+  #slabUsed = 0;
 
   /** Creates the buffer; `apply` runs the validated batch. */
   constructor(info: KvInfo, apply: (batch: AtomicBatch) => Promise<KvCommitResult>) {
@@ -880,13 +885,37 @@ export class BufferedAtomicOp implements AtomicOp {
     return this;
   }
 
+  /**
+   * A copy of `value` carved from this operation's slab: one ArrayBuffer serves many small values
+   * (a new ArrayBuffer per value is what makes copies slow on Node). Slabs grow geometrically from
+   * 512 bytes, so a store that keeps a value keeps at most about twice the operation's bytes.
+   */
+  #copy(value: Uint8Array): Uint8Array {
+    const n = value.length;
+    if (n === 0) return EMPTY;
+    if (n > SLAB_MAX) {
+      const own = new Uint8Array(n);
+      own.set(value);
+      return own;
+    }
+    let slab = this.#slab;
+    if (slab === undefined || this.#slabUsed + n > slab.length) {
+      slab = this.#slab = new Uint8Array(Math.min(SLAB_MAX, Math.max(n, 2 * (slab?.length ?? 256))));
+      this.#slabUsed = 0;
+    }
+    const copy = slab.subarray(this.#slabUsed, this.#slabUsed + n);
+    copy.set(value);
+    this.#slabUsed += n;
+    return copy;
+  }
+
   /** {@inheritDoc AtomicOp.set} */
   set(key: KvKey, value: Uint8Array): this {
     if (!(value instanceof Uint8Array)) throw new TypeError("Invalid value: expected a Uint8Array");
     if (value.length > this.#info.maxValueBytes) {
       this.#error ??= new LimitError(this.#info.name, "valueBytes", value.length, this.#info.maxValueBytes);
     }
-    const copy = value.length === 0 ? EMPTY : value.slice();
+    const copy = this.#copy(value);
     const entry = new BufferedEntry("set", key, this.#key(key), copy, null);
     this.#mutations.push(entry as BatchMutation);
     return this;

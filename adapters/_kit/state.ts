@@ -21,7 +21,7 @@ import {
   type KvListSelector,
   selectorRange,
 } from "../../src/kv.ts";
-import { bytesToBinary } from "./bytes.ts";
+import { bytesToBinary, copyBytes } from "./bytes.ts";
 import { SortedMap } from "./sorted_map.ts";
 import { WatchHub } from "./watch_hub.ts";
 
@@ -110,7 +110,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
     if (!v) return null;
     return {
       key: key ? [...key] : decodeKeyBinary(k),
-      value: v.value.slice(),
+      value: copyBytes(v.value),
       versionstamp: formatVersionstamp(v.seq),
     };
   }
@@ -189,7 +189,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
       for (const [k, v] of batch) {
         yield {
           key: decodeKeyBinary(k),
-          value: v.value.slice(),
+          value: copyBytes(v.value),
           versionstamp: formatVersionstamp(v.seq),
         };
       }
