@@ -90,6 +90,7 @@ export {
   type AppliedMutation,
   binaryToBytes,
   bytesToBinary,
+  copyBytes,
   type EntryStore,
   errorCode,
   errorMessage,

@@ -40,6 +40,25 @@ export function binaryToBytes(s: string): Uint8Array {
 }
 
 /**
+ * A copy of `bytes` in a new plain `Uint8Array` of its own: what a store hands out on a read. Faster
+ * than `slice()` on Node and Bun (no species lookup).
+ *
+ * @example
+ * ```ts
+ * import { copyBytes } from "@kvq/kvq/kv";
+ * const stored = new Uint8Array([1, 2]);
+ * const out = copyBytes(stored);
+ * out[0] = 9;
+ * console.log(stored[0]); // 1
+ * ```
+ */
+export function copyBytes(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length);
+  if (bytes.length > 0) out.set(bytes);
+  return out;
+}
+
+/**
  * True when `bytes` begins with `prefix` (an encoded key under an encoded prefix).
  *
  * @example

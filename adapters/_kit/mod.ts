@@ -8,12 +8,12 @@
  * - {@link WatchHub}: watchers by key prefix, woken after the commits that touch them.
  * - {@link WriteQueue}: commits waiting to be written, taken in groups (group commit).
  * - {@link storageError}, {@link errorCode}, {@link errorMessage}: driver errors as `StorageError`.
- * - {@link startsWith}, {@link plainBytes}, {@link bytesToBinary}, {@link binaryToBytes}: bytes.
+ * - {@link startsWith}, {@link plainBytes}, {@link copyBytes}, {@link bytesToBinary}, {@link binaryToBytes}: bytes.
  *
  * @module
  */
 
-export { afterBytes, binaryToBytes, bytesToBinary, plainBytes, startsWith } from "./bytes.ts";
+export { afterBytes, binaryToBytes, bytesToBinary, copyBytes, plainBytes, startsWith } from "./bytes.ts";
 export { errorCode, errorMessage, storageError } from "./errors.ts";
 export { SortedMap } from "./sorted_map.ts";
 export { type AppliedMutation, type EntryStore, KvState, MemoryEntries, type StoredValue } from "./state.ts";

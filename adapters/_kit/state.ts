@@ -11,8 +11,9 @@
 import {
   type AtomicBatch,
   checkListOptions,
-  decodeKey,
+  decodeKeyBinary,
   encodeKey,
+  encodeKeyBinary,
   formatVersionstamp,
   type KvEntry,
   type KvKey,
@@ -20,7 +21,7 @@ import {
   type KvListSelector,
   selectorRange,
 } from "../../src/kv.ts";
-import { binaryToBytes, bytesToBinary } from "./bytes.ts";
+import { bytesToBinary, copyBytes } from "./bytes.ts";
 import { SortedMap } from "./sorted_map.ts";
 import { WatchHub } from "./watch_hub.ts";
 
@@ -101,15 +102,15 @@ export class KvState<S extends EntryStore = MemoryEntries> {
 
   /** Reads one key. */
   get(key: KvKey): KvEntry | null {
-    return this.#entry(bytesToBinary(encodeKey(key)), key);
+    return this.#entry(encodeKeyBinary(key), key);
   }
 
   #entry(k: string, key?: KvKey): KvEntry | null {
     const v = this.map.get(k);
     if (!v) return null;
     return {
-      key: key ? [...key] : decodeKey(binaryToBytes(k)),
-      value: v.value.slice(),
+      key: key ? [...key] : decodeKeyBinary(k),
+      value: copyBytes(v.value),
       versionstamp: formatVersionstamp(v.seq),
     };
   }
@@ -117,7 +118,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
   /** True when every check of the batch holds. */
   checksHold(batch: AtomicBatch): boolean {
     for (const c of batch.checks) {
-      const seq = this.map.seqOf(bytesToBinary(c.keyBytes));
+      const seq = this.map.seqOf(c.keyBinary ?? bytesToBinary(c.keyBytes));
       const current = seq === undefined ? null : formatVersionstamp(seq);
       if (current !== c.versionstamp) return false;
     }
@@ -127,7 +128,7 @@ export class KvState<S extends EntryStore = MemoryEntries> {
   /** Resolves a batch's mutations to binary-string keys (later writes to one key win). */
   resolve(batch: AtomicBatch): AppliedMutation[] {
     return batch.mutations.map((m) => ({
-      key: bytesToBinary(m.keyBytes),
+      key: m.keyBinary ?? bytesToBinary(m.keyBytes),
       value: m.type === "set" ? m.value : null,
     }));
   }
@@ -142,10 +143,33 @@ export class KvState<S extends EntryStore = MemoryEntries> {
     this.notify(mutations);
   }
 
+  /**
+   * Applies a batch's mutations as commit `seq` and wakes watchers (memory entries only): what
+   * `apply(resolve(batch), seq)` does, without building the resolved list.
+   */
+  applyBatch(this: KvState<MemoryEntries>, batch: AtomicBatch, seq: bigint): void {
+    this.seq = seq;
+    const map = this.map;
+    const muts = batch.mutations;
+    const watched = this.#hub.size > 0;
+    const keys: string[] = [];
+    for (let i = 0; i < muts.length; i++) {
+      const m = muts[i];
+      const key = m.keyBinary ?? bytesToBinary(m.keyBytes);
+      if (m.type === "set") map.set(key, { value: m.value, seq });
+      else map.delete(key);
+      if (watched) keys.push(key);
+    }
+    if (watched) this.#wake(keys);
+  }
+
   /** Wakes the watchers of prefixes these mutations touch (after the store applied them). */
   notify(mutations: readonly { key: string }[]): void {
-    if (this.#hub.size === 0) return;
-    this.#hub.wake((w) => mutations.some((m) => m.key.startsWith(w.binary)));
+    if (this.#hub.size > 0) this.#wake(mutations.map((m) => m.key));
+  }
+
+  #wake(keys: readonly string[]): void {
+    this.#hub.wake((w) => keys.some((k) => k.startsWith(w.binary)));
   }
 
   /** Lists entries in batches, so concurrent commits never invalidate the iteration. */
@@ -164,8 +188,8 @@ export class KvState<S extends EntryStore = MemoryEntries> {
       if (batch.length === 0) return;
       for (const [k, v] of batch) {
         yield {
-          key: decodeKey(binaryToBytes(k)),
-          value: v.value.slice(),
+          key: decodeKeyBinary(k),
+          value: copyBytes(v.value),
           versionstamp: formatVersionstamp(v.seq),
         };
       }

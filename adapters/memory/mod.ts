@@ -69,7 +69,7 @@ export class MemoryKv extends StateKv {
       this.assertOpen("commit");
       if (!this.state.checksHold(batch)) return Promise.resolve({ ok: false });
       const seq = this.state.seq + 1n;
-      this.state.apply(this.state.resolve(batch), seq);
+      this.state.applyBatch(batch, seq);
       return Promise.resolve({ ok: true, versionstamp: formatVersionstamp(seq) });
     });
   }

@@ -5,10 +5,13 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  binaryKeyBytes,
   compareBytes,
   compareKeys,
   decodeKey,
+  decodeKeyBinary,
   encodeKey,
+  encodeKeyBinary,
   formatVersionstamp,
   type KvKey,
   type KvKeyPart,
@@ -273,6 +276,50 @@ describe("key codec", () => {
       [0x02, 0xff, 0x00], // invalid UTF-8
     ];
     for (const b of bad) assert.throws(() => decodeKey(Uint8Array.from(b)), TypeError, `[${b.join(", ")}]`);
+  });
+
+  // Keys shaped like a queue's (ASCII names, ids, numbers), where encodeKeyBinary takes its fast paths.
+  const queueKeyArb: fc.Arbitrary<KvKeyPart[]> = fc.array(
+    fc.oneof(
+      fc.string({ unit: fc.constantFrom("a", "0", "\0", "\x7f", "\x80", "\xff", "é") }),
+      numberArb,
+      partArb,
+    ),
+    { maxLength: 6 },
+  );
+  const binaryOf = (bytes: Uint8Array) => Array.from(bytes, (b) => String.fromCharCode(b)).join("");
+
+  test("encodeKeyBinary() is encodeKey()'s bytes one char per byte, and binaryKeyBytes() inverts it", () => {
+    fc.assert(
+      fc.property(fc.oneof(keyArb, queueKeyArb), (key) => {
+        const bytes = encodeKey(key);
+        const s = encodeKeyBinary(key);
+        assert.equal(s, binaryOf(bytes));
+        assert.deepStrictEqual(binaryKeyBytes(s), bytes);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test("decodeKeyBinary(encodeKeyBinary(k)) returns k for every key part type", () => {
+    fc.assert(
+      fc.property(fc.oneof(keyArb, queueKeyArb), (key) => {
+        assert.deepStrictEqual(decodeKeyBinary(encodeKeyBinary(key)), key);
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
+  test("encodeKeyBinary() rejects what encodeKey() rejects with TypeError", () => {
+    for (const bad of [{}, null, undefined, Symbol("s"), [1], () => 1, "\ud800", "a\udc00"]) {
+      assert.throws(() => encodeKeyBinary(["ok", bad as unknown as KvKeyPart]), TypeError);
+    }
+    assert.throws(() => encodeKeyBinary("abc" as unknown as KvKey), TypeError);
+  });
+
+  test("decodeKeyBinary() rejects malformed input with TypeError", () => {
+    const bad = ["\x02a", "\x02a\0\x02b", "\x01\0\xff", "\x21\x80\0", "\x16\x01", "\x1d", "\0", "\x02\xff\0"];
+    for (const s of bad) assert.throws(() => decodeKeyBinary(s), TypeError, JSON.stringify(s));
   });
 
   test("selectorRange() covers keys strictly under the prefix", () => {

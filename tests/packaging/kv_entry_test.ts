@@ -30,8 +30,20 @@ function closure(entry: string): { files: string[]; bare: string[] } {
 test("kvq/kv loads from src/ only the contract and the errors, and no engine, cron library or runtime module", () => {
   const { files, bare } = closure("kv.ts");
   assert.ok(files.includes("adapters/_kit/mod.ts"), files.join("\n"));
-  assert.deepEqual(files.filter((f) => f.startsWith("src/")), ["src/errors.ts", "src/kv.ts"]);
-  for (const f of files) assert.match(f, /^(kv\.ts|src\/(kv|errors)\.ts|adapters\/_kit\/[a-z_]+\.ts)$/, f);
+  assert.deepEqual(files.filter((f) => f.startsWith("src/")), [
+    "src/atomic_op.ts",
+    "src/errors.ts",
+    "src/key_codec.ts",
+    "src/kv.ts",
+    "src/list_range.ts",
+  ]);
+  for (const f of files) {
+    assert.match(
+      f,
+      /^(kv\.ts|src\/(kv|errors|key_codec|list_range|atomic_op)\.ts|adapters\/_kit\/[a-z_]+\.ts)$/,
+      f,
+    );
+  }
   assert.deepEqual(bare, []); // in particular no "croner"
 });
 

@@ -69,6 +69,7 @@ const SURFACE: Record<string, string[]> = {
     "checkListOptions",
     "compareBytes",
     "compareKeys",
+    "copyBytes",
     "decodeKey",
     "encodeKey",
     "errorCode",
