@@ -82,13 +82,17 @@ export async function claim<T, R>(
   const got = await getMany(ctx.kv, [ctx.ks.paused, ...ids.map((id) => ctx.ks.job(id))]);
   if (got[0]) return { held: [], paused: true, contended: false };
   const now = ctx.clock.now();
+  // One fresh id per claim batch, and the job's place in the batch after it: every lease token is
+  // still unique (ids never repeat), without drawing a random id per job.
+  const batchId = ctx.ids(now);
   const pending: { entry: Entry; next: JobRecord }[] = [];
   for (let i = 1; i < got.length; i++) {
     const e = got[i];
     if (!e) continue;
     const record = decodeRecord(e.value);
     if (record.state !== "ready") continue;
-    const next = transition(record, { type: "claim", token: ctx.ids(now), owner, leaseMs, external }, now);
+    const token = batchId + "." + i.toString(36);
+    const next = transition(record, { type: "claim", token, owner, leaseMs, external }, now);
     pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
   }
   const paused = [[ctx.ks.paused, null] as const];
