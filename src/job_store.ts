@@ -142,11 +142,11 @@ export function moveUnit<T, R>(
   }
   const jobKey = ctx.ks.job(next.id);
   const checks: (readonly [KvKey, string | null])[] = [[jobKey, from.versionstamp]];
-  if (extra.checks) for (const c of extra.checks) checks.push(c);
+  if (extra.checks) { for (const c of extra.checks) checks.push(c); }
   const sets: (readonly [KvKey, Uint8Array])[] = [[newIndex, indexValue(next)], [jobKey, encode(ctx, next)]];
-  if (extra.sets) for (const x of extra.sets) sets.push(x);
+  if (extra.sets) { for (const x of extra.sets) sets.push(x); }
   const deletes: KvKey[] = sameKey(oldIndex, newIndex) ? [] : [oldIndex];
-  if (extra.deletes) for (const d of extra.deletes) deletes.push(d);
+  if (extra.deletes) { for (const d of extra.deletes) deletes.push(d); }
   // Every key this unit writes is the job's own (record, index, chunks): the job key stands for
   // them, with whatever else `extra` says it touches.
   const conflicts = extra.conflicts?.length ? [jobKey, ...extra.conflicts] : [jobKey];
