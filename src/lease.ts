@@ -85,7 +85,8 @@ export async function claim<T, R>(
   if (got[0]) return { held: [], paused: true, contended: false };
   const now = ctx.clock.now();
   // One fresh id per claim batch, and the job's place in the batch after it: every lease token is
-  // still unique (ids never repeat), without drawing a random id per job.
+  // still unique (ids never repeat), without drawing a random id per job. No "." in it: the
+  // sidecar's tokens are `<queue>.<token>`, split at the last dot.
   const batchId = ctx.ids(now);
   const pending: { entry: Entry; next: JobRecord }[] = [];
   for (let i = 1; i < got.length; i++) {
@@ -93,7 +94,7 @@ export async function claim<T, R>(
     if (!e) continue;
     const record = decodeRecord(e.value);
     if (record.state !== "ready") continue;
-    const token = batchId + "." + i.toString(36);
+    const token = batchId + "-" + i.toString(36);
     const next = transition(record, { type: "claim", token, owner, leaseMs, external }, now);
     pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
   }
