@@ -1,6 +1,7 @@
 // The engine's own cost per job: drains N no-op jobs on the memory store (no I/O at all) and prints
 // jobs/s. addBulk 1,000 per call, then process(noop, { concurrency }) until counts().completed === N.
-// Not a test; run with a profiler to see where the time goes:
+// Also prints the process's CPU time per drained job (Node, Bun): on a shared machine it moves
+// less with load than jobs/s. Not a test; run with a profiler to see where the time goes:
 //   node bench/engine_probe.ts [N] [concurrency]
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/engine_probe.ts
 //   bun bench/engine_probe.ts        deno run -A bench/engine_probe.ts
@@ -53,6 +54,9 @@ for (let i = 0; i < N; i += 1000) {
   );
 }
 const t1 = performance.now();
+const cpu = (globalThis as { process?: { cpuUsage?: () => { user: number; system: number } } }).process
+  ?.cpuUsage;
+const c1 = cpu?.();
 const filled = { ...ops };
 let done = 0;
 const finished = new Promise<void>((resolve) => {
@@ -66,12 +70,15 @@ while ((await queue.counts()).completed < N) {
   await new Promise((r) => setTimeout(r, 1));
 }
 const t2 = performance.now();
+const c2 = cpu?.();
 const drained = { ...ops };
 await worker.close();
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 console.log(
   `${runtime}: add ${N} in ${(t1 - t0).toFixed(0)} ms (${(N / (t1 - t0) * 1000).toFixed(0)}/s), ` +
-    `drain in ${(t2 - t1).toFixed(0)} ms: ${(N / (t2 - t1) * 1000).toFixed(0)} jobs/s`,
+    `drain in ${(t2 - t1).toFixed(0)} ms: ${(N / (t2 - t1) * 1000).toFixed(0)} jobs/s` +
+    // CPU time of this process per drained job: less sensitive to a busy machine than wall time.
+    (c1 && c2 ? `, ${((c2.user + c2.system - c1.user - c1.system) / N).toFixed(1)} µs CPU/job` : ""),
 );
 if (COUNT) {
   const per = (k: keyof typeof ops) => ((drained[k] - filled[k]) / N).toFixed(3);

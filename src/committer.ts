@@ -214,16 +214,46 @@ export class Committer {
   write(unit: WriteUnit): Promise<WriteResult> {
     return new Promise<WriteResult>((resolve, reject) => {
       this.#queue.push({ unit, resolve, reject });
-      if (!this.#running) {
-        this.#running = true;
-        queueMicrotask(() => void this.#run());
-      }
+      this.#schedule();
     });
   }
 
-  /** Queues several units (packed together as limits allow). */
+  /**
+   * Queues several units (packed together as limits allow); resolves once all of them resolved,
+   * with one result per unit, in order. One promise for the whole batch, not one per unit; a unit
+   * whose commit throws rejects it (the others still commit or fail on their own).
+   */
   writeMany(units: readonly WriteUnit[]): Promise<WriteResult[]> {
-    return Promise.all(units.map((u) => this.write(u)));
+    if (units.length === 0) return Promise.resolve([]);
+    return new Promise<WriteResult[]>((resolve, reject) => {
+      const results: WriteResult[] = new Array(units.length);
+      let left = units.length;
+      let failed = false;
+      const fail = (e: unknown) => {
+        if (!failed) {
+          failed = true;
+          reject(e);
+        }
+      };
+      for (let i = 0; i < units.length; i++) {
+        this.#queue.push({
+          unit: units[i],
+          resolve: (r) => {
+            results[i] = r;
+            if (--left === 0 && !failed) resolve(results);
+          },
+          reject: fail,
+        });
+      }
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (!this.#running) {
+      this.#running = true;
+      queueMicrotask(() => void this.#run());
+    }
   }
 
   /**
@@ -374,7 +404,7 @@ export class Committer {
         }
         live = kept;
         if (!live.length) return;
-      } else {
+      } else if (round > 0) {
         live = live.map((l) => ({ ...l, unit: l.p.unit, overflowed: false }));
       }
       const mine = this.#mine;

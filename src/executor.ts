@@ -12,6 +12,7 @@ import type { QueueContext } from "./context.ts";
 import { view } from "./job_store.ts";
 import { complete, fail, heartbeat, type Held, progress } from "./lease.ts";
 import { signedBytes } from "./producer.ts";
+import type { TimerWheel, WheelEntry } from "./timer_wheel.ts";
 import type { Handler, JobContext } from "./types.ts";
 
 /** Verifies a held job's payload signature; `null` when fine, else the error. */
@@ -33,31 +34,51 @@ export async function verify<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Prom
 
 /**
  * A run's abort (cancel, lease loss, timeout, shutdown): aborts the handler's signal and rejects the
- * race the executor waits on, once, with the same reason — no per-job event listener needed.
+ * race the executor waits on, once, with the same reason — no per-job event listener needed. The
+ * `AbortController` is made only when the signal is first read or the run aborts (most handlers
+ * never look at it).
  */
 export class RunAbort {
-  readonly #controller: AbortController = new AbortController();
-  #reject!: (reason: unknown) => void;
-  /** Rejects with the reason once aborted. */
-  readonly raced: Promise<never>;
-
-  constructor() {
-    this.raced = new Promise<never>((_, reject) => {
-      this.#reject = reject;
-    });
-    this.raced.catch(() => {});
-  }
+  #controller: AbortController | undefined;
+  #reason: unknown;
+  #aborted = false;
+  #reject: ((reason: unknown) => void) | undefined;
 
   /** The signal the handler sees. */
   get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
     return this.#controller.signal;
+  }
+
+  /** Whether the run was aborted. */
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  /** Why the run was aborted (`undefined` while it was not). */
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /** Settles like `work`, or rejects with the abort reason once aborted (whichever comes first). */
+  race<V>(work: Promise<V>): Promise<V> {
+    return new Promise<V>((resolve, reject) => {
+      if (this.#aborted) return reject(this.#reason);
+      this.#reject = reject;
+      work.then(resolve, reject);
+    });
   }
 
   /** Aborts with `reason` (a second call does nothing). */
   abort(reason: unknown): void {
-    if (this.#controller.signal.aborted) return;
-    this.#controller.abort(reason);
-    this.#reject(reason);
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    this.#reject?.(reason);
   }
 }
 
@@ -69,6 +90,8 @@ export interface ExecuteOptions<T, R> {
   readonly leaseMs: number;
   /** How often the lease is renewed, in ms. */
   readonly heartbeatMs: number;
+  /** The worker's shared timer for heartbeats and timeouts. */
+  readonly wheel: TimerWheel;
 }
 
 /**
@@ -84,40 +107,42 @@ export async function execute<T, R>(
   free: () => void,
 ): Promise<void> {
   const clock = ctx.clock;
+  const wheel = o.wheel;
   const id = held.record.id;
   let settled = false;
-  let hbTimer: unknown;
-  const beat = (delay: number) => {
-    hbTimer = clock.setTimer(async () => {
-      hbTimer = undefined;
-      // The lease runs from this heartbeat's write, so the next one is due an interval after it
-      // began, however long the store took to answer.
-      const began = clock.now();
-      try {
-        await heartbeat(ctx, held, o.leaseMs);
-      } catch (err) {
-        if (err instanceof LeaseLostError) {
-          ac.abort(err);
-          return;
-        }
-        ctx.emit("error", view<T, R>(held.record, held.versionstamp, held.data), err);
+  let hbTimer: WheelEntry | undefined;
+  const beat = async () => {
+    hbTimer = undefined;
+    // The lease runs from this heartbeat's write, so the next one is due an interval after it
+    // began, however long the store took to answer.
+    const began = clock.now();
+    try {
+      await heartbeat(ctx, held, o.leaseMs);
+    } catch (err) {
+      if (err instanceof LeaseLostError) {
+        ac.abort(err);
+        return;
       }
-      if (!settled) beat(began + o.heartbeatMs - clock.now());
-    }, Math.max(0, delay));
+      ctx.emit("error", view<T, R>(held.record, held.versionstamp, held.data), err);
+    }
+    if (!settled) hbTimer = wheel.add(beat, began + o.heartbeatMs - clock.now());
   };
-  beat(o.heartbeatMs);
+  hbTimer = wheel.add(beat, o.heartbeatMs);
   const timeout = held.record.timeout;
-  const toTimer = timeout === undefined ? undefined : clock.setTimer(() => {
+  const toTimer = timeout === undefined ? undefined : wheel.add(() => {
     ac.abort(new TimeoutError(`Job ${id} timed out`, timeout));
   }, timeout);
   let outcome: { ok: true; value: R } | { ok: false; error: unknown };
   try {
-    const bad = await verify(ctx, held);
+    // Without a signing key there is nothing to wait for: no promise, no microtask turn.
+    const bad = held.corrupt ?? (ctx.signer ? await verify(ctx, held) : null);
     if (bad) outcome = { ok: false, error: bad };
     else {
       const job = view<T, R>(held.record, held.versionstamp, held.data);
       const jc: JobContext = {
-        signal: ac.signal,
+        get signal() {
+          return ac.signal;
+        },
         attempt: held.record.attempt,
         heartbeat: async () => void await heartbeat(ctx, held, o.leaseMs),
         progress: async (value: unknown) => void await progress(ctx, held, value, o.leaseMs),
@@ -127,18 +152,18 @@ export async function execute<T, R>(
         i < mws.length
           ? Promise.resolve().then(() => mws[i](job, () => chain(i + 1), jc))
           : Promise.resolve().then(() => o.handler(job, jc));
-      const value = await Promise.race([chain(0), ac.raced]);
+      const value = await ac.race(chain(0));
       outcome = { ok: true, value };
     }
   } catch (err) {
     outcome = { ok: false, error: err };
   } finally {
     settled = true;
-    if (hbTimer !== undefined) clock.clearTimer(hbTimer);
-    if (toTimer !== undefined) clock.clearTimer(toTimer);
+    if (hbTimer !== undefined) wheel.cancel(hbTimer);
+    if (toTimer !== undefined) wheel.cancel(toTimer);
     free();
   }
-  const reason = ac.signal.aborted ? ac.signal.reason : undefined;
+  const reason = ac.aborted ? ac.reason : undefined;
   if (reason instanceof ShutdownError) return; // close() gives the job back
   try {
     if (reason instanceof LeaseLostError) throw reason;

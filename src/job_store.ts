@@ -119,7 +119,11 @@ export function blobKeys<T, R>(ctx: QueueContext<T, R>, record: JobRecord): KvKe
   return keys;
 }
 
-/** The unit that moves a job from `from` to `next` (one commit, checked). */
+/**
+ * The unit that moves a job from `from` to `next` (one commit, checked), with `extra` merged in
+ * (its checks and mutations after the move's own; see `mergeUnits`). Built in one go: this runs
+ * twice per job (claim, outcome), so it makes no intermediate units.
+ */
 export function moveUnit<T, R>(
   ctx: QueueContext<T, R>,
   from: Entry,
@@ -128,21 +132,25 @@ export function moveUnit<T, R>(
 ): WriteUnit {
   const oldIndex = ctx.ks.index(from.record);
   const newIndex = ctx.ks.index(next);
-  const same = sameKey(oldIndex, newIndex);
   const delta: Partial<Counts> = {};
   if (from.record.state !== next.state) {
     delta[from.record.state] = -1;
     delta[next.state] = 1;
   }
+  if (extra.delta) {
+    for (const s of JOB_STATES) if (extra.delta[s]) delta[s] = (delta[s] ?? 0) + extra.delta[s]!;
+  }
   const jobKey = ctx.ks.job(next.id);
-  // Every key this unit writes is the job's own (record, index, chunks): the job key stands for them.
-  return mergeUnits({
-    checks: [[jobKey, from.versionstamp]],
-    deletes: same ? [] : [oldIndex],
-    sets: [[newIndex, indexValue(next)], [jobKey, encode(ctx, next)]],
-    delta,
-    conflicts: [jobKey],
-  }, { ...extra, conflicts: extra.conflicts ?? [] });
+  const checks: (readonly [KvKey, string | null])[] = [[jobKey, from.versionstamp]];
+  if (extra.checks) { for (const c of extra.checks) checks.push(c); }
+  const sets: (readonly [KvKey, Uint8Array])[] = [[newIndex, indexValue(next)], [jobKey, encode(ctx, next)]];
+  if (extra.sets) { for (const x of extra.sets) sets.push(x); }
+  const deletes: KvKey[] = sameKey(oldIndex, newIndex) ? [] : [oldIndex];
+  if (extra.deletes) { for (const d of extra.deletes) deletes.push(d); }
+  // Every key this unit writes is the job's own (record, index, chunks): the job key stands for
+  // them, with whatever else `extra` says it touches.
+  const conflicts = extra.conflicts?.length ? [jobKey, ...extra.conflicts] : [jobKey];
+  return { checks, sets, deletes, delta, relaxed: extra.relaxed, conflicts };
 }
 
 /** The unit that deletes a job and everything it owns. */

@@ -40,8 +40,10 @@ export interface Held<T> {
   readonly corrupt?: IntegrityError;
   /** Called when a cancel request is seen for this job. */
   onCancel?: () => void;
-  /** Serializes this job's writes. */
+  /** Serializes this job's writes: the last one queued. */
   chain: Promise<unknown>;
+  /** This job's writes queued or running (absent: none). */
+  writes?: number;
 }
 
 /** What one claim got. */
@@ -82,13 +84,18 @@ export async function claim<T, R>(
   const got = await getMany(ctx.kv, [ctx.ks.paused, ...ids.map((id) => ctx.ks.job(id))]);
   if (got[0]) return { held: [], paused: true, contended: false };
   const now = ctx.clock.now();
+  // One fresh id per claim batch, and the job's place in the batch after it: every lease token is
+  // still unique (ids never repeat), without drawing a random id per job. No "." in it: the
+  // sidecar's tokens are `<queue>.<token>`, split at the last dot.
+  const batchId = ctx.ids(now);
   const pending: { entry: Entry; next: JobRecord }[] = [];
   for (let i = 1; i < got.length; i++) {
     const e = got[i];
     if (!e) continue;
     const record = decodeRecord(e.value);
     if (record.state !== "ready") continue;
-    const next = transition(record, { type: "claim", token: ctx.ids(now), owner, leaseMs, external }, now);
+    const token = batchId + "-" + i.toString(36);
+    const next = transition(record, { type: "claim", token, owner, leaseMs, external }, now);
     pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
   }
   const paused = [[ctx.ks.paused, null] as const];
@@ -134,35 +141,43 @@ export function fenced<T, R>(
   build: (current: Entry, now: number) => Staged,
 ): Promise<Entry> {
   const run = async (): Promise<Entry> => {
-    for (let round = 0; round < 20; round++) {
-      const now = ctx.clock.now();
-      const current: Entry = { record: held.record, versionstamp: held.versionstamp };
-      let staged: Staged;
-      try {
-        staged = build(current, now);
-      } catch (e) {
-        if (e instanceof JobStateError) throw new LeaseLostError(held.record.id, operation, { cause: e });
-        throw e;
+    try {
+      for (let round = 0; round < 20; round++) {
+        const now = ctx.clock.now();
+        const current: Entry = { record: held.record, versionstamp: held.versionstamp };
+        let staged: Staged;
+        try {
+          staged = build(current, now);
+        } catch (e) {
+          if (e instanceof JobStateError) throw new LeaseLostError(held.record.id, operation, { cause: e });
+          throw e;
+        }
+        const res = await ctx.committer.write(staged.unit);
+        if (res.ok) {
+          // The record as committed (for a removal: as it ended), so events carry the job as stored.
+          held.record = staged.record;
+          held.versionstamp = res.versionstamp;
+          return { record: staged.record, versionstamp: res.versionstamp };
+        }
+        const fresh = await read(ctx, held.record.id);
+        if (!fresh || fresh.record.state !== "active" || fresh.record.lease?.token !== held.token) {
+          throw new LeaseLostError(held.record.id, operation);
+        }
+        held.record = fresh.record;
+        held.versionstamp = fresh.versionstamp;
+        if (fresh.record.cancelRequested) held.onCancel?.();
       }
-      const res = await ctx.committer.write(staged.unit);
-      if (res.ok) {
-        // The record as committed (for a removal: as it ended), so events carry the job as stored.
-        held.record = staged.record;
-        held.versionstamp = res.versionstamp;
-        return { record: staged.record, versionstamp: res.versionstamp };
-      }
-      const fresh = await read(ctx, held.record.id);
-      if (!fresh || fresh.record.state !== "active" || fresh.record.lease?.token !== held.token) {
-        throw new LeaseLostError(held.record.id, operation);
-      }
-      held.record = fresh.record;
-      held.versionstamp = fresh.versionstamp;
-      if (fresh.record.cancelRequested) held.onCancel?.();
+      throw new LeaseLostError(held.record.id, operation);
+    } finally {
+      held.writes!--;
     }
-    throw new LeaseLostError(held.record.id, operation);
   };
-  const p = held.chain.then(run, run);
-  held.chain = p.catch(() => {});
+  // Nothing of this job's in flight (the common case: one outcome per run): write at once, not a
+  // microtask later behind a settled chain.
+  held.writes = (held.writes ?? 0) + 1;
+  const p = held.writes > 1 ? held.chain.then(run, run) : run();
+  // The caller handles p's rejection; the next write only waits for it to settle.
+  held.chain = p;
   return p;
 }
 

@@ -15,6 +15,7 @@ import { execute, type ExecuteOptions, RunAbort } from "./executor.ts";
 import { nextDelayed } from "./maintenance/promoter.ts";
 import { nextExpiry } from "./maintenance/healer.ts";
 import { runDue } from "./maintenance/run_due.ts";
+import { TimerWheel } from "./timer_wheel.ts";
 import type { Handler, WorkerOptions } from "./types.ts";
 import type { QueueSignal } from "./notifier.ts";
 import type { KvKey } from "./kv.ts";
@@ -130,7 +131,9 @@ export class Worker<T = unknown, R = unknown> {
     const info = e.kv.info;
     if (info.watch && info.scope !== "process" && typeof e.kv.watch === "function") this.#startWatch();
     e.workers.add(this);
-    this.#exec = { handler, leaseMs: this.#leaseMs, heartbeatMs: this.#heartbeatMs };
+    // One timer for every running job's heartbeats and timeout, not two system timers per job.
+    const wheel = new TimerWheel(e.clock);
+    this.#exec = { handler, leaseMs: this.#leaseMs, heartbeatMs: this.#heartbeatMs, wheel };
     this.#loop = this.#run();
   }
 
