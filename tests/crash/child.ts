@@ -1,8 +1,8 @@
-// The crash-test child: opens a durable store, dumps what it finds (the parent checks it against
+// The crash-test child: opens a durable store (a file, or a postgres:// URL with ?table=), dumps what it finds (the parent checks it against
 // its own record), then runs producers and workers until the parent SIGKILLs it. Runs unchanged
 // under node, bun and deno; the adapter comes from the arguments, the runtime is whichever runs it.
 //
-// Usage: <runtime> tests/crash/child.ts --adapter file|sqlite|deno-kv --path <store> --dump <file>
+// Usage: <runtime> tests/crash/child.ts --adapter file|sqlite|deno-kv|postgres --path <store> --dump <file>
 //          [--mode work|final] [--base <n>] [--seed <s>] [--lease <ms>] [--fault ack-early] [--chaos]
 //
 // --chaos widens the workload: 5% of handlers throw (retried after 20 ms), 10% of adds are delayed
@@ -126,6 +126,7 @@ async function main(): Promise<void> {
   // Load the adapter's module first, so the open time below is the store's own recovery.
   if (adapter === "file") await import("../../adapters/file/mod.ts");
   else if (adapter === "sqlite") await import("../../adapters/sqlite/mod.ts");
+  else if (adapter === "postgres") await import("../../adapters/postgres/mod.ts");
   else await import("../../adapters/deno-kv/mod.ts");
   out("opening");
   const t0 = performance.now();

@@ -6,7 +6,7 @@
 // every acknowledged job ended `completed` and that every repeated run is explained.
 //
 // CLI (npm run test:crash runs the heavy tier):
-//   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv]
+//   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv|postgres]
 //                              [--runtime node|bun|deno] [--matrix default|all] [--parallel]
 //                              [--chaos] [--min-ms 50] [--max-ms 500] [--lease 1000]
 import { spawn } from "node:child_process";
@@ -18,9 +18,10 @@ import { seededRandom } from "../../src/ids.ts";
 import { Keyspace, STATE_INDEX } from "../../src/keys.ts";
 import { JOB_STATES, type JobRecord } from "../../src/job.ts";
 import { CRASH_QUEUE, type Dump, parseDump } from "./protocol.ts";
+import { dropStore, POSTGRES_URL, tableName } from "../postgres/_pg.ts";
 
 /** A durable adapter under test. */
-export type CrashAdapter = "file" | "sqlite" | "deno-kv";
+export type CrashAdapter = "file" | "sqlite" | "deno-kv" | "postgres";
 /** A runtime the child runs on. */
 export type CrashRuntime = "node" | "bun" | "deno";
 
@@ -131,6 +132,19 @@ function storeFile(adapter: CrashAdapter): string {
   return adapter === "file" ? "store.kvq" : adapter === "sqlite" ? "store.db" : "store.denokv";
 }
 
+/**
+ * Where the child's store is: a file in the run's directory, or for postgres a table of the run's
+ * own on the server at KVQ_POSTGRES_URL (`drop` removes it after the run).
+ */
+function storeLocation(adapter: CrashAdapter, dir: string): { path: string; drop: () => Promise<void> } {
+  if (adapter !== "postgres") return { path: join(dir, storeFile(adapter)), drop: () => Promise.resolve() };
+  const table = tableName("crash");
+  return {
+    path: `${POSTGRES_URL}${POSTGRES_URL.includes("?") ? "&" : "?"}table=${table}`,
+    drop: () => dropStore(table),
+  };
+}
+
 interface ChildRun {
   lines: string[];
   code: number | null;
@@ -227,7 +241,8 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   const rnd = seededRandom(seed);
   const began = Date.now();
   const dir = mkdtempSync(join(tmpdir(), `kvq-crash-${adapter}-${runtime}-`));
-  const path = join(dir, storeFile(adapter));
+  const store = storeLocation(adapter, dir);
+  const path = store.path;
   const ks = new Keyspace(undefined, CRASH_QUEUE);
 
   const problems: string[] = [];
@@ -432,6 +447,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     if (options.final !== false) final = await finalRun();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await store.drop().catch((e) => problem(`could not drop the run's table: ${(e as Error).message}`));
   }
 
   async function finalRun(): Promise<Dump | null> {
@@ -593,9 +609,12 @@ export function crashMatrix(name: "default" | "all"): [CrashAdapter, CrashRuntim
       ["sqlite", "bun"],
       ["sqlite", "deno"],
       ["deno-kv", "deno"],
+      ["postgres", "node"],
+      ["postgres", "bun"],
+      ["postgres", "deno"],
     ];
   }
-  return [["file", "node"], ["sqlite", "node"], ["sqlite", "bun"], ["deno-kv", "deno"]];
+  return [["file", "node"], ["sqlite", "node"], ["sqlite", "bun"], ["deno-kv", "deno"], ["postgres", "node"]];
 }
 
 async function main(argv: string[]): Promise<number> {
