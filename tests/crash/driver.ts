@@ -9,6 +9,9 @@
 //   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv|postgres]
 //                              [--runtime node|bun|deno] [--matrix default|all] [--parallel]
 //                              [--chaos] [--min-ms 50] [--max-ms 500] [--lease 1000]
+//   node tests/crash/driver.ts --fleet [--cycles 500] [--seed 1] [--lease 1000]
+//     4 worker and 2 producer processes (Node, Bun, Deno) on one PostgreSQL store, SIGKILLs of
+//     random workers (tests/crash/fleet.ts)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -121,11 +124,12 @@ export interface CrashReport {
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
 
-function command(runtime: CrashRuntime, args: string[]): [string, string[]] {
+/** The command that runs a child script (the crash child by default) on a runtime of node_modules/.bin. */
+export function command(runtime: CrashRuntime, args: string[], script: string = CHILD): [string, string[]] {
   const bin = join(ROOT, "node_modules", ".bin", runtime);
-  if (runtime === "node") return [bin, ["--no-warnings", CHILD, ...args]];
-  if (runtime === "bun") return [bin, [CHILD, ...args]];
-  return [bin, ["run", "-A", "--quiet", "--unstable-kv", CHILD, ...args]];
+  if (runtime === "node") return [bin, ["--no-warnings", script, ...args]];
+  if (runtime === "bun") return [bin, [script, ...args]];
+  return [bin, ["run", "-A", "--quiet", "--unstable-kv", script, ...args]];
 }
 
 function storeFile(adapter: CrashAdapter): string {
@@ -624,6 +628,18 @@ async function main(argv: string[]): Promise<number> {
   };
   const cycles = Number(opt("cycles", "500"));
   const seed = Number(opt("seed", "1"));
+  if (argv.includes("--fleet")) {
+    // Loaded here only: fleet.ts imports this module.
+    const { formatFleetReport, runFleet } = await import("./fleet.ts");
+    const report = await runFleet({
+      cycles,
+      seed,
+      leaseMs: Number(opt("lease", "1000")),
+      log: (l) => console.log(l),
+    });
+    console.log(`\n=== fleet summary (${cycles} kills, seed ${seed})\n${formatFleetReport(report)}`);
+    return report.problems.length ? 1 : 0;
+  }
   const adapter = opt("adapter", "");
   const runtime = opt("runtime", "");
   let matrix = crashMatrix(opt("matrix", "default") as "default" | "all");
