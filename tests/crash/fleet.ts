@@ -38,6 +38,8 @@ export interface FleetOptions {
   leaseMs?: number;
   /** Progress lines go here. */
   log?: (line: string) => void;
+  /** A fault every worker injects, to prove the checks catch it (see fleet_child.ts). */
+  fault?: "double-hold";
 }
 
 /** The figures of one fleet run. */
@@ -202,6 +204,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       String((seed * 7919 + all.length) >>> 0),
       "--lease",
       String(leaseMs),
+      ...(options.fault ? ["--fault", options.fault] : []),
     ]);
     all.push(m);
     return m;

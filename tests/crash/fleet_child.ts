@@ -3,7 +3,11 @@
 // random meanwhile). Runs unchanged under node, bun and deno.
 //
 // Usage: <runtime> tests/crash/fleet_child.ts --url <postgres://...?table=...> --role producer|worker
-//          [--base <n>] [--seed <s>] [--lease <ms>]
+//          [--base <n>] [--seed <s>] [--lease <ms>] [--fault double-hold]
+//
+// --fault double-hold makes a worker also report, every 50 ms, a run of a job that another
+// worker holds (it reads an active job and prints start/end for it without claiming it): what a
+// broken lease would look like. The parent's checks must catch it (its self-test).
 //
 // Protocol (stdout, one whole line per event, written synchronously; times are Date.now()):
 //   ready                      the store is open and the producer/worker runs
@@ -62,8 +66,18 @@ async function main(): Promise<void> {
       out(`end ${job.id} ${ctx.attempt} ${Date.now()}`);
       return job.data.n;
     }, { concurrency: 4, leaseMs, heartbeatInterval: leaseMs / 4 });
+    const fault = arg("fault", "") === "double-hold"
+      ? setInterval(async () => {
+        const [job] = (await queue.list("active", { limit: 1 }).catch(() => ({ jobs: [] }))).jobs;
+        if (job) {
+          out(`start ${job.id} ${job.attempt} ${Date.now()}`),
+            out(`end ${job.id} ${job.attempt} ${Date.now()}`);
+        }
+      }, 50)
+      : undefined;
     out("ready");
     await stop;
+    clearInterval(fault);
     await worker.close({ timeout: 10_000 });
     out("stopped 0");
   }

@@ -31,3 +31,14 @@ test(
     assert.deepEqual(report.problems, [], text);
   },
 );
+
+test(
+  "the fleet's checks report a job held by two workers at once when a worker reports runs it does not hold",
+  { skip, timeout: 120_000 },
+  async () => {
+    const report = await runFleet({ cycles: 2, seed: 7, fault: "double-hold" });
+    const text = formatFleetReport(report);
+    assert.ok(report.overlaps > 0, text);
+    assert.ok(report.problems.some((p) => /while .* held attempt/.test(p)), text);
+  },
+);
