@@ -37,11 +37,13 @@ test(
         await wait(5);
       }, { concurrency: 16, leaseMs: 3000 }); // a completion lost in the restart runs again after 3 s
       // A producer adding throughout: an add acknowledged at any point must complete too.
-      let producing = true, addFailures = 0;
+      let producing = true, addFailures = 0, slowestAdd = 0;
       const producer = (async () => {
         for (let i = n; producing; i++) {
+          const t0 = Date.now();
           try {
             acked.add((await queue.add(i)).id);
+            slowestAdd = Math.max(slowestAdd, Date.now() - t0);
           } catch {
             addFailures++; // rejected: not acknowledged (the server was down)
           }
@@ -73,14 +75,17 @@ test(
         for (const id of acked) assert.ok(ran.has(id), `job ${id} completed without its handler running`);
         const counts = await queue.counts();
         assert.ok(counts.completed >= acked.size, JSON.stringify(counts));
-        assert.ok(errors.size > 0, "no error event: the workers never saw the server go down");
+        // The outage was met: an add made while the server was down failed, or waited it out (a
+        // commit whose connection broke learns its outcome once the server is back).
+        assert.ok(addFailures > 0 || slowestAdd >= 900, `no add met the outage (slowest ${slowestAdd} ms)`);
         // StorageError: a commit or read while the server was down; LeaseLostError: a lease that
         // expired meanwhile was healed, and its old holder's completion was refused (fencing).
         const others = [...errors.keys()].filter((k) => !/^(StorageError|LeaseLostError):/.test(k));
         assert.deepEqual(others, [], "errors other than StorageError and LeaseLostError");
         console.log(
           `restart mid-drain: ${acked.size} acknowledged jobs (${n} before, ${acked.size - n} during), ` +
-            `${atCrash} had run at the crash, all completed; ${addFailures} adds rejected while down; ` +
+            `${atCrash} had run at the crash, all completed; ${addFailures} adds rejected while down, ` +
+            `slowest acknowledged add ${slowestAdd} ms; ` +
             `error events ${JSON.stringify(Object.fromEntries(errors))}`,
         );
       } finally {
