@@ -2,134 +2,20 @@
 // with 1, 2, 4 and 8 worker processes (each: one Queue, one worker of `--concurrency` handlers,
 // a no-op handler) started together, and reports per run: the commits whose checks failed per
 // completed job (nearly all of them lost claim races), all commits per job, and the drain rate.
-// The generic AtomicKv path only (no claim capability). Not a test: it measures.
+// The generic AtomicKv path only (no claim capability). Not a test: it measures (see _claims.ts).
 //
 // Usage: node tests/postgres/claims_probe.ts [--jobs 4000] [--procs 1,2,4,8] [--concurrency 8]
 //          [--runtime node|bun|deno]            (KVQ_POSTGRES_URL names the server, see _pg.ts)
-import { spawn } from "node:child_process";
 import process from "node:process";
-import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
-import type { AtomicKv, AtomicOp } from "../../src/kv.ts";
-import { Queue } from "../../src/queue.ts";
-import { PostgresKv } from "../../adapters/postgres/mod.ts";
-import { command, type CrashRuntime } from "../crash/driver.ts";
-import { dropStore, POSTGRES_URL, tableName } from "./_pg.ts";
-
-const QUEUE = "probe";
-const SELF = fileURLToPath(import.meta.url);
-
-/** The store with every commit counted, and the failed ones. */
-function counted(kv: AtomicKv, stats: { commits: number; failed: number }): AtomicKv {
-  return new Proxy(kv, {
-    get(target, prop) {
-      if (prop !== "atomic") {
-        const v = Reflect.get(target, prop, target);
-        return typeof v === "function" ? v.bind(target) : v;
-      }
-      return (): AtomicOp => {
-        const op = target.atomic();
-        const commit = op.commit.bind(op);
-        op.commit = async () => {
-          const res = await commit();
-          stats.commits++;
-          if (!res.ok) stats.failed++;
-          return res;
-        };
-        return op;
-      };
-    },
-  });
-}
-
-/** A worker process: on "go", drains the queue, then prints its figures as JSON. */
-async function child(table: string, concurrency: number): Promise<void> {
-  const stats = { commits: 0, failed: 0 };
-  const kv = await PostgresKv.open(POSTGRES_URL, { table });
-  const queue = new Queue<number>(counted(kv, stats), QUEUE, { pollInterval: 100 });
-  let ran = 0;
-  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
-  console.log("ready");
-  await lines.next();
-  const worker = queue.process(() => {
-    ran++;
-  }, { concurrency });
-  for (;;) {
-    const c = await queue.counts();
-    if (c.ready + c.active === 0) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  await worker.close();
-  console.log(JSON.stringify({ ran, ...stats }));
-  await kv.close();
-  process.exit(0);
-}
-
-interface Run {
-  procs: number;
-  jobs: number;
-  seconds: number;
-  failedPerJob: number;
-  commitsPerJob: number;
-  ranPerProcess: number[];
-}
-
-async function run(procs: number, jobs: number, concurrency: number, runtime: CrashRuntime): Promise<Run> {
-  const table = tableName("claims");
-  try {
-    const kv = await PostgresKv.open(POSTGRES_URL, { table });
-    const queue = new Queue<number>(kv, QUEUE);
-    for (let i = 0; i < jobs; i += 1000) {
-      await queue.addBulk(Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => ({ data: i + j })));
-    }
-    await queue.close();
-    await kv.close();
-    const children = Array.from({ length: procs }, () => {
-      const [cmd, argv] = command(runtime, ["--child", table, String(concurrency)], SELF);
-      const p = spawn(cmd, argv, { stdio: ["pipe", "pipe", "inherit"] });
-      const lines: string[] = [];
-      let partial = "";
-      let ready!: () => void;
-      const isReady = new Promise<void>((r) => (ready = r));
-      p.stdout!.setEncoding("utf8");
-      p.stdout!.on("data", (d: string) => {
-        const parts = (partial + d).split("\n");
-        partial = parts.pop()!;
-        for (const l of parts) l === "ready" ? ready() : lines.push(l);
-      });
-      const done = new Promise<{ ran: number; commits: number; failed: number }>((resolve, reject) =>
-        p.on(
-          "close",
-          (code) => (code === 0 ? resolve(JSON.parse(lines.at(-1)!)) : reject(new Error(`exit ${code}`))),
-        )
-      );
-      return { p, isReady, done };
-    });
-    await Promise.all(children.map((c) => c.isReady));
-    const t0 = performance.now();
-    for (const c of children) c.p.stdin!.write("go\n");
-    const results = await Promise.all(children.map((c) => c.done));
-    const seconds = (performance.now() - t0) / 1000;
-    const sum = (f: (r: (typeof results)[number]) => number) => results.reduce((s, r) => s + f(r), 0);
-    return {
-      procs,
-      jobs,
-      seconds,
-      failedPerJob: sum((r) => r.failed) / sum((r) => r.ran),
-      commitsPerJob: sum((r) => r.commits) / sum((r) => r.ran),
-      ranPerProcess: results.map((r) => r.ran),
-    };
-  } finally {
-    await dropStore(table);
-  }
-}
+import type { CrashRuntime } from "../crash/driver.ts";
+import { runClaims } from "./_claims.ts";
+import { POSTGRES_URL } from "./_pg.ts";
 
 async function main(argv: string[]): Promise<void> {
   const opt = (name: string, fallback: string) => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 && i + 1 < argv.length ? argv[i + 1] : fallback;
   };
-  if (argv[0] === "--child") return child(argv[1], Number(argv[2]));
   const jobs = Number(opt("jobs", "4000"));
   const concurrency = Number(opt("concurrency", "8"));
   const runtime = opt("runtime", "node") as CrashRuntime;
@@ -141,7 +27,7 @@ async function main(argv: string[]): Promise<void> {
   );
   console.log("|---|---|---|---|---|");
   for (const procs of opt("procs", "1,2,4,8").split(",").map(Number)) {
-    const r = await run(procs, jobs, concurrency, runtime);
+    const r = await runClaims(procs, jobs, concurrency, runtime);
     console.log(
       `| ${procs} | ${Math.round(r.jobs / r.seconds)} | ${r.failedPerJob.toFixed(3)} | ${
         r.commitsPerJob.toFixed(2)
