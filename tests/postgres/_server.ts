@@ -33,6 +33,9 @@ export function throwawayUnavailable(): string | false {
   if (isRoot && !existsSync("/usr/sbin/runuser") && !existsSync("/sbin/runuser")) {
     return "running as root, and runuser (needed to start postgres as the postgres user) is missing";
   }
+  if (isRoot && !/^postgres:/m.test(readFileSync("/etc/passwd", "utf8"))) {
+    return "running as root, and there is no postgres user to run the server as (postgres refuses root)";
+  }
   return false;
 }
 
