@@ -38,7 +38,8 @@ Usage:
   kvq pause QUEUE | kvq resume QUEUE
 
 Where the jobs are:
-  --store PATH    data directory or store file (default ./kvq-data): the runtime's embedded store
+  --store PATH    data directory or store file (default $KVQ_STORE, else ./kvq-data): the runtime's
+                  embedded store; or a postgres:// URL: the PostgreSQL store shared by many processes
   --url URL       a running sidecar instead (with --token or KVQ_TOKEN)
 
 Output is JSON. Exit status: 0 ok, 1 the operation failed, 2 bad usage (including a request the

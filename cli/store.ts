@@ -1,28 +1,33 @@
 /**
- * Where the CLI keeps its data: `--store PATH` names a data directory (default `./kvq-data`) holding
- * the runtime's default embedded store, or an existing store file.
+ * Where the CLI keeps its data: `--store PATH` (or `KVQ_STORE`) names a data directory (default
+ * `./kvq-data`) holding the runtime's default embedded store, an existing store file, or a
+ * `postgres://` URL (the PostgreSQL store, table `kvq` or the URL's `?table=`, shared by every
+ * process that names it).
  *
  * @module
  */
 
 import { mkdir, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { type OpenedStore, openStore, storePreference } from "../adapters/store/mod.ts";
+import process from "node:process";
+import { isPostgresUrl, type OpenedStore, openStore, storePreference } from "../adapters/store/mod.ts";
 
 /** The default data directory. */
 export const DEFAULT_STORE_DIR = "kvq-data";
 
 /**
- * The store file for `--store PATH`: an existing file is used as it is; otherwise PATH is a
- * directory (created when missing) and the file inside is named after the runtime's default
- * adapter (`sqlite.db` on Node and Bun, `deno-kv.db` on Deno), since the two formats differ.
+ * The store for `--store PATH`: a `postgres://` URL is used as it is, and so is an existing file;
+ * otherwise PATH is a directory (created when missing) and the file inside is named after the
+ * runtime's default adapter (`sqlite.db` on Node and Bun, `deno-kv.db` on Deno), since the two
+ * formats differ.
  *
  * @param path The `--store` value. @default "kvq-data"
  * @param create Create the directory when missing; `false`: a missing store is an error instead.
- * @returns The store file's path.
+ * @returns The store file's path, or the URL.
  * @throws {StoreMissingError} With `create: false`, when there is no store file.
  */
 export async function storeFile(path: string = DEFAULT_STORE_DIR, create = true): Promise<string> {
+  if (isPostgresUrl(path)) return path;
   const info = await stat(path).catch(() => null);
   if (info?.isFile()) return path;
   const file = !info && /\.[a-z0-9]+$/i.test(basename(path)) // a new file path like jobs.db
@@ -49,14 +54,15 @@ export class StoreMissingError extends Error {
 }
 
 /**
- * Opens the runtime's default durable store for `--store PATH`.
+ * Opens the store for `--store PATH`: PATH, else the `KVQ_STORE` environment variable, else
+ * `./kvq-data`.
  *
- * @param path The `--store` value. @default "kvq-data"
+ * @param path The `--store` value.
  * @param create Create the store when missing (commands that write); `false` for commands that
  *   only read, so they never leave an empty store behind.
  * @returns The open store (close it when done).
  * @throws {StoreMissingError} With `create: false`, when there is no store.
  */
 export async function openCliStore(path?: string, create = true): Promise<OpenedStore> {
-  return await openStore(await storeFile(path, create));
+  return await openStore(await storeFile(path ?? (process.env.KVQ_STORE || undefined), create));
 }

@@ -1,6 +1,9 @@
 /**
  * The default store: `openStore(path)` opens the best embedded durable store for the runtime it
- * runs on, loading only that store's driver.
+ * runs on, loading only that store's driver. `openStore("postgres://...")` opens the PostgreSQL
+ * store instead (`kvq/postgres`), on every runtime: the one store shared by processes on several
+ * machines. Its table is `kvq` in schema `public` unless the URL's `table` and `schema` query
+ * parameters (`postgres://app@db/jobs?table=emails`) or `options.postgres` name others.
  *
  * | runtime | store | why |
  * | --- | --- | --- |
@@ -33,13 +36,17 @@
 import type { AtomicKv } from "../../src/kv.ts";
 import type { DenoKvOptions } from "../deno-kv/mod.ts";
 import type { FileKvOptions } from "../file/mod.ts";
+import type { PostgresKvOptions } from "../postgres/mod.ts";
 import type { SqliteKvOptions } from "../sqlite/mod.ts";
 
 /** A JavaScript runtime kvq runs on. */
 export type Runtime = "deno" | "bun" | "node";
 
 /** An embedded durable adapter {@link openStore} can choose. */
-export type StoreAdapter = "deno-kv" | "sqlite" | "file";
+export type EmbeddedAdapter = "deno-kv" | "sqlite" | "file";
+
+/** An adapter {@link openStore} opens: an embedded one for a path, `"postgres"` for a `postgres://` URL. */
+export type StoreAdapter = EmbeddedAdapter | "postgres";
 
 /** What {@link openStore} chose, and why. */
 export interface StoreChoice {
@@ -47,7 +54,10 @@ export interface StoreChoice {
   readonly runtime: Runtime;
   /** The adapter (equal to the store's `info.name`). */
   readonly adapter: StoreAdapter;
-  /** The driver under it: `"Deno.openKv"`, `"@deno/kv"`, `"bun:sqlite"`, `"node:sqlite"` or `"node:fs"`. */
+  /**
+   * The driver under it: `"Deno.openKv"`, `"@deno/kv"`, `"bun:sqlite"`, `"node:sqlite"`, `"node:fs"`
+   * or `"postgres"` (the Postgres.js client).
+   */
   readonly driver: string;
   /** Why this adapter, in words (including a fallback and its cause). */
   readonly reason: string;
@@ -58,7 +68,10 @@ export type OpenedStore = AtomicKv & { readonly choice: StoreChoice };
 
 /** Options of {@link openStore}. */
 export interface OpenStoreOptions {
-  /** Force an adapter instead of the runtime's default. @default "auto" */
+  /**
+   * Force an adapter instead of the runtime's default. `"auto"` opens PostgreSQL for a
+   * `postgres://` or `postgresql://` URL and the runtime's embedded store for a path. @default "auto"
+   */
   adapter?: StoreAdapter | "auto";
   /** Options for the sqlite adapter, when it is chosen. */
   sqlite?: SqliteKvOptions;
@@ -66,6 +79,24 @@ export interface OpenStoreOptions {
   file?: FileKvOptions;
   /** Options for the deno-kv adapter, when it is chosen. */
   denoKv?: DenoKvOptions;
+  /** Options for the PostgreSQL adapter (table, schema, pool size, ...), for a `postgres://` URL. */
+  postgres?: PostgresKvOptions;
+}
+
+/**
+ * Whether `location` is a PostgreSQL connection string (`postgres://` or `postgresql://`), which
+ * {@link openStore} opens with the PostgreSQL adapter.
+ *
+ * @param location A store path or URL.
+ *
+ * @example
+ * ```ts
+ * import { isPostgresUrl } from "@kvq/kvq/store";
+ * console.log(isPostgresUrl("postgres://app@db.internal/jobs"), isPostgresUrl("./kvq-data/sqlite.db")); // true false
+ * ```
+ */
+export function isPostgresUrl(location: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(location);
 }
 
 /**
@@ -95,13 +126,13 @@ export function detectRuntime(): Runtime {
  * console.log(storePreference("node")); // ["sqlite", "file"]
  * ```
  */
-export function storePreference(runtime: Runtime = detectRuntime()): StoreAdapter[] {
+export function storePreference(runtime: Runtime = detectRuntime()): EmbeddedAdapter[] {
   if (runtime === "deno") return ["deno-kv", "sqlite"];
   if (runtime === "bun") return ["sqlite"];
   return ["sqlite", "file"];
 }
 
-const REASONS: Record<Runtime, Partial<Record<StoreAdapter, string>>> = {
+const REASONS: Record<Runtime, Partial<Record<EmbeddedAdapter, string>>> = {
   deno: { "deno-kv": "Deno KV is Deno's own durable store", sqlite: "node:sqlite, built into Deno" },
   bun: { sqlite: "bun:sqlite is built into Bun and safe for several processes on one file" },
   node: {
@@ -120,6 +151,11 @@ async function openAdapter(
     const { DenoKv } = await import("../deno-kv/mod.ts");
     return DenoKv.open(path, options.denoKv);
   }
+  if (adapter === "postgres") {
+    const { PostgresKv } = await import("../postgres/mod.ts");
+    const { url, table, schema } = postgresLocation(path);
+    return PostgresKv.open(url, { table, schema, ...options.postgres });
+  }
   if (adapter === "sqlite") {
     const { SqliteKv } = await import("../sqlite/mod.ts");
     return SqliteKv.open(path, options.sqlite);
@@ -128,7 +164,23 @@ async function openAdapter(
   return FileKv.open(path, options.file);
 }
 
+/**
+ * Splits kvq's own `table` and `schema` query parameters off a PostgreSQL URL (the server would
+ * refuse them as unknown settings); every other parameter stays for the client.
+ */
+function postgresLocation(location: string): { url: string; table?: string; schema?: string } {
+  const q = location.indexOf("?");
+  if (q < 0) return { url: location };
+  const params = new URLSearchParams(location.slice(q + 1));
+  const table = params.get("table") ?? undefined, schema = params.get("schema") ?? undefined;
+  params.delete("table");
+  params.delete("schema");
+  const rest = params.toString();
+  return { url: location.slice(0, q) + (rest ? `?${rest}` : ""), table, schema };
+}
+
 function driverOf(kv: AtomicKv): string {
+  if (kv.info.name === "postgres") return "postgres";
   const k = kv as { implementation?: string; driver?: string };
   return k.implementation ?? k.driver ?? "node:fs";
 }
@@ -136,9 +188,10 @@ function driverOf(kv: AtomicKv): string {
 /**
  * Opens the best embedded durable store for this runtime (see the module docs for the table).
  * When the preferred driver is missing (e.g. `node:sqlite` on an old Node), the next one is
- * used and `choice.reason` says why.
+ * used and `choice.reason` says why. A `postgres://` (or `postgresql://`) URL opens the
+ * PostgreSQL store on that server instead, whatever the runtime.
  *
- * @param path The store's file. Its format depends on the adapter chosen.
+ * @param path The store's file (its format depends on the adapter chosen), or a PostgreSQL URL.
  * @param options Force an adapter, or pass options to the one chosen.
  * @returns The adapter instance, with `choice` describing it.
  *
@@ -153,14 +206,29 @@ function driverOf(kv: AtomicKv): string {
  */
 export async function openStore(path: string, options: OpenStoreOptions = {}): Promise<OpenedStore> {
   if (typeof path !== "string" || path === "") {
-    throw new TypeError("Cannot open store: path must be a non-empty file path");
+    throw new TypeError("Cannot open store: path must be a non-empty file path or a postgres:// URL");
   }
   const runtime = detectRuntime();
   const wanted = options.adapter ?? "auto";
-  if (wanted !== "auto" && !["deno-kv", "sqlite", "file"].includes(wanted)) {
-    throw new TypeError(`Cannot open store: unknown adapter "${wanted}" (expected deno-kv, sqlite or file)`);
+  if (wanted !== "auto" && !["deno-kv", "sqlite", "file", "postgres"].includes(wanted)) {
+    throw new TypeError(
+      `Cannot open store: unknown adapter "${wanted}" (expected deno-kv, sqlite, file or postgres)`,
+    );
   }
-  const candidates: StoreAdapter[] = wanted === "auto" ? storePreference(runtime) : [wanted];
+  const url = isPostgresUrl(path);
+  if (url && wanted !== "auto" && wanted !== "postgres") {
+    throw new TypeError(
+      `Cannot open store: a postgres:// URL is opened by the postgres adapter, not "${wanted}"`,
+    );
+  }
+  if (!url && wanted === "postgres") {
+    throw new TypeError("Cannot open store: the postgres adapter needs a postgres:// or postgresql:// URL");
+  }
+  const candidates: StoreAdapter[] = url
+    ? ["postgres"]
+    : wanted === "auto"
+    ? storePreference(runtime)
+    : [wanted];
   const failures: string[] = [];
   for (let i = 0; i < candidates.length; i++) {
     const adapter = candidates[i];
@@ -175,6 +243,8 @@ export async function openStore(path: string, options: OpenStoreOptions = {}): P
     }
     const reason = wanted !== "auto"
       ? `adapter "${adapter}" was requested`
+      : adapter === "postgres"
+      ? "a postgres:// URL names a PostgreSQL server"
       : [REASONS[runtime][adapter] ?? adapter, ...failures].join("; ");
     const choice: StoreChoice = { runtime, adapter, driver: driverOf(kv), reason };
     Object.defineProperty(kv, "choice", { value: choice, enumerable: true });

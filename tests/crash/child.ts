@@ -1,8 +1,8 @@
-// The crash-test child: opens a durable store, dumps what it finds (the parent checks it against
+// The crash-test child: opens a durable store (a file, or a postgres:// URL with ?table=), dumps what it finds (the parent checks it against
 // its own record), then runs producers and workers until the parent SIGKILLs it. Runs unchanged
 // under node, bun and deno; the adapter comes from the arguments, the runtime is whichever runs it.
 //
-// Usage: <runtime> tests/crash/child.ts --adapter file|sqlite|deno-kv --path <store> --dump <file>
+// Usage: <runtime> tests/crash/child.ts --adapter file|sqlite|deno-kv|postgres --path <store> --dump <file>
 //          [--mode work|final] [--base <n>] [--seed <s>] [--lease <ms>] [--fault ack-early] [--chaos]
 //
 // --chaos widens the workload: 5% of handlers throw (retried after 20 ms), 10% of adds are delayed
@@ -27,7 +27,8 @@
 //   compactions <n>           the file store compacted its log (n since open)
 //   final <jobs>              (final mode) every job ended and the final dump is complete
 //   fatal <text>              the store did not open, or something else broke; exit code 2
-import { writeFileSync, writeSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { arg, exit, flag, oneLine, out, sleep } from "./_child_io.ts";
 import { openStore, type StoreAdapter } from "../../adapters/store/mod.ts";
 import type { AtomicKv, AtomicOp, KvCommitResult } from "../../src/kv.ts";
 import { Queue } from "../../src/queue.ts";
@@ -36,38 +37,6 @@ import { seededRandom } from "../../src/ids.ts";
 import { decodeRecord } from "../../src/payload.ts";
 import { CRASH_QUEUE, dumpLines, INDEXES } from "./protocol.ts";
 import { Keyspace } from "../../src/keys.ts";
-
-const enc = new TextEncoder();
-const denoStdout = (globalThis as { Deno?: { stdout: { writeSync(b: Uint8Array): number } } }).Deno?.stdout;
-
-/** Writes one line to stdout synchronously (the kernel has it when this returns). */
-function out(line: string): void {
-  const bytes = enc.encode(line + "\n");
-  let off = 0;
-  while (off < bytes.length) {
-    try {
-      off += denoStdout ? denoStdout.writeSync(bytes.subarray(off)) : writeSync(1, bytes, off);
-    } catch (e) {
-      if ((e as { code?: string }).code !== "EAGAIN") throw e;
-    }
-  }
-}
-
-function arg(name: string, fallback?: string): string {
-  const argv = (globalThis as { Deno?: { args: string[] } }).Deno?.args ??
-    (globalThis as unknown as { process: { argv: string[] } }).process.argv.slice(2);
-  const i = argv.indexOf(`--${name}`);
-  if (i >= 0 && i + 1 < argv.length) return argv[i + 1];
-  if (fallback === undefined) throw new TypeError(`crash child: missing --${name}`);
-  return fallback;
-}
-
-function exit(code: number): never {
-  const g = globalThis as { Deno?: { exit(c: number): never }; process?: { exit(c: number): never } };
-  return g.Deno ? g.Deno.exit(code) : g.process!.exit(code);
-}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The ack-early fault: commits resolve at once (a fake versionstamp) and happen 150 ms later. */
 function ackEarly(inner: AtomicKv): AtomicKv {
@@ -120,12 +89,12 @@ async function main(): Promise<void> {
   const random = seededRandom(Number(arg("seed", "1")));
   const leaseMs = Number(arg("lease", "1000"));
   const fault = arg("fault", "");
-  const chaos = (globalThis as { Deno?: { args: string[] } }).Deno?.args.includes("--chaos") ??
-    (globalThis as unknown as { process: { argv: string[] } }).process.argv.includes("--chaos");
+  const chaos = flag("chaos");
 
   // Load the adapter's module first, so the open time below is the store's own recovery.
   if (adapter === "file") await import("../../adapters/file/mod.ts");
   else if (adapter === "sqlite") await import("../../adapters/sqlite/mod.ts");
+  else if (adapter === "postgres") await import("../../adapters/postgres/mod.ts");
   else await import("../../adapters/deno-kv/mod.ts");
   out("opening");
   const t0 = performance.now();
@@ -137,7 +106,7 @@ async function main(): Promise<void> {
       file: { compactMinBytes: 256 * 1024, compactRatio: 2 },
     });
   } catch (e) {
-    out(`fatal open ${String((e as Error)?.stack ?? e).replace(/\s+/g, " ")}`);
+    out(`fatal open ${oneLine(e)}`);
     exit(2);
   }
   const openMs = performance.now() - t0;
@@ -212,8 +181,8 @@ async function main(): Promise<void> {
       }
     };
     out("go");
-    producer().catch((e) => out(`fatal producer ${String((e as Error)?.stack ?? e).replace(/\s+/g, " ")}`));
-    producer().catch((e) => out(`fatal producer ${String((e as Error)?.stack ?? e).replace(/\s+/g, " ")}`));
+    producer().catch((e) => out(`fatal producer ${oneLine(e)}`));
+    producer().catch((e) => out(`fatal producer ${oneLine(e)}`));
     // Never killed (a broken parent): leave after a while.
     await sleep(120_000);
     out("fatal not killed within 120 s");
@@ -239,6 +208,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e) => {
-  out(`fatal ${String((e as Error)?.stack ?? e).replace(/\s+/g, " ")}`);
+  out(`fatal ${oneLine(e)}`);
   exit(2);
 });

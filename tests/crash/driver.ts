@@ -6,9 +6,12 @@
 // every acknowledged job ended `completed` and that every repeated run is explained.
 //
 // CLI (npm run test:crash runs the heavy tier):
-//   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv]
+//   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv|postgres]
 //                              [--runtime node|bun|deno] [--matrix default|all] [--parallel]
 //                              [--chaos] [--min-ms 50] [--max-ms 500] [--lease 1000]
+//   node tests/crash/driver.ts --fleet [--cycles 500] [--seed 1] [--lease 1000]
+//     4 worker and 2 producer processes (Node, Bun, Deno) on one PostgreSQL store, SIGKILLs of
+//     random workers (tests/crash/fleet.ts)
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -18,9 +21,10 @@ import { seededRandom } from "../../src/ids.ts";
 import { Keyspace, STATE_INDEX } from "../../src/keys.ts";
 import { JOB_STATES, type JobRecord } from "../../src/job.ts";
 import { CRASH_QUEUE, type Dump, parseDump } from "./protocol.ts";
+import { dropStore, POSTGRES_URL, tableName } from "../postgres/_pg.ts";
 
 /** A durable adapter under test. */
-export type CrashAdapter = "file" | "sqlite" | "deno-kv";
+export type CrashAdapter = "file" | "sqlite" | "deno-kv" | "postgres";
 /** A runtime the child runs on. */
 export type CrashRuntime = "node" | "bun" | "deno";
 
@@ -120,15 +124,29 @@ export interface CrashReport {
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const CHILD = fileURLToPath(new URL("./child.ts", import.meta.url));
 
-function command(runtime: CrashRuntime, args: string[]): [string, string[]] {
+/** The command that runs a child script (the crash child by default) on a runtime of node_modules/.bin. */
+export function command(runtime: CrashRuntime, args: string[], script: string = CHILD): [string, string[]] {
   const bin = join(ROOT, "node_modules", ".bin", runtime);
-  if (runtime === "node") return [bin, ["--no-warnings", CHILD, ...args]];
-  if (runtime === "bun") return [bin, [CHILD, ...args]];
-  return [bin, ["run", "-A", "--quiet", "--unstable-kv", CHILD, ...args]];
+  if (runtime === "node") return [bin, ["--no-warnings", script, ...args]];
+  if (runtime === "bun") return [bin, [script, ...args]];
+  return [bin, ["run", "-A", "--quiet", "--unstable-kv", script, ...args]];
 }
 
 function storeFile(adapter: CrashAdapter): string {
   return adapter === "file" ? "store.kvq" : adapter === "sqlite" ? "store.db" : "store.denokv";
+}
+
+/**
+ * Where the child's store is: a file in the run's directory, or for postgres a table of the run's
+ * own on the server at KVQ_POSTGRES_URL (`drop` removes it after the run).
+ */
+function storeLocation(adapter: CrashAdapter, dir: string): { path: string; drop: () => Promise<void> } {
+  if (adapter !== "postgres") return { path: join(dir, storeFile(adapter)), drop: () => Promise.resolve() };
+  const table = tableName("crash");
+  return {
+    path: `${POSTGRES_URL}${POSTGRES_URL.includes("?") ? "&" : "?"}table=${table}`,
+    drop: () => dropStore(table),
+  };
 }
 
 interface ChildRun {
@@ -227,7 +245,8 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   const rnd = seededRandom(seed);
   const began = Date.now();
   const dir = mkdtempSync(join(tmpdir(), `kvq-crash-${adapter}-${runtime}-`));
-  const path = join(dir, storeFile(adapter));
+  const store = storeLocation(adapter, dir);
+  const path = store.path;
   const ks = new Keyspace(undefined, CRASH_QUEUE);
 
   const problems: string[] = [];
@@ -432,6 +451,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     if (options.final !== false) final = await finalRun();
   } finally {
     rmSync(dir, { recursive: true, force: true });
+    await store.drop().catch((e) => problem(`could not drop the run's table: ${(e as Error).message}`));
   }
 
   async function finalRun(): Promise<Dump | null> {
@@ -593,9 +613,12 @@ export function crashMatrix(name: "default" | "all"): [CrashAdapter, CrashRuntim
       ["sqlite", "bun"],
       ["sqlite", "deno"],
       ["deno-kv", "deno"],
+      ["postgres", "node"],
+      ["postgres", "bun"],
+      ["postgres", "deno"],
     ];
   }
-  return [["file", "node"], ["sqlite", "node"], ["sqlite", "bun"], ["deno-kv", "deno"]];
+  return [["file", "node"], ["sqlite", "node"], ["sqlite", "bun"], ["deno-kv", "deno"], ["postgres", "node"]];
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -605,6 +628,18 @@ async function main(argv: string[]): Promise<number> {
   };
   const cycles = Number(opt("cycles", "500"));
   const seed = Number(opt("seed", "1"));
+  if (argv.includes("--fleet")) {
+    // Loaded here only: fleet.ts imports this module.
+    const { formatFleetReport, runFleet } = await import("./fleet.ts");
+    const report = await runFleet({
+      cycles,
+      seed,
+      leaseMs: Number(opt("lease", "1000")),
+      log: (l) => console.log(l),
+    });
+    console.log(`\n=== fleet summary (${cycles} kills, seed ${seed})\n${formatFleetReport(report)}`);
+    return report.problems.length ? 1 : 0;
+  }
   const adapter = opt("adapter", "");
   const runtime = opt("runtime", "");
   let matrix = crashMatrix(opt("matrix", "default") as "default" | "all");

@@ -1,4 +1,4 @@
-// What the crash-test child and its parent share: the queue name, the index names, and the dump
+// What the crash-test children and their parents share: the queue names, the index names, and the dump
 // format (one JSON value per line: the jobs as stored, every index entry, the stored counts).
 import type { Counts } from "../../src/committer.ts";
 import type { JobRecord, JobState } from "../../src/job.ts";
@@ -6,6 +6,9 @@ import { STATE_INDEX } from "../../src/keys.ts";
 
 /** The queue every crash child uses. */
 export const CRASH_QUEUE = "crash";
+
+/** The queue every fleet process uses (tests/crash/fleet.ts). */
+export const FLEET_QUEUE = "fleet";
 
 /** The distinct state indexes of the keyspace (scheduled and failed share "delayed"). */
 export const INDEXES: readonly string[] = [...new Set(Object.values(STATE_INDEX))];

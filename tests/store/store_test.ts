@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { detectRuntime, openStore, storePreference } from "../../adapters/store/mod.ts";
+import { detectRuntime, isPostgresUrl, openStore, storePreference } from "../../adapters/store/mod.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = typeof g.Deno !== "undefined" ? "deno" : typeof g.Bun !== "undefined" ? "bun" : "node";
@@ -70,4 +70,11 @@ test("openStore with an adapter opens that adapter on any runtime", async () => 
 test("openStore rejects an empty path and an unknown adapter with TypeError", async () => {
   await assert.rejects(openStore(""), TypeError);
   await assert.rejects(openStore("x.db", { adapter: "redis" as "file" }), TypeError);
+});
+
+test("openStore rejects a postgres URL with an embedded adapter and the postgres adapter with a path", async () => {
+  await assert.rejects(openStore("postgres://db/jobs", { adapter: "sqlite" }), TypeError);
+  await assert.rejects(openStore("jobs.db", { adapter: "postgres" }), TypeError);
+  assert.equal(isPostgresUrl("postgresql://u@h:5432/db?table=t"), true);
+  assert.equal(isPostgresUrl("./postgres/jobs.db"), false);
 });
