@@ -16,6 +16,7 @@
 import { CorruptionError, StorageError } from "../../src/errors.ts";
 import type { KvState } from "../_kit/state.ts";
 import { bytesToBinary } from "../_kit/bytes.ts";
+import { decodeKey } from "../../src/kv.ts";
 import type { FsLayer } from "./fs.ts";
 import type { FileIndex } from "./index.ts";
 import {
@@ -232,7 +233,15 @@ export async function replayLog(
 function readKey(p: PayloadReader): string {
   const n = p.u32("key length");
   if (n === 0 || n > MAX_KEY_BYTES) throw new FormatError(`key length ${n} is out of bounds`);
-  return bytesToBinary(p.view(n, "key"));
+  const bytes = p.view(n, "key");
+  // Keys are decoded lazily (by list, watch): one that does not decode is damage found now, not a
+  // TypeError from a read later.
+  try {
+    decodeKey(bytes);
+  } catch (e) {
+    throw new FormatError(`a key does not decode (${(e as Error).message})`);
+  }
+  return bytesToBinary(bytes);
 }
 
 /** Skips a value, returning its offset in the file (`base` is the record's offset). */
