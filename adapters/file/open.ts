@@ -74,12 +74,18 @@ export async function openLog(path: string, options: FileKvOptions): Promise<Ope
   let fd = -1;
   try {
     // Leftovers of a crash during compaction or creation: never part of the store.
-    await unlinkIfPresent(fs, path + ".compact");
-    await unlinkIfPresent(fs, path + ".new");
+    for (const leftover of [path + ".compact", path + ".new"]) {
+      await unlinkIfPresent(fs, leftover).catch((e) => Promise.reject(fail("cannot remove", e)));
+    }
     let created = false;
     try {
       fd = await fs.open(path, "r+");
+      // The log's name may not be durable yet: a create or a compaction whose directory fsync
+      // failed left it renamed in the page cache only. Commits acknowledged from now on must not
+      // vanish with it on a power loss, so the name is synced before anything is acknowledged.
+      await fs.fsyncDir(dirname(path)).catch((e) => Promise.reject(fail("cannot sync the directory of", e)));
     } catch (e) {
+      if (fd >= 0) throw e;
       if (errorCode(e) !== "ENOENT") throw fail("cannot open", e);
       fd = await createLog(fs, path).catch((c) => Promise.reject(fail("cannot create", c)));
       created = true;

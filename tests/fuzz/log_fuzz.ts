@@ -140,7 +140,9 @@ const HUGE_LENGTHS = [0, 1, 8, 9, MAX_BODY, MAX_BODY + 1, 0x7fffffff, 0xffffffff
 
 /** Physical damage: the kind a disk, a crash or a stray write does. */
 const PHYSICAL: Record<string, (log: BaseLog, r: Rng) => Uint8Array> = {
-  truncate: (log, r) => log.bytes.slice(0, int(r, log.bytes.length)),
+  // 1 byte or more: an empty (0-byte) file is not a damaged log but one made outside kvq, and opens
+  // as a new, empty store by design (open.ts); kvq itself never leaves a log of 0 bytes.
+  truncate: (log, r) => log.bytes.slice(0, 1 + int(r, log.bytes.length - 1)),
   "bit flips": (log, r) => {
     const b = log.bytes.slice();
     for (let n = 1 + int(r, 8); n > 0; n--) b[int(r, b.length)] ^= 1 << int(r, 8);
