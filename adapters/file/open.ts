@@ -10,7 +10,7 @@ import { dirname, resolve } from "node:path";
 import type { StorageError } from "../../src/errors.ts";
 import { errorCode, storageError } from "../_kit/errors.ts";
 import { KvState } from "../_kit/state.ts";
-import { encodeHeader, encodeSnapshotEnd, newSalt } from "./format.ts";
+import { encodeHeader, encodeSnapshotEnd, FLAG_UNSYNCED, newSalt } from "./format.ts";
 import { type FsLayer, nodeFs, unlinkIfPresent, writeFully } from "./fs.ts";
 import { FileIndex } from "./index.ts";
 import { acquireLock, type StoreLock } from "./lock.ts";
@@ -111,6 +111,17 @@ export async function openLog(path: string, options: FileKvOptions): Promise<Ope
         throw fail("cannot truncate the torn tail of", e);
       }
     }
+    // The header says how the log is written: FLAG_UNSYNCED is on disk before the first unsynced
+    // write, and cleared (under "fsync") only now that the log is a clean, synced prefix.
+    const flags = options.durability === "none" ? FLAG_UNSYNCED : 0;
+    if (replay.flags !== flags) {
+      try {
+        await writeFully(fs, fd, encodeHeader(replay.salt, flags), 0);
+        await fs.fdatasync(fd);
+      } catch (e) {
+        throw fail("cannot write the header of", e);
+      }
+    }
     const recovery: FileKvRecovery = {
       fileBytes: created ? 0 : size,
       records: replay.records,
@@ -135,6 +146,7 @@ export async function openLog(path: string, options: FileKvOptions): Promise<Ope
       dir: dirname(path),
       fd,
       salt: replay.salt,
+      flags,
       size: replay.validBytes,
       broken: null,
     };

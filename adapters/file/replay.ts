@@ -8,7 +8,9 @@
  * snapshot section's SNAPSHOT_END (the snapshot is fsynced before it is renamed into place, so it
  * is never torn), and (2) no valid record (good length, this file's salt, matching CRC, a COMMITS
  * record with a later sequence number) starts at any byte offset after it. Anything else is
- * corruption. A record that passes its CRC but does not decode is corruption too.
+ * corruption. A record that passes its CRC but does not decode is corruption too. A log whose header
+ * has FLAG_UNSYNCED (written with `durability: "none"`) may have lost any unsynced record, so there
+ * the first bad or out-of-order record after the snapshot section ends the prefix that is kept.
  *
  * @module
  */
@@ -22,6 +24,7 @@ import type { FileIndex } from "./index.ts";
 import {
   COMMITS,
   decodeHeader,
+  FLAG_UNSYNCED,
   FormatError,
   HEADER_BYTES,
   MAX_BODY,
@@ -88,6 +91,8 @@ export interface ReplayResult {
   commits: number;
   /** Why the tail was cut, when it was. */
   tornReason: string | null;
+  /** The header's flags (see FLAG_UNSYNCED). */
+  flags: number;
 }
 
 function u32(b: Uint8Array, at: number): number {
@@ -168,6 +173,13 @@ export async function replayLog(
     records: 0,
     commits: 0,
     tornReason: null,
+    flags: header.flags,
+  };
+  // Written without fsync: any unsynced record may be lost, so a bad one ends the usable prefix.
+  const unsynced = (header.flags & FLAG_UNSYNCED) !== 0;
+  const cut = (at: number, reason: string) => {
+    result.validBytes = at;
+    result.tornReason = reason;
   };
   let pos = HEADER_BYTES;
   let inSnapshot = true;
@@ -179,12 +191,11 @@ export async function replayLog(
     const checked = await checkRecord(r, salt, pos);
     if (typeof checked === "string") {
       if (inSnapshot) throw corrupt(pos, `bad record in the snapshot section: ${checked}`);
-      const next = await validRecordAfter(r, salt, pos, state.seq);
+      const next = unsynced ? -1 : await validRecordAfter(r, salt, pos, state.seq);
       if (next >= 0) {
         throw corrupt(pos, `bad record (${checked}) followed by a valid record at byte ${next}`);
       }
-      result.validBytes = pos;
-      result.tornReason = checked;
+      cut(pos, checked);
       break;
     }
     const rec = await r.get(pos, checked);
@@ -212,6 +223,11 @@ export async function replayLog(
           throw new FormatError(`record type ${type} inside the snapshot section`);
         }
       } else {
+        if (unsynced && (type !== COMMITS || seq <= state.seq)) {
+          // A stale record (written, cut, and its space reused by a write that was lost).
+          cut(pos, `record of type ${type} and seq ${seq} after seq ${state.seq} in an unsynced log`);
+          break;
+        }
         if (type !== COMMITS) throw new FormatError(`record type ${type} after the snapshot section`);
         if (seq <= state.seq) throw new FormatError(`sequence number ${seq} is not above ${state.seq}`);
         result.commits += replayCommits(p, state, pos, seq);
