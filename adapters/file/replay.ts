@@ -10,7 +10,8 @@
  * record with a later sequence number) starts at any byte offset after it. Anything else is
  * corruption. A record that passes its CRC but does not decode is corruption too. A log whose header
  * has FLAG_UNSYNCED (written with `durability: "none"`) may have lost any unsynced record, so there
- * the first bad or out-of-order record after the snapshot section ends the prefix that is kept.
+ * the first bad record (bad length, past the end, CRC mismatch) after the snapshot section ends the
+ * prefix that is kept. A record that passes its CRC in the wrong order is corruption in both.
  *
  * @module
  */
@@ -223,11 +224,6 @@ export async function replayLog(
           throw new FormatError(`record type ${type} inside the snapshot section`);
         }
       } else {
-        if (unsynced && (type !== COMMITS || seq <= state.seq)) {
-          // A stale record (written, cut, and its space reused by a write that was lost).
-          cut(pos, `record of type ${type} and seq ${seq} after seq ${state.seq} in an unsynced log`);
-          break;
-        }
         if (type !== COMMITS) throw new FormatError(`record type ${type} after the snapshot section`);
         if (seq <= state.seq) throw new FormatError(`sequence number ${seq} is not above ${state.seq}`);
         result.commits += replayCommits(p, state, pos, seq);
