@@ -7,8 +7,8 @@
  * @module
  */
 
-import type { ErrorInfo, JobRecord, ValueRef } from "./job.ts";
-import { LimitError } from "./errors.ts";
+import { type ErrorInfo, JOB_STATES, type JobRecord, type ValueRef } from "./job.ts";
+import { CorruptionError, LimitError } from "./errors.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -190,7 +190,8 @@ export function encodeRecord(record: JobRecord, maxBytes: number = Infinity, ada
 }
 
 /**
- * Decodes a job record.
+ * Decodes a job record. Throws {@linkcode CorruptionError} (code `"CORRUPT"`) for bytes that are not
+ * JSON or not a job record, so damaged stored bytes never reach the engine as a record.
  *
  * @example
  * ```ts
@@ -201,5 +202,29 @@ export function encodeRecord(record: JobRecord, maxBytes: number = Infinity, ada
  * ```
  */
 export function decodeRecord(bytes: Uint8Array): JobRecord {
-  return JSON.parse(dec.decode(bytes)) as JobRecord;
+  let record: unknown;
+  try {
+    record = JSON.parse(dec.decode(bytes));
+  } catch (e) {
+    throw new CorruptionError("queue", "decode", `a job record is not JSON (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
+  const bad = recordFault(record);
+  if (bad) throw new CorruptionError("queue", "decode", `a stored value is not a job record: ${bad}`);
+  return record as JobRecord;
+}
+
+const RECORD_NUMBERS = ["priority", "attempt", "maxAttempts", "runAt", "createdAt", "updatedAt"] as const;
+
+/** What makes a parsed value unusable as a job record (the fields the engine relies on), or null. */
+function recordFault(r: unknown): string | null {
+  if (typeof r !== "object" || r === null || Array.isArray(r)) return `a ${r === null ? "null" : typeof r}`;
+  const o = r as Record<string, unknown>;
+  if (typeof o.id !== "string" || typeof o.queue !== "string") return "no string id and queue";
+  if (!(JOB_STATES as readonly unknown[]).includes(o.state)) return `state ${JSON.stringify(o.state)}`;
+  for (const f of RECORD_NUMBERS) if (typeof o[f] !== "number") return `${f} is not a number`;
+  if (!Array.isArray(o.history)) return "history is not an array";
+  if (typeof o.payload !== "object" || o.payload === null) return "no payload reference";
+  return null;
 }

@@ -131,6 +131,8 @@ export interface DenoKvOptions {
    * `DENO_KV_ACCESS_TOKEN` environment variable instead.
    */
   accessToken?: string;
+  /** See {@link DenoKvHandleOptions.busyTimeoutMs}. @default 5000 */
+  busyTimeoutMs?: number;
 }
 
 /** Declared facts about a handle passed to {@link DenoKv.fromHandle}. */
@@ -143,6 +145,14 @@ export interface DenoKvHandleOptions {
   maxChecks?: number;
   /** Whether `close()` closes the handle. @default false */
   closeHandle?: boolean;
+  /**
+   * How long a commit that finds the database busy (`database is locked`: another process is
+   * writing the same file) is retried, with a growing, jittered backoff (1 ms doubling to 50 ms),
+   * before it rejects with `StorageError` code `"BUSY"`. A busy commit applied nothing, so a retry
+   * never applies it twice. 0: no retry.
+   * @default 5000
+   */
+  busyTimeoutMs?: number;
 }
 
 const NAME = "deno-kv";
@@ -156,6 +166,8 @@ const MAX_TOTAL_MUTATION_BYTES = 819200;
 const MAX_TOTAL_KEY_BYTES = 81920;
 const GET_MANY_CHUNK = 10;
 const VERSIONSTAMP = /^[0-9a-f]{20}$/;
+const BUSY = /database is locked|SQLITE_BUSY|database table is locked/i;
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 
 interface DenoGlobal {
   openKv?: (path?: string) => Promise<DenoKvHandle>;
@@ -190,6 +202,15 @@ function scopeOf(path: string): KvScope {
 }
 
 /** The size of the Deno KV key `[bytes]`: tag, content with 0x00 escaped as 0x00 0xff, terminator. */
+/** The busy retry bound in ms; throws RangeError for a bad one. */
+function busyTimeout(v: number | undefined): number {
+  const ms = v ?? DEFAULT_BUSY_TIMEOUT_MS;
+  if (!(typeof ms === "number" && ms >= 0)) {
+    throw new RangeError(`Cannot open deno-kv store: busyTimeoutMs must be 0 or more, got ${v}`);
+  }
+  return ms;
+}
+
 function storedKeySize(bytes: Uint8Array): number {
   let n = bytes.length + 2;
   for (let i = 0; i < bytes.length; i++) if (bytes[i] === 0) n++;
@@ -249,6 +270,7 @@ export class DenoKv implements AtomicKv {
   readonly implementation: DenoKvImplementation;
   readonly #kv: DenoKvHandle;
   readonly #closeHandle: boolean;
+  readonly #busyTimeoutMs: number;
   readonly #inflight = new Set<Promise<unknown>>();
   #closed = false;
 
@@ -272,6 +294,7 @@ export class DenoKv implements AtomicKv {
         'Cannot open deno-kv store: path must be a file path, ":memory:" or a KV Connect URL',
       );
     }
+    busyTimeout(options.busyTimeoutMs); // a bad bound is refused before anything is opened
     const want = options.implementation ?? "auto";
     const deno = denoGlobal();
     const native = want !== "npm" && typeof deno?.openKv === "function";
@@ -307,6 +330,7 @@ export class DenoKv implements AtomicKv {
       durable: path !== ":memory:",
       maxChecks: native && scopeOf(path) !== "cluster" ? 100 : 10,
       closeHandle: true,
+      busyTimeoutMs: options.busyTimeoutMs,
     });
   }
 
@@ -339,6 +363,7 @@ export class DenoKv implements AtomicKv {
     this.#kv = handle;
     this.implementation = options.implementation;
     this.#closeHandle = options.closeHandle ?? false;
+    this.#busyTimeoutMs = busyTimeout(options.busyTimeoutMs);
     this.info = {
       name: NAME,
       maxValueBytes: 65536,
@@ -517,19 +542,35 @@ export class DenoKv implements AtomicKv {
     if (this.implementation === "Deno.openKv" && sizes.keys > MAX_TOTAL_KEY_BYTES) {
       throw new LimitError(NAME, "keyBytes", sizes.keys, MAX_TOTAL_KEY_BYTES);
     }
-    let res: { ok: boolean; versionstamp?: string };
-    try {
-      const op = this.#kv.atomic();
-      for (const c of batch.checks) op.check({ key: [c.keyBytes], versionstamp: c.versionstamp });
-      for (const m of batch.mutations) {
-        if (m.type === "set") op.set([m.keyBytes], m.value);
-        else op.delete([m.keyBytes]);
+    const started = Date.now();
+    for (let attempt = 0;; attempt++) {
+      let res: { ok: boolean; versionstamp?: string };
+      try {
+        const op = this.#kv.atomic();
+        for (const c of batch.checks) op.check({ key: [c.keyBytes], versionstamp: c.versionstamp });
+        for (const m of batch.mutations) {
+          if (m.type === "set") op.set([m.keyBytes], m.value);
+          else op.delete([m.keyBytes]);
+        }
+        res = await op.commit();
+      } catch (e) {
+        if (!BUSY.test(message(e)) || this.#closed) throw this.#commitError(batch, e);
+        // Another process holds the write lock; the commit applied nothing. Retry within the bound.
+        const waited = Date.now() - started;
+        if (waited >= this.#busyTimeoutMs) {
+          throw new StorageError(
+            NAME,
+            "commit",
+            `the database stayed busy (${message(e)}) for ${waited} ms over ${attempt + 1} attempts`,
+            { cause: e, code: "BUSY" },
+          );
+        }
+        const backoff = Math.min(50, 2 ** attempt) * (0.5 + Math.random());
+        await new Promise((r) => setTimeout(r, Math.min(backoff, this.#busyTimeoutMs - waited)));
+        continue;
       }
-      res = await op.commit();
-    } catch (e) {
-      throw this.#commitError(batch, e);
+      return res.ok ? { ok: true, versionstamp: String(res.versionstamp) } : { ok: false };
     }
-    return res.ok ? { ok: true, versionstamp: String(res.versionstamp) } : { ok: false };
   }
 
   #commitError(batch: AtomicBatch, e: unknown): Error {

@@ -134,7 +134,7 @@ export async function rewriteLog(name: string, log: LogFile, state: KvState<File
       await writeFully(fs, fd, bytes, size);
       size += bytes.length;
     };
-    await put(encodeHeader(salt));
+    await put(encodeHeader(salt, log.flags));
     // No commit applies while this runs (the pipeline is here), so the index is stable; reads
     // go on meanwhile, from the old log.
     const index = state.map;

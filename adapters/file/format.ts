@@ -3,7 +3,7 @@
  * ("The file format") for the layout in words; this module encodes and decodes it.
  *
  * ```
- * header  0 "KVQF"  4 u16 version (1)  6 u16 flags (0)  8 u32 salt  12 u32 CRC-32C of bytes 0..12
+ * header  0 "KVQF"  4 u16 version (1)  6 u16 flags (bit 0: FLAG_UNSYNCED)  8 u32 salt  12 u32 CRC-32C of 0..12
  * record  0 u32 body length  4 u32 CRC-32C(seed salt; length field, body)  8 body:
  *         body = u64 seq, u8 type, payload          (all integers little-endian)
  * ```
@@ -44,13 +44,22 @@ export const SNAPSHOT_END = 3;
 
 const MAGIC = [0x4b, 0x56, 0x51, 0x46]; // "KVQF"
 
+/**
+ * Header flag: the log is being written with `durability: "none"`, so after a power loss any of its
+ * unsynced records may be lost or damaged, not only the last ones. Replay then recovers to the
+ * prefix before the first bad record instead of calling later valid records proof of corruption.
+ * Set before the first unsynced write; cleared by an open with `"fsync"` once the log is a clean
+ * prefix again. Readers that do not know it ignore it.
+ */
+export const FLAG_UNSYNCED = 1;
+
 /** Encodes the 16-byte header. */
-export function encodeHeader(salt: number): Uint8Array {
+export function encodeHeader(salt: number, flags = 0): Uint8Array {
   const h = new Uint8Array(HEADER_BYTES);
   const dv = new DataView(h.buffer);
   h.set(MAGIC, 0);
   dv.setUint16(4, FORMAT_VERSION, true);
-  dv.setUint16(6, 0, true);
+  dv.setUint16(6, flags, true);
   dv.setUint32(8, salt, true);
   dv.setUint32(12, crc32c(0, h, 0, 12), true);
   return h;
@@ -58,7 +67,7 @@ export function encodeHeader(salt: number): Uint8Array {
 
 /** A decoded header, or why it is not one. */
 export type HeaderResult =
-  | { ok: true; salt: number; version: number }
+  | { ok: true; salt: number; version: number; flags: number }
   | { ok: false; reason: string; version?: number };
 
 /** Decodes and verifies the header. */
@@ -75,7 +84,7 @@ export function decodeHeader(h: Uint8Array): HeaderResult {
   if (version !== FORMAT_VERSION) {
     return { ok: false, reason: `unsupported format version ${version}`, version };
   }
-  return { ok: true, salt: dv.getUint32(8, true), version };
+  return { ok: true, salt: dv.getUint32(8, true), version, flags: dv.getUint16(6, true) };
 }
 
 /** Computes a record's CRC: seeded with the file's salt, over the length field and the body. */

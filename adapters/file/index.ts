@@ -98,7 +98,7 @@ class Chunk {
   /** Index of `key`, or -1. */
   indexOf(key: string): number {
     const i = this.lowerBound(key);
-    return i < this.n && this.scmp(key, i) === 0 ? i : -1;
+    return i < this.n && this.cmp(key, i) === 0 ? i : -1;
   }
 
   key(i: number): string {

@@ -99,7 +99,9 @@ export async function acquireLock(fs: FsLayer, storePath: string, adapter: strin
     await takeLockFile(fs, storePath, lockPath, adapter);
   } catch (e) {
     held.delete(lockPath);
-    throw e;
+    // StoreLockedError passes as it is; an I/O error while reading or breaking a lock is a
+    // StorageError like any other of open().
+    throw storageError(adapter, "open", `cannot take the lock ${lockPath}`, e);
   }
   let released = false;
   return {

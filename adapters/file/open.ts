@@ -10,7 +10,7 @@ import { dirname, resolve } from "node:path";
 import type { StorageError } from "../../src/errors.ts";
 import { errorCode, storageError } from "../_kit/errors.ts";
 import { KvState } from "../_kit/state.ts";
-import { encodeHeader, encodeSnapshotEnd, newSalt } from "./format.ts";
+import { encodeHeader, encodeSnapshotEnd, FLAG_UNSYNCED, newSalt } from "./format.ts";
 import { type FsLayer, nodeFs, unlinkIfPresent, writeFully } from "./fs.ts";
 import { FileIndex } from "./index.ts";
 import { acquireLock, type StoreLock } from "./lock.ts";
@@ -74,12 +74,18 @@ export async function openLog(path: string, options: FileKvOptions): Promise<Ope
   let fd = -1;
   try {
     // Leftovers of a crash during compaction or creation: never part of the store.
-    await unlinkIfPresent(fs, path + ".compact");
-    await unlinkIfPresent(fs, path + ".new");
+    for (const leftover of [path + ".compact", path + ".new"]) {
+      await unlinkIfPresent(fs, leftover).catch((e) => Promise.reject(fail("cannot remove", e)));
+    }
     let created = false;
     try {
       fd = await fs.open(path, "r+");
+      // The log's name may not be durable yet: a create or a compaction whose directory fsync
+      // failed left it renamed in the page cache only. Commits acknowledged from now on must not
+      // vanish with it on a power loss, so the name is synced before anything is acknowledged.
+      await fs.fsyncDir(dirname(path)).catch((e) => Promise.reject(fail("cannot sync the directory of", e)));
     } catch (e) {
+      if (fd >= 0) throw e;
       if (errorCode(e) !== "ENOENT") throw fail("cannot open", e);
       fd = await createLog(fs, path).catch((c) => Promise.reject(fail("cannot create", c)));
       created = true;
@@ -103,6 +109,17 @@ export async function openLog(path: string, options: FileKvOptions): Promise<Ope
         await fs.fdatasync(fd);
       } catch (e) {
         throw fail("cannot truncate the torn tail of", e);
+      }
+    }
+    // The header says how the log is written: FLAG_UNSYNCED is on disk before the first unsynced
+    // write, and cleared (under "fsync") only now that the log is a clean, synced prefix.
+    const flags = options.durability === "none" ? FLAG_UNSYNCED : 0;
+    if (replay.flags !== flags) {
+      try {
+        await writeFully(fs, fd, encodeHeader(replay.salt, flags), 0);
+        await fs.fdatasync(fd);
+      } catch (e) {
+        throw fail("cannot write the header of", e);
       }
     }
     const recovery: FileKvRecovery = {
@@ -129,6 +146,7 @@ export async function openLog(path: string, options: FileKvOptions): Promise<Ope
       dir: dirname(path),
       fd,
       salt: replay.salt,
+      flags,
       size: replay.validBytes,
       broken: null,
     };

@@ -8,7 +8,10 @@
  * snapshot section's SNAPSHOT_END (the snapshot is fsynced before it is renamed into place, so it
  * is never torn), and (2) no valid record (good length, this file's salt, matching CRC, a COMMITS
  * record with a later sequence number) starts at any byte offset after it. Anything else is
- * corruption. A record that passes its CRC but does not decode is corruption too.
+ * corruption. A record that passes its CRC but does not decode is corruption too. A log whose header
+ * has FLAG_UNSYNCED (written with `durability: "none"`) may have lost any unsynced record, so there
+ * the first bad record (bad length, past the end, CRC mismatch) after the snapshot section ends the
+ * prefix that is kept. A record that passes its CRC in the wrong order is corruption in both.
  *
  * @module
  */
@@ -16,11 +19,13 @@
 import { CorruptionError, StorageError } from "../../src/errors.ts";
 import type { KvState } from "../_kit/state.ts";
 import { bytesToBinary } from "../_kit/bytes.ts";
+import { decodeKey } from "../../src/kv.ts";
 import type { FsLayer } from "./fs.ts";
 import type { FileIndex } from "./index.ts";
 import {
   COMMITS,
   decodeHeader,
+  FLAG_UNSYNCED,
   FormatError,
   HEADER_BYTES,
   MAX_BODY,
@@ -87,6 +92,8 @@ export interface ReplayResult {
   commits: number;
   /** Why the tail was cut, when it was. */
   tornReason: string | null;
+  /** The header's flags (see FLAG_UNSYNCED). */
+  flags: number;
 }
 
 function u32(b: Uint8Array, at: number): number {
@@ -167,6 +174,13 @@ export async function replayLog(
     records: 0,
     commits: 0,
     tornReason: null,
+    flags: header.flags,
+  };
+  // Written without fsync: any unsynced record may be lost, so a bad one ends the usable prefix.
+  const unsynced = (header.flags & FLAG_UNSYNCED) !== 0;
+  const cut = (at: number, reason: string) => {
+    result.validBytes = at;
+    result.tornReason = reason;
   };
   let pos = HEADER_BYTES;
   let inSnapshot = true;
@@ -178,12 +192,11 @@ export async function replayLog(
     const checked = await checkRecord(r, salt, pos);
     if (typeof checked === "string") {
       if (inSnapshot) throw corrupt(pos, `bad record in the snapshot section: ${checked}`);
-      const next = await validRecordAfter(r, salt, pos, state.seq);
+      const next = unsynced ? -1 : await validRecordAfter(r, salt, pos, state.seq);
       if (next >= 0) {
         throw corrupt(pos, `bad record (${checked}) followed by a valid record at byte ${next}`);
       }
-      result.validBytes = pos;
-      result.tornReason = checked;
+      cut(pos, checked);
       break;
     }
     const rec = await r.get(pos, checked);
@@ -232,7 +245,15 @@ export async function replayLog(
 function readKey(p: PayloadReader): string {
   const n = p.u32("key length");
   if (n === 0 || n > MAX_KEY_BYTES) throw new FormatError(`key length ${n} is out of bounds`);
-  return bytesToBinary(p.view(n, "key"));
+  const bytes = p.view(n, "key");
+  // Keys are decoded lazily (by list, watch): one that does not decode is damage found now, not a
+  // TypeError from a read later.
+  try {
+    decodeKey(bytes);
+  } catch (e) {
+    throw new FormatError(`a key does not decode (${(e as Error).message})`);
+  }
+  return bytesToBinary(bytes);
 }
 
 /** Skips a value, returning its offset in the file (`base` is the record's offset). */

@@ -12,7 +12,8 @@ export interface FileKvOptions {
   /**
    * `"fsync"`: a commit resolves after `fdatasync` (durable). `"none"`: after the write reaches
    * the OS (survives a process crash, not power loss; `info.durable` is false; after a power loss
-   * several unsynced records may be damaged, and the next open may raise `CorruptionError`).
+   * any unsynced record may be lost, and the next open keeps the prefix before the first lost one; the
+   * header says so, whichever durability the next open asks for).
    * For benchmarks.
    * @default "fsync"
    */
@@ -103,6 +104,8 @@ export interface LogFile {
   fd: number;
   /** The current log's salt (every record carries it). */
   salt: number;
+  /** The header flags this store writes (FLAG_UNSYNCED under `durability: "none"`). */
+  readonly flags: number;
   /** Length of the log's valid, written prefix: the next record goes here. */
   size: number;
   /** Set when a failed sync (or directory fsync) means no further commit may be acknowledged. */

@@ -15,8 +15,10 @@
  * (8 concurrent committers, fsync on: about 21,000 against 14,000 commits/s), is safe for
  * several processes on one file where the file store admits one, and writes the same format as
  * Bun, so a database moves between Node and Bun. Deno KV writes its own format: a path opened
- * on Deno is not readable by the SQLite store and the other way round (each refuses the
- * other's file with a `StorageError`).
+ * on Deno is not readable by the SQLite store and the other way round. A store already on disk is
+ * detected ({@link detectStoreFormat}) and opened by the adapter that wrote it, whatever the
+ * runtime's default; one that no adapter here can open is refused with `StorageError` code
+ * `"FORMAT"` naming what was found, and left unchanged.
  *
  * The returned store's `info.name` says which adapter runs (`"deno-kv"`, `"sqlite"`, `"file"`),
  * and its `choice` says which driver and why.
@@ -33,6 +35,8 @@
  * @module
  */
 
+import { open as openFile } from "node:fs/promises";
+import { StorageError } from "../../src/errors.ts";
 import type { AtomicKv } from "../../src/kv.ts";
 import type { DenoKvOptions } from "../deno-kv/mod.ts";
 import type { FileKvOptions } from "../file/mod.ts";
@@ -142,6 +146,74 @@ const REASONS: Record<Runtime, Partial<Record<EmbeddedAdapter, string>>> = {
   },
 };
 
+/** What {@link detectStoreFormat} found at a path. */
+export type StoreFormat =
+  /** An adapter's own format. */
+  | StoreAdapter
+  /** An SQLite database that is neither kvq's sqlite store nor a Deno KV database. */
+  | "other-sqlite"
+  /** A file that is none of the formats above. */
+  | "unknown";
+
+/** The first `n` bytes of a file as latin1 text, or null when it is missing or empty. */
+async function head(path: string, n: number): Promise<string | null> {
+  let f;
+  try {
+    f = await openFile(path, "r");
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return null;
+    throw new StorageError("store", "open", `cannot read ${path} to detect its format`, { cause: e });
+  }
+  try {
+    const buf = new Uint8Array(n);
+    const { bytesRead } = await f.read(buf, 0, n, 0);
+    return bytesRead === 0 ? null : new TextDecoder("latin1").decode(buf.subarray(0, bytesRead));
+  } finally {
+    await f.close();
+  }
+}
+
+/**
+ * The format of the store at `path`, read from its first bytes (never written): `null` when there
+ * is no file yet (or it is empty). The file store starts with `KVQF`; an SQLite file with
+ * `SQLite format 3`, and its schema (in the file or, while a writer has it open, in its `-wal`)
+ * tells kvq's sqlite store (table `kv_meta`) from Deno KV (table `migration_state`).
+ *
+ * @example
+ * ```ts
+ * import { detectStoreFormat } from "@kvq/kvq/store";
+ * console.log(await detectStoreFormat("/surely/not/there.db")); // null
+ * ```
+ */
+export async function detectStoreFormat(path: string): Promise<StoreFormat | null> {
+  const start = await head(path, 1 << 16);
+  if (start === null) {
+    // A new SQLite database in WAL mode may have its first pages in the -wal only.
+    const wal = await head(path + "-wal", 1 << 20);
+    if (wal === null) return null;
+    return /CREATE TABLE[^(]*kv_meta/i.test(wal)
+      ? "sqlite"
+      : /CREATE TABLE[^(]*migration_state/i.test(wal)
+      ? "deno-kv"
+      : null;
+  }
+  if (start.startsWith("KVQF")) return "file";
+  if (!start.startsWith("SQLite format 3\0")) return "unknown";
+  const schema = start + ((await head(path + "-wal", 1 << 20)) ?? "");
+  if (/CREATE TABLE[^(]*kv_meta/i.test(schema)) return "sqlite";
+  if (/CREATE TABLE[^(]*migration_state/i.test(schema)) return "deno-kv";
+  return "other-sqlite";
+}
+
+const FORMAT_NAMES: Record<StoreFormat, string> = {
+  file: "a kvq file store",
+  sqlite: "a kvq SQLite store",
+  "deno-kv": "a Deno KV database",
+  postgres: "a PostgreSQL server",
+  "other-sqlite": "an SQLite database that is not a kvq store",
+  unknown: "a file that is not a kvq store",
+};
+
 async function openAdapter(
   adapter: StoreAdapter,
   path: string,
@@ -224,8 +296,24 @@ export async function openStore(path: string, options: OpenStoreOptions = {}): P
   if (!url && wanted === "postgres") {
     throw new TypeError("Cannot open store: the postgres adapter needs a postgres:// or postgresql:// URL");
   }
+  // A store already on disk is opened by the adapter that wrote it, or refused: never opened by
+  // another adapter, which would call it corrupt or change it.
+  const found = url ? null : await detectStoreFormat(path);
+  const refuse = (why: string, cause?: unknown) =>
+    new StorageError("store", "open", `${path} is ${FORMAT_NAMES[found!]}: ${why}`, {
+      cause,
+      code: "FORMAT",
+    });
+  if (found === "other-sqlite" || found === "unknown") {
+    throw refuse("kvq cannot open it and leaves it as it is");
+  }
+  if (found !== null && wanted !== "auto" && found !== wanted) {
+    throw refuse(`adapter "${wanted}" was requested; open it with adapter "${found}"`);
+  }
   const candidates: StoreAdapter[] = url
     ? ["postgres"]
+    : found !== null
+    ? [found]
     : wanted === "auto"
     ? storePreference(runtime)
     : [wanted];
@@ -236,12 +324,20 @@ export async function openStore(path: string, options: OpenStoreOptions = {}): P
     try {
       kv = await openAdapter(adapter, path, options);
     } catch (e) {
+      if (found !== null && isMissingDriver(e)) {
+        throw refuse(
+          `its adapter "${found}" cannot run here (${String((e as Error)?.message ?? e).split("\n")[0]})`,
+          e,
+        );
+      }
       // Fall back only when the driver itself is missing, never on a bad or busy file.
       if (i === candidates.length - 1 || !isMissingDriver(e)) throw e;
       failures.push(`${adapter} unavailable: ${String((e as Error)?.message ?? e).split("\n")[0]}`);
       continue;
     }
-    const reason = wanted !== "auto"
+    const reason = found !== null && wanted === "auto"
+      ? `${path} is ${FORMAT_NAMES[found]} already`
+      : wanted !== "auto"
       ? `adapter "${adapter}" was requested`
       : adapter === "postgres"
       ? "a postgres:// URL names a PostgreSQL server"

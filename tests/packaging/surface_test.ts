@@ -108,6 +108,7 @@ const SURFACE: Record<string, string[]> = {
   ],
   "./store": [
     "detectRuntime",
+    "detectStoreFormat",
     "isPostgresUrl",
     "openStore",
     "storePreference",

@@ -1,9 +1,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { detectRuntime, isPostgresUrl, openStore, storePreference } from "../../adapters/store/mod.ts";
+import {
+  detectRuntime,
+  detectStoreFormat,
+  isPostgresUrl,
+  openStore,
+  storePreference,
+} from "../../adapters/store/mod.ts";
+import { CorruptionError, StorageError } from "../../src/errors.ts";
 
 const g = globalThis as { Deno?: unknown; Bun?: unknown };
 const runtime = typeof g.Deno !== "undefined" ? "deno" : typeof g.Bun !== "undefined" ? "bun" : "node";
@@ -77,4 +84,51 @@ test("openStore rejects a postgres URL with an embedded adapter and the postgres
   await assert.rejects(openStore("jobs.db", { adapter: "postgres" }), TypeError);
   assert.equal(isPostgresUrl("postgresql://u@h:5432/db?table=t"), true);
   assert.equal(isPostgresUrl("./postgres/jobs.db"), false);
+});
+
+test("openStore opens a store already on disk with the adapter that wrote it, whatever the runtime's default", async () => {
+  await inTempDir(async (dir) => {
+    for (const adapter of ["file", "sqlite", "deno-kv"] as const) {
+      const path = join(dir, `${adapter}.db`);
+      const a = await openStore(path, { adapter });
+      await a.atomic().set(["by"], new TextEncoder().encode(adapter)).commit();
+      await a.close();
+      assert.equal(await detectStoreFormat(path), adapter);
+      const b = await openStore(path);
+      assert.equal(b.info.name, adapter, `a ${adapter} store reopened by default`);
+      assert.match(b.choice.reason, /already/);
+      assert.equal(new TextDecoder().decode((await b.get(["by"]))?.value), adapter);
+      await b.close();
+    }
+  });
+});
+
+test("openStore refuses a store of another format than the adapter requested, naming it, and leaves it unchanged", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "sqlite.db");
+    const a = await openStore(path, { adapter: "file" });
+    await a.atomic().set(["x"], Uint8Array.of(1)).commit();
+    await a.close();
+    const before = readFileSync(path);
+    for (const adapter of ["sqlite", "deno-kv"] as const) {
+      await assert.rejects(
+        openStore(path, { adapter }),
+        (e) => e instanceof StorageError && e.code === "FORMAT" && /kvq file store/.test(e.message),
+      );
+    }
+    assert.deepEqual(readFileSync(path), before);
+  });
+});
+
+test("openStore refuses a file that is no kvq store with StorageError code FORMAT, never CorruptionError", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "notes.db");
+    writeFileSync(path, "just some notes, not a database\n");
+    await assert.rejects(
+      openStore(path),
+      (e) => e instanceof StorageError && !(e instanceof CorruptionError) && e.code === "FORMAT",
+    );
+    assert.equal(readFileSync(path, "utf8"), "just some notes, not a database\n");
+    assert.equal(await detectStoreFormat(join(dir, "missing.db")), null);
+  });
 });

@@ -1,0 +1,28 @@
+// The CI slice of the fuzzers (tests/fuzz/run.ts is the heavy tier): a fixed seed and a few
+// thousand iterations per decoder, on each runtime. A failure names its seed and iteration.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { fuzzKeys, fuzzRecords } from "./codec_fuzz.ts";
+import { fuzzLog } from "./log_fuzz.ts";
+
+test("file store log reader under 3,000 structured mutations: a prefix of the acknowledged commits or a typed error", async () => {
+  const stats = await fuzzLog(20261203, 3000);
+  assert.equal(stats.iterations, 3000);
+  // Both outcomes happen: the fuzzer reaches the torn-tail path and the corruption path.
+  const [opened, refused] = Object.values(stats.byMutation).reduce(([a, b], [o, f]) => [a + o, b + f], [
+    0,
+    0,
+  ]);
+  assert.ok(opened > 300 && refused > 300, `opened ${opened}, refused ${refused}`);
+  assert.ok(stats.tailsCut > 100, `only ${stats.tailsCut} torn tails cut`);
+});
+
+test("decodeKey on 30,000 random and mutated encodings: a key that encodes again, or a TypeError", () => {
+  const stats = fuzzKeys(20261203, 30_000);
+  assert.ok(stats.decoded > 1000 && stats.refused > 1000, JSON.stringify(stats));
+});
+
+test("decodeRecord on 30,000 random, mutated and reshaped records: a job record, or a CorruptionError", () => {
+  const stats = fuzzRecords(20261203, 30_000);
+  assert.ok(stats.decoded > 1000 && stats.refused > 1000, JSON.stringify(stats));
+});
