@@ -190,7 +190,7 @@ export class CommitPipeline {
   /** True when every check holds against the durable state plus the commits queued so far. */
   #checksHold(batch: AtomicBatch): boolean {
     for (const c of batch.checks) {
-      const k = bytesToBinary(c.keyBytes);
+      const k = c.keyBinary ?? bytesToBinary(c.keyBytes);
       const o = this.#overlay.get(k);
       if (o) {
         // A queued write's versionstamp is not known to anyone yet, so only "absent" can match.
