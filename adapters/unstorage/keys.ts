@@ -3,9 +3,10 @@
  * an unstorage key and back. unstorage keys are strings with `:` separators, and drivers may
  * rewrite them (the fs driver turns every `:` into a directory), so a key's bytes (the core's
  * {@link encodeKey} encoding) are written as lowercase hex, two characters per byte, cut into
- * segments of 128 characters (a file name stays far below 255 bytes) and ended with `z`, so a key
+ * segments of 128 characters (a file name stays far below 255 bytes) and ended with `-`, so a key
  * never names a directory of a longer one. Hex has no `:`, `/`, `.` or upper case, so no driver
- * rewrites it; drivers do not order keys, so the adapter sorts the decoded bytes itself.
+ * rewrites it, and `-` sorts before every hex digit, so the text without its `:` sorts as the
+ * bytes do. Drivers do not order keys, so the adapter sorts the decoded bytes itself.
  *
  * @module
  */
@@ -13,7 +14,7 @@
 import { CorruptionError } from "../../src/errors.ts";
 
 const SEGMENT = 128;
-const END = "z";
+const END = "-";
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
 /** The unstorage keys of one store under `base`. */
@@ -44,12 +45,12 @@ export function storeLayout(base: string): StoreLayout {
 }
 
 /**
- * The unstorage key of an entry: `<data>:` then the hex of `keyBytes` in segments, ended by `z`.
+ * The unstorage key of an entry: `<data>:` then the hex of `keyBytes` in segments, ended by `-`.
  *
  * @example
  * ```ts
  * import { entryKey } from "./keys.ts";
- * console.log(entryKey("kvq:d", new Uint8Array([2, 97, 0]))); // "kvq:d:026100z"
+ * console.log(entryKey("kvq:d", new Uint8Array([2, 97, 0]))); // "kvq:d:026100-"
  * ```
  */
 export function entryKey(data: string, keyBytes: Uint8Array): string {

@@ -47,7 +47,8 @@ export async function redisUnavailable(): Promise<string | false> {
   });
   if (!up) return `Redis is not reachable at ${REDIS_URL}; start it, or set KVQ_REDIS_URL`;
   try {
-    await import("ioredis");
+    const client = "ioredis"; // not a literal: the package is optional
+    await import(client);
   } catch {
     return "ioredis (the client unstorage's redis driver needs) is not installed";
   }
