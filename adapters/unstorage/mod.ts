@@ -23,6 +23,11 @@
  *   then walks the index and reads values with one driver read per entry, in batches of 256.
  *   Checks read the checked item unless its sequence number is already known from a read.
  * - **Reads.** get, getMany and list wait while a group is applied, so they never see half of one.
+ * - **Faults.** A driver error before the write-ahead record is in place rejects the group with
+ *   `StorageError` and applies nothing. A driver error while the group is applied (after one
+ *   retry), or one that leaves the record's presence unknown, rejects it with `StorageError` code
+ *   `"OUTCOME_UNKNOWN"` and stops the store (every operation rejects); reopening applies the whole
+ *   group from its record, so such a commit is applied in full or not at all, never in part.
  *
  * Durability is the driver's: `info.durable` is false unless the caller declares it with
  * `durable: true` (only for a backend that has every write on stable storage before the write
@@ -62,7 +67,7 @@ import {
   selectorRange,
 } from "../../src/kv.ts";
 import { binaryToBytes, bytesToBinary, plainBytes, startsWith } from "../_kit/bytes.ts";
-import { storageError } from "../_kit/errors.ts";
+import { errorMessage, storageError } from "../_kit/errors.ts";
 import { SortedMap } from "../_kit/sorted_map.ts";
 import { WatchHub } from "../_kit/watch_hub.ts";
 import { type Queued, WriteQueue } from "../_kit/write_queue.ts";
@@ -125,6 +130,20 @@ const UNKNOWN = 0n;
 type Pending = Queued<{ readonly batch: AtomicBatch }>;
 /** An entry's item, decoded. */
 type Item = { seq: bigint; value: Uint8Array };
+
+/**
+ * The error of a commit group whose outcome is unknown: its write-ahead record may be in place, so
+ * reopening the store applies the whole group (never a part of it). The store stops.
+ */
+function outcomeUnknown(what: string, e: unknown): StorageError {
+  return new StorageError(
+    NAME,
+    "commit",
+    `${what} (${errorMessage(e)}); the store stopped: reopen it, and it applies the whole group from its ` +
+      "write-ahead record if the record is complete, or none of it",
+    { cause: e, code: "OUTCOME_UNKNOWN" },
+  );
+}
 
 function positiveInteger(name: string, v: number | undefined, fallback: number): number {
   if (v === undefined) return fallback;
@@ -476,14 +495,15 @@ export class UnstorageKv implements AtomicKv {
       if (!await this.#journalOrReject(group, mutations, seq)) return;
       try {
         await this.#gate.write(async () => {
-          await this.#applyMutations(mutations, seq);
+          // Applying is idempotent (the record holds the final state of every key): one retry.
+          await this.#applyMutations(mutations, seq).catch(() => this.#applyMutations(mutations, seq));
           for (const [k, m] of final) {
             if (m.value === null) this.#index.delete(k);
             else this.#index.set(k, m.seq);
           }
         });
       } catch (e) {
-        const err = this.#fail(storageError(NAME, "commit", "a commit group was applied only in part", e));
+        const err = this.#fail(outcomeUnknown("a commit group was applied only in part", e));
         for (const p of group) p.reject(err);
         return;
       }
@@ -516,7 +536,9 @@ export class UnstorageKv implements AtomicKv {
         // The record may be in place anyway: remove it, or a reopen would apply the group.
         await this.#storage.removeItem(this.layout.journal);
       } catch {
-        this.#fail(err);
+        const unknown = this.#fail(outcomeUnknown("the write-ahead record may be in place", e));
+        for (const p of group) p.reject(unknown);
+        return false;
       }
       for (const p of group) p.reject(err);
       return false;

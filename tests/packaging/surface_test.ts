@@ -105,6 +105,10 @@ const SURFACE: Record<string, string[]> = {
     "PostgresKv",
     "openPostgresKv",
   ],
+  "./unstorage": [
+    "UnstorageKv",
+    "openUnstorageKv",
+  ],
   "./store": [
     "detectRuntime",
     "openStore",

@@ -5,7 +5,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { createStorage } from "unstorage";
 import { conformanceCases } from "../../conformance/mod.ts";
-import { UnstorageKv } from "../../adapters/unstorage/mod.ts";
+import { UnstorageKv, type UnstorageStorage } from "../../adapters/unstorage/mod.ts";
 import { entryKey, keyBytesOf } from "../../adapters/unstorage/keys.ts";
 import { encodeJournal } from "../../adapters/unstorage/records.ts";
 import { compareBytes, encodeKey } from "../../src/kv.ts";
@@ -155,15 +155,67 @@ describe("unstorage options", () => {
 // check the reopen, not power loss (the fs driver does not fsync; see info.durable).
 for (const driver of ["fs", "redis"] as const) {
   const skip = driver === "redis" ? await redisUnavailable() : false;
-  describe(`unstorage (${driver}) across close and reopen`, { skip }, async () => {
-    if (skip) return;
-    const backend = await openBackend(driver);
-    after(() => backend.cleanup());
-    const cases = conformanceCases({
-      name: `unstorage (${driver})`,
-      open: (ctx) => UnstorageKv.open(backend.storage, { base: `${backend.base}:${ctx.id}`, durable: true }),
-    }).filter((c) => c.concern === "durability");
-    assert.ok(cases.length > 0);
+  if (skip) {
+    test(`unstorage (${driver}) across close and reopen`, { skip }, () => {});
+    continue;
+  }
+  const backend = await openBackend(driver);
+  after(() => backend.cleanup());
+  const cases = conformanceCases({
+    name: `unstorage (${driver})`,
+    open: (ctx) => UnstorageKv.open(backend.storage, { base: `${backend.base}:${ctx.id}`, durable: true }),
+  }).filter((c) => c.concern === "durability");
+  describe(`unstorage (${driver}) across close and reopen`, () => {
+    test("the suite has durability cases", () => assert.ok(cases.length > 0));
     for (const c of cases) test(c.name, () => c.run());
   });
 }
+
+/** A memory Storage whose raw writes fail while `failing(key)` says so. */
+function faulty(
+  failing: (key: string) => boolean,
+): { storage: ReturnType<typeof createStorage>; wrapped: UnstorageStorage } {
+  const storage = createStorage();
+  const wrapped: UnstorageStorage = {
+    getItem: (k) => storage.getItem(k),
+    setItem: (k, v) => storage.setItem(k, v as string),
+    getItemRaw: (k) => storage.getItemRaw(k),
+    removeItem: (k) => storage.removeItem(k),
+    getKeys: (b) => storage.getKeys(b),
+    setItemRaw: (k, v) => failing(k) ? Promise.reject(new Error("disk on fire")) : storage.setItemRaw(k, v),
+  };
+  return { storage, wrapped };
+}
+
+describe("unstorage faults", () => {
+  test("a failed write-ahead record rejects with StorageError, applies nothing, and the store goes on", async () => {
+    let fail = true;
+    const { wrapped } = faulty((k) => fail && k.endsWith(":journal"));
+    const kv = await UnstorageKv.open(wrapped, { base: "b" });
+    await assert.rejects(kv.atomic().set(["a"], bytes("A")).commit(), (e) => {
+      return e instanceof StorageError && e.code !== "OUTCOME_UNKNOWN" && /disk on fire/.test(e.message);
+    });
+    assert.equal(await kv.get(["a"]), null);
+    fail = false;
+    assert.equal((await kv.atomic().set(["a"], bytes("A")).commit()).ok, true);
+    await kv.close();
+  });
+
+  test("a group that fails while applied rejects with OUTCOME_UNKNOWN, stops the store, and a reopen applies all of it", async () => {
+    let fail = false;
+    const { storage, wrapped } = faulty((k) => fail && k.endsWith(":seq"));
+    const kv = await UnstorageKv.open(wrapped, { base: "b" });
+    fail = true;
+    await assert.rejects(
+      kv.atomic().set(["a"], bytes("A")).set(["b"], bytes("B")).commit(),
+      (e) => e instanceof StorageError && e.code === "OUTCOME_UNKNOWN",
+    );
+    await assert.rejects(kv.get(["a"]), (e) => e instanceof StorageError && e.code === "OUTCOME_UNKNOWN");
+    await kv.close();
+    const reopened = await UnstorageKv.open(storage, { base: "b" });
+    const [a, b] = await reopened.getMany([["a"], ["b"]]);
+    assert.deepEqual([a?.value, b?.value], [bytes("A"), bytes("B")]);
+    assert.equal(a?.versionstamp, b?.versionstamp);
+    await reopened.close();
+  });
+});
