@@ -85,6 +85,7 @@ import {
 } from "./records.ts";
 import type { UnstorageStorage } from "./types.ts";
 
+export type { StoreLayout } from "./keys.ts";
 export type { UnstorageStorage } from "./types.ts";
 
 /** Options of {@link UnstorageKv.open}. */
