@@ -5,6 +5,7 @@
 //   journaled     the record is written whole, no entry yet
 //   half-applied  the record is written and the first entry write is done, the rest never
 // It prints "ready <versionstamp of the first commit>" once the second commit has stopped.
+// With argv[3] "probe" it only tries to open the store and prints "opened" or the error's name.
 import { createStorage } from "unstorage";
 import fsDriver from "unstorage/drivers/fs";
 import { UnstorageKv, type UnstorageStorage } from "../../adapters/unstorage/mod.ts";
@@ -48,16 +49,29 @@ function stop(): Promise<never> {
   return never;
 }
 
-const kv = await UnstorageKv.open(stalling, { base: "crash", leaseMs: 300 });
-const v1 = (s: string) => new TextEncoder().encode(`${s}1`);
-const res = await kv.atomic().set(["k", "a"], v1("a")).set(["k", "b"], v1("b")).set(["k", "c"], v1("c"))
-  .commit();
-if (!res.ok) throw new Error("the first commit failed");
-first = res.versionstamp;
-armed = true;
-const v2 = (s: string) => new TextEncoder().encode(`${s}2`);
-await kv.atomic().set(["k", "a"], v2("a")).set(["k", "b"], v2("b")).delete(["k", "c"]).set(
-  ["k", "d"],
-  v2("d"),
-)
-  .commit();
+if (mode === "probe") {
+  const name = await UnstorageKv.open(storage, { base: "crash" }).then(
+    async (kv) => (await kv.close(), "opened"),
+    (e) => (e as Error).name,
+  );
+  proc.stdout.write(`${name}\n`);
+  await storage.dispose();
+} else {
+  await crash();
+}
+
+async function crash(): Promise<void> {
+  const kv = await UnstorageKv.open(stalling, { base: "crash", leaseMs: 300 });
+  const v1 = (s: string) => new TextEncoder().encode(`${s}1`);
+  const res = await kv.atomic().set(["k", "a"], v1("a")).set(["k", "b"], v1("b")).set(["k", "c"], v1("c"))
+    .commit();
+  if (!res.ok) throw new Error("the first commit failed");
+  first = res.versionstamp;
+  armed = true;
+  const v2 = (s: string) => new TextEncoder().encode(`${s}2`);
+  await kv.atomic().set(["k", "a"], v2("a")).set(["k", "b"], v2("b")).delete(["k", "c"]).set(
+    ["k", "d"],
+    v2("d"),
+  )
+    .commit();
+}

@@ -1,7 +1,8 @@
 // A process killed with SIGKILL in the middle of a commit, over the fs driver: before its
 // write-ahead record is whole, after it, and halfway through applying it. Reopening the store
 // leaves that commit all or nothing: nothing of it when the record was cut short, all of it
-// otherwise, and the next commit gets a greater versionstamp.
+// otherwise, and the next commit gets a greater versionstamp. Also: a second process is refused the
+// base while this one holds it.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -56,6 +57,37 @@ async function reopen(dir: string): Promise<UnstorageKv> {
     }
   }
 }
+
+/** Runs the child in probe mode: what it printed. */
+function probe(dir: string): Promise<string> {
+  const [cmd, argv] = command([dir, "probe"]);
+  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (d) => (out += d));
+  child.stderr.on("data", (d) => (err += d));
+  return new Promise((resolve, reject) => {
+    child.on(
+      "exit",
+      (code) => code === 0 ? resolve(out.trim()) : reject(new Error(`probe exited ${code}: ${err}`)),
+    );
+  });
+}
+
+test("unstorage: another process opening a base this process holds is refused with StoreLockedError", {
+  timeout: 30_000,
+}, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "kvq-unstorage-probe-"));
+  try {
+    const storage = createStorage({ driver: fsDriver({ base: dir }) });
+    const kv = await UnstorageKv.open(storage, { base: "crash" });
+    assert.equal(await probe(dir), "StoreLockedError");
+    await kv.close();
+    assert.equal(await probe(dir), "opened");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 const text = (v: Uint8Array | undefined) => (v ? new TextDecoder().decode(v) : null);
 
