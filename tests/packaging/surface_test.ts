@@ -106,6 +106,10 @@ const SURFACE: Record<string, string[]> = {
     "PostgresKv",
     "openPostgresKv",
   ],
+  "./unstorage": [
+    "UnstorageKv",
+    "openUnstorageKv",
+  ],
   "./store": [
     "detectRuntime",
     "detectStoreFormat",
