@@ -105,6 +105,10 @@ const SURFACE: Record<string, string[]> = {
     "PostgresKv",
     "openPostgresKv",
   ],
+  "./indexeddb": [
+    "IndexedDbKv",
+    "openIndexedDbKv",
+  ],
   "./store": [
     "detectRuntime",
     "openStore",
