@@ -83,6 +83,8 @@ export interface IdbDatabase {
 export interface IdbKeyRangeStatic {
   /** A range between two keys. */
   bound(lower: IdbKey, upper: IdbKey, lowerOpen?: boolean, upperOpen?: boolean): IdbKeyRange;
+  /** The keys below one key. */
+  upperBound(upper: IdbKey, open?: boolean): IdbKeyRange;
 }
 
 /** A `BroadcastChannel`. */

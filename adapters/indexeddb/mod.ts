@@ -358,14 +358,21 @@ export class IndexedDbKv implements AtomicKv {
     reverse: boolean,
   ): Promise<[Uint8Array, StoredRecord][]> {
     const store = this.#tx("readonly");
-    const range = (globalThis as unknown as { IDBKeyRange: IdbKeyRangeStatic }).IDBKeyRange;
-    const request = store.openCursor(range.bound(start, end, false, true), reverse ? "prev" : "next");
+    const KeyRange = (globalThis as unknown as { IDBKeyRange: IdbKeyRangeStatic }).IDBKeyRange;
+    // An empty start (the range from the empty key) has no lower bound: some factories
+    // (fake-indexeddb) refuse a zero-length binary key. The cursor then meets the one string
+    // key, the sequence record, which sorts before every binary key, and passes it.
+    const range = start.length === 0
+      ? KeyRange.upperBound(end, true)
+      : KeyRange.bound(start, end, false, true);
+    const request = store.openCursor(range, reverse ? "prev" : "next");
     const out: [Uint8Array, StoredRecord][] = [];
     return new Promise((resolve, reject) => {
       request.onerror = () => reject(request.error);
       request.onsuccess = () => {
         const cursor = request.result;
         if (cursor === null) return resolve(out);
+        if (typeof cursor.key === "string") return reverse ? resolve(out) : cursor.continue();
         try {
           out.push([plainBytes(cursor.key, NAME), record(cursor.value)]);
         } catch (e) {
