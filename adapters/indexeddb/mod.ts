@@ -63,7 +63,17 @@ import type {
   UseStore,
 } from "./idb_types.ts";
 
-export type { UseStore } from "./idb_types.ts";
+export type {
+  IdbCursor,
+  IdbDatabase,
+  IdbKey,
+  IdbKeyRange,
+  IdbObjectStore,
+  IdbRequest,
+  IdbTransaction,
+  IdbTransactionMode,
+  UseStore,
+} from "./idb_types.ts";
 
 /** Options of {@link IndexedDbKv.open}. */
 export interface IndexedDbKvOptions {
