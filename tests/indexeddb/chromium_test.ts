@@ -5,16 +5,7 @@
 // Skips, saying so, only when chromium is not installed (.ci/run installs it).
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const CHROMIUM = process.env.KVQ_CHROMIUM ?? "/usr/bin/chromium";
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const here = join(root, "tests/indexeddb/browser");
+import { bundle, launch, skipWithoutChromium } from "./_chromium.ts";
 
 interface Outcome {
   readonly name: string;
@@ -37,57 +28,23 @@ type PageApi = {
   stop(): Promise<void>;
 };
 
-if (!existsSync(CHROMIUM)) {
-  test("indexeddb in chromium", {
-    skip: `chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`,
-  });
+if (skipWithoutChromium) {
+  test("indexeddb in chromium", { skip: skipWithoutChromium });
 } else {
-  const { chromium } = await import("playwright-core");
-  const dir = mkdtempSync(join(tmpdir(), "kvq-chromium-"));
-  const bundle = join(dir, "bundle.js");
-  execFileSync(join(root, "node_modules/.bin/deno"), [
-    "bundle",
-    "--quiet",
-    "--platform=browser",
-    `--import-map=${join(here, "import_map.json")}`,
-    `--output=${bundle}`,
-    join(here, "entry.ts"),
-  ], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
-  const script = readFileSync(bundle);
+  const script = bundle("tests/indexeddb/browser/entry.ts", "tests/indexeddb/browser/import_map.json");
   const html =
     `<!doctype html><meta charset="utf-8"><title>loading</title><script type="module" src="/bundle.js"></script>`;
-  const server: Server = createServer((req, res) => {
-    if (req.url === "/bundle.js") res.writeHead(200, { "content-type": "text/javascript" }).end(script);
-    else if (req.url === "/") res.writeHead(200, { "content-type": "text/html" }).end(html);
-    else res.writeHead(404).end();
+  const browser = await launch({
+    "/": { type: "text/html", body: html },
+    "/bundle.js": { type: "text/javascript", body: script },
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as { port: number }).port;
-  const context = await chromium.launchPersistentContext(join(dir, "profile"), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-background-timer-throttling",
-      "--disable-renderer-backgrounding",
-      "--disable-backgrounding-occluded-windows",
-    ],
-  });
-  after(async () => {
-    await context.close();
-    await new Promise((r) => server.close(r));
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const { context } = browser;
+  after(() => browser.close());
   const errors: string[] = [];
   const openTab = async () => {
     const page = await context.newPage();
     page.on("pageerror", (e) => errors.push(String(e)));
-    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.goto(`${browser.origin}/`);
     await page.waitForFunction(
       () => (globalThis as unknown as { document: { title: string } }).document.title === "ready",
       undefined,
