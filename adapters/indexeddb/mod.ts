@@ -8,7 +8,8 @@
  * keys bytewise, which is the contract's key order), holding `{ v: bytes, s: seq }`; and one
  * record under the string key `"kvq:seq"` holding the store-wide commit sequence (string keys
  * sort before binary keys, so no list range ever reaches it). Each commit is one `readwrite`
- * transaction (with the `durability: "strict"` hint) that reads the checked keys and the
+ * transaction (with the `durability: "strict"` hint; `"relaxed"` for commits marked `relaxed()`,
+ * the engine's claims and heartbeats) that reads the checked keys and the
  * sequence, then writes the mutations and the next sequence, all or nothing. IndexedDB runs
  * `readwrite` transactions on one object store one at a time, across every tab and worker of the
  * origin, so check-then-set is exclusive between tabs.
@@ -86,7 +87,12 @@ export interface IndexedDbKvOptions {
   store?: UseStore;
   /** The IndexedDB database. @default "kvq" */
   dbName?: string;
-  /** The object store in it. @default "kv" */
+  /**
+   * The object store in it. `idb-keyval` creates the object store only when it creates the
+   * database, so give each store its own database: opening a second object store name in an
+   * existing database fails (a StorageError naming the database).
+   * @default "kv"
+   */
   storeName?: string;
   /**
    * What `info.durable` declares. A browser's IndexedDB keeps committed transactions on disk
@@ -277,9 +283,15 @@ export class IndexedDbKv implements AtomicKv {
     if (this.#closed) throw new StoreClosedError(NAME, operation);
   }
 
-  #tx(mode: "readonly" | "readwrite"): IdbObjectStore {
+  /**
+   * A transaction on the object store. A write asks for `durability: "strict"` (on disk before
+   * it completes), or `"relaxed"` for a commit marked {@link AtomicOp.relaxed} (claims and
+   * heartbeats: handed to the OS, so only a power loss can undo it, and a later strict
+   * transaction flushes it too).
+   */
+  #tx(mode: "readonly" | "readwrite", relaxed = false): IdbObjectStore {
     const tx = mode === "readwrite"
-      ? this.#db.transaction(this.storeName, mode, { durability: "strict" })
+      ? this.#db.transaction(this.storeName, mode, { durability: relaxed ? "relaxed" : "strict" })
       : this.#db.transaction(this.storeName, mode);
     return tx.objectStore(this.storeName);
   }
@@ -410,7 +422,7 @@ export class IndexedDbKv implements AtomicKv {
   async #commit(batch: AtomicBatch): Promise<KvCommitResult> {
     let result: KvCommitResult = { ok: false };
     try {
-      const store = this.#tx("readwrite");
+      const store = this.#tx("readwrite", batch.relaxed === true);
       const done = transactionDone(store.transaction);
       done.catch(() => {}); // observed below; an early rejection is not unhandled
       const checks = batch.checks.map((c) => requestValue(store.get(c.keyBytes)));
