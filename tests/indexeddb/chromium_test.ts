@@ -25,6 +25,9 @@ type PageApi = {
   work(dbName: string, tab: string): Promise<void>;
   add(dbName: string, n: number): Promise<void>;
   runs(): Run[];
+  watch(dbName: string, ms: number): Promise<void>;
+  woken(): Promise<boolean>;
+  touch(dbName: string): Promise<void>;
   stop(): Promise<void>;
 };
 
@@ -77,6 +80,16 @@ if (skipWithoutChromium) {
         assert.equal(outcome.status, "pass", outcome.error);
       });
     }
+  });
+
+  test("indexeddb in chromium: a commit in one tab wakes a watcher in another tab (BroadcastChannel)", async () => {
+    const [a, b] = [await openTab(), await openTab()];
+    const db = `kvq-watch-tabs-${Date.now()}`;
+    await a.evaluate((d) => (globalThis as unknown as { kvq: PageApi }).kvq.watch(d, 5_000), db);
+    await b.evaluate((d) => (globalThis as unknown as { kvq: PageApi }).kvq.touch(d), db);
+    assert.equal(await a.evaluate(() => (globalThis as unknown as { kvq: PageApi }).kvq.woken()), true);
+    await a.close();
+    await b.close();
   });
 
   test("indexeddb in chromium: two tabs on one database never run one job at once, and each job runs once", async () => {

@@ -31,6 +31,7 @@ interface Run {
 
 const runs: Run[] = [];
 let stop: (() => Promise<void>) | undefined;
+let woken: Promise<boolean> = Promise.resolve(false);
 
 const kvq = {
   /** The names of the registered cases. */
@@ -61,6 +62,34 @@ const kvq = {
     const kv = await IndexedDbKv.open({ dbName });
     const q = new Queue<number>(kv, "tabs");
     for (let i = 0; i < n; i++) await q.add(i);
+    await kv.close();
+  },
+  /**
+   * Starts watching `["w"]` on the shared database; `woken()` then resolves true once a commit
+   * (of any tab) wakes the watcher, or false after `ms`.
+   */
+  async watch(dbName: string, ms: number): Promise<void> {
+    const kv = await IndexedDbKv.open({ dbName });
+    const stop = new AbortController();
+    const it = kv.watch(["w"], stop.signal)[Symbol.asyncIterator]();
+    const next = it.next();
+    woken = Promise.race([
+      next.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), ms)),
+    ]).finally(async () => {
+      stop.abort();
+      await kv.close();
+    });
+    await new Promise((r) => setTimeout(r, 50)); // the watcher subscribes
+  },
+  /** What the watcher started by `watch()` saw. */
+  woken(): Promise<boolean> {
+    return woken;
+  },
+  /** Commits one key under `["w"]` on the shared database. */
+  async touch(dbName: string): Promise<void> {
+    const kv = await IndexedDbKv.open({ dbName });
+    await kv.atomic().set(["w", 1], new Uint8Array([1])).commit();
     await kv.close();
   },
   /** The runs of this tab so far. */
