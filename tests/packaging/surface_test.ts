@@ -110,6 +110,10 @@ const SURFACE: Record<string, string[]> = {
     "UnstorageKv",
     "openUnstorageKv",
   ],
+  "./indexeddb": [
+    "IndexedDbKv",
+    "openIndexedDbKv",
+  ],
   "./store": [
     "detectRuntime",
     "detectStoreFormat",
