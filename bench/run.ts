@@ -353,6 +353,10 @@ async function runChild(
         } catch { /* already gone */ }
       }
     }, args.timeoutMs + 15_000);
+    // A runtime that cannot be started (gone from node_modules/.bin mid-run) fails this run, not the harness.
+    child.on("error", (e) => {
+      err += `\ncannot start ${cmd}: ${e.message}`;
+    });
     child.on("close", (code) => {
       clearTimeout(killer);
       if (child.pid) live.delete(child.pid);
