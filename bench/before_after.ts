@@ -5,6 +5,7 @@ import { median } from "./lib.ts";
 import type { RunLoad } from "./load.ts";
 import type { ResultLine, RunLine } from "./run.ts";
 import { scenarios } from "./scenarios.ts";
+import { variants } from "./systems.ts";
 
 /** One engine probe run (a line of results/probe-*.jsonl, written by bench/probe_compare.ts). */
 export interface ProbeLine {
@@ -97,7 +98,10 @@ function pairs(
 
 function rowsOf(found: Map<string, [ResultLine, ResultLine]>): Row[] {
   const rows: Row[] = [];
-  const systems = [...new Set([...found.values()].map(([, c]) => c.variant))];
+  // In the order of systems.ts (default store on Node, on Bun, ..., memory).
+  const order = (id: string) => variants.findIndex((v) => v.id === id);
+  const systems = [...new Set([...found.values()].map(([, c]) => c.variant))]
+    .sort((a, b) => order(a) - order(b));
   for (const s of scenarios) {
     const metrics = [
       s.headline.metric,
