@@ -2,6 +2,7 @@
 // Started by run.ts as a child process on the runtime the system needs:
 //   <runtime> bench/child.ts --variant <id> --scenario <id> --scale <x> --dir <path> --timeout <ms>
 //                            [--concurrency <n>]   (instead of the variant's best concurrency)
+//                            [--kvq-root <dir>]    (kvq systems: import the library from that checkout)
 // The line starting with "@@RESULT " is the result (JSON); everything else is the system's own output.
 import process from "node:process";
 import { exit, type Instance, runtimeVersion, type SystemModule } from "./lib.ts";
@@ -57,7 +58,7 @@ try {
   const opened = await mod.open({
     dir,
     name: `kvqbench_${Date.now().toString(36)}_${process.pid}`,
-    options: v.options,
+    options: process.argv.includes("--kvq-root") ? { ...v.options, root: arg("kvq-root") } : v.options,
   });
   inst = opened.instance;
   const full = { ...params, bulkChunk: opened.info.bulkChunk ?? 1000 };

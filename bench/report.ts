@@ -8,6 +8,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { beforeAfterSection, type ProbeLine } from "./before_after.ts";
 import { median } from "./lib.ts";
 import type { ResultLine, RunLine } from "./run.ts";
 import { type Scenario, scenarios } from "./scenarios.ts";
@@ -17,12 +18,13 @@ const benchDir = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(benchDir, "results");
 const docPath = join(benchDir, "..", "docs", "BENCHMARKS.md");
 
-/** Every result and run header in bench/results (not CI runs). */
+/** Every result, run header and engine probe run in bench/results (not CI runs). */
 export function loadResults(
   dir: string = resultsDir,
-): { results: ResultLine[]; runs: RunLine[] } {
+): { results: ResultLine[]; runs: RunLine[]; probes: ProbeLine[] } {
   const results: ResultLine[] = [];
   const runs: RunLine[] = [];
+  const probes: ProbeLine[] = [];
   let files: string[] = [];
   try {
     files = readdirSync(dir).filter((f) =>
@@ -33,13 +35,14 @@ export function loadResults(
     for (const line of readFileSync(join(dir, f), "utf8").split("\n")) {
       if (!line.trim()) continue;
       try {
-        const r = JSON.parse(line) as ResultLine | RunLine;
+        const r = JSON.parse(line) as ResultLine | RunLine | ProbeLine;
         if (r.kind === "result") results.push(r);
         else if (r.kind === "run") runs.push(r);
+        else if (r.kind === "probe") probes.push(r);
       } catch { /* a torn last line of an interrupted run */ }
     }
   }
-  return { results, runs };
+  return { results, runs, probes };
 }
 
 /** The result shown for each (variant, scenario): largest scale, then newest; failures only if nothing else. */
@@ -277,7 +280,10 @@ function peerBest(
   ): r is ResultLine => !!r);
   const dflt = got.find((r) => r.variant === ids[0]);
   const value = (r: ResultLine) => r.median[s.headline.metric] * (s.headline.better === "higher" ? 1 : -1);
-  const candidates = got.filter((r) => r.tuning === "best" || r === dflt).sort((a, b) => value(b) - value(a));
+  const candidates = got.filter((r) => r.tuning === "best" || r === dflt).sort((
+    a,
+    b,
+  ) => value(b) - value(a));
   return { best: candidates[0], dflt };
 }
 
@@ -334,7 +340,11 @@ function headline(rows: Map<string, ResultLine>): string {
           ) + " |",
       );
     }
-    out.push("", `Reproduce: ${used.length ? reproduceTable(used) : "(not measured yet)"}.`, "");
+    out.push(
+      "",
+      `Reproduce: ${used.length ? reproduceTable(used) : "(not measured yet)"}.`,
+      "",
+    );
   }
   return out.join("\n");
 }
@@ -520,14 +530,15 @@ function loadSummary(shown: ResultLine[], cores: number): string {
 
 /** Writes docs/BENCHMARKS.md from the results; returns its path. */
 export function writeReport(out: string = docPath): string {
-  const { results, runs } = loadResults();
+  const { results, runs, probes } = loadResults();
   const describe = (h: RunLine["host"]) => `${h.cpus} cores, ${h.model}`;
   hostOf = new Map(runs.map((r) => [r.runId, describe(r.host)]));
   runOf = new Map(runs.map((r) => [r.runId, r]));
   const newest = [...runs].sort((a, b) => a.date.localeCompare(b.date)).at(-1);
   currentHost = newest ? describe(newest.host) : "";
   const rows = pick(results);
-  const shown = [...rows.values()].filter((r) => r.runs.length > 0);
+  // The `--baseline` rows (an older commit's kvq) only appear in the before/after section.
+  const shown = [...rows.values()].filter((r) => r.runs.length > 0 && !r.baseline);
   const usedRuns = new Set(shown.map((r) => r.runId));
   const hosts = runs.filter((r) => usedRuns.has(r.runId) && hostOf.get(r.runId) === currentHost);
   const host = hosts.at(-1)?.host;
@@ -634,6 +645,8 @@ export function writeReport(out: string = docPath): string {
       'runs" means the two figures were not measured side by side.',
   );
   lines.push("");
+  const beforeAfter = beforeAfterSection(results, runs, probes);
+  if (beforeAfter) lines.push(beforeAfter);
   try {
     const notes = readFileSync(join(benchDir, "NOTES.md"), "utf8").trim();
     if (notes) lines.push("## Notes and profiles", "", notes, "");

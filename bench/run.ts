@@ -7,13 +7,15 @@
 //
 //   node bench/run.ts [--scale 1] [--runs 3] [--systems default|all|peers|kvq|baseline|<id,...>]
 //                     [--scenarios all|<id or letter,...>] [--parallel 1] [--timeout <ms>]
-//                     [--concurrency <n>] [--ci] [--no-report] [--list] [--install]
+//                     [--concurrency <n>] [--baseline <git-rev>] [--ci] [--no-report] [--list] [--install]
 //
 // `--ci` = `--scale 0.005 --runs 1 --parallel 2 --no-report`, every available system; writes
 // results/ci-*.jsonl and never touches docs/. Systems whose service (Redis, PostgreSQL) is down or
 // whose runtime is missing are skipped with a message. `--concurrency <n>` overrides every system's best
 // concurrency (to find it by measurement); such runs go to results/sweep-*.jsonl, which the report
-// does not show as rows.
+// does not show as rows. `--baseline <rev>` also runs every selected kvq system against the library of
+// commit <rev> (extracted into .tmp/baseline-<rev>), as rows `<id>@<rev>` interleaved with the current
+// ones: the report's before/after table compares each with its current row from the same run.
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { appendFile } from "node:fs/promises";
@@ -22,6 +24,7 @@ import { cpus, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { type Baseline, baselineVariant, gitCommit, prepareBaseline } from "./baseline.ts";
 import { median, type RuntimeName } from "./lib.ts";
 import { load1, loadFlags, type RunLoad } from "./load.ts";
 import { info, Redis, unlinkMatching } from "./resp.ts";
@@ -49,6 +52,8 @@ interface Args {
   installOnly: boolean;
   /** Overrides each system's best concurrency (a sweep to find it), when set. */
   concurrency?: number;
+  /** A git revision whose kvq also runs, as `<id>@<rev>` rows beside the current ones. */
+  baseline?: string;
 }
 
 function positiveInt(text: string | undefined, flag: string): number {
@@ -91,6 +96,7 @@ function parseArgs(argv: string[]): Args {
     concurrency: get("concurrency") === undefined
       ? undefined
       : positiveInt(get("concurrency"), "--concurrency"),
+    baseline: has("baseline") ? get("baseline") ?? "" : undefined,
   };
 }
 
@@ -314,6 +320,11 @@ async function runChild(
     String(args.timeoutMs),
     ...(args.concurrency ? ["--concurrency", String(args.concurrency)] : []),
   ];
+  // A baseline row runs the current child as its base variant, importing kvq from the old checkout.
+  if (v.baseline) {
+    childArgs[1] = v.baseline.of;
+    childArgs.push("--kvq-root", v.baseline.root);
+  }
   const [cmd, cmdArgs] = runtimeCommand(v.runtime, childArgs);
   const before = load1();
   const stopSpinner = s.busy ? startSpinner() : null;
@@ -342,6 +353,10 @@ async function runChild(
         } catch { /* already gone */ }
       }
     }, args.timeoutMs + 15_000);
+    // A runtime that cannot be started (gone from node_modules/.bin mid-run) fails this run, not the harness.
+    child.on("error", (e) => {
+      err += `\ncannot start ${cmd}: ${e.message}`;
+    });
     child.on("close", (code) => {
       clearTimeout(killer);
       if (child.pid) live.delete(child.pid);
@@ -395,6 +410,8 @@ export interface ResultLine {
   loadFlags?: boolean[];
   /** The machine's 1-minute load average around each run that failed, in order (beside `errors`). */
   errorLoads?: RunLoad[];
+  /** On a `--baseline` row: the current variant it is the "before" of, and the commit it ran. */
+  baseline?: { of: string; rev: string };
   errors: string[];
   command: string;
 }
@@ -414,15 +431,8 @@ export interface RunLine {
   command?: string;
   /** Runs were interleaved (round r runs every system once); older files ran each system's runs in a row. */
   interleaved?: boolean;
-}
-
-function gitCommit(): string | undefined {
-  const r = spawnSync(
-    "git",
-    ["describe", "--always", "--dirty", "--abbrev=12"],
-    { cwd: root, encoding: "utf8" },
-  );
-  return r.status === 0 ? r.stdout.trim() : undefined;
+  /** The commit of the `--baseline` rows (abbreviated), when the run had them. */
+  baseline?: string;
 }
 
 function medians(runs: Values[]): Values {
@@ -442,7 +452,9 @@ function fmt(x: number | undefined): string {
 function reproduce(v: Variant, s: Scenario, args: Args): string {
   const scale = args.scale === 1 ? "" : ` --scale ${args.scale}`;
   const c = args.concurrency ? ` --concurrency ${args.concurrency}` : "";
-  return `npm run bench -- --systems ${v.id} --scenarios ${s.id} --runs ${args.runs}${scale}${c}`;
+  const id = v.baseline?.of ?? v.id;
+  const b = v.baseline ? ` --baseline ${v.baseline.rev}` : "";
+  return `npm run bench -- --systems ${id} --scenarios ${s.id} --runs ${args.runs}${scale}${c}${b}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -489,6 +501,14 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   let selected = selectVariants(args.systems);
   const chosen = selectScenarios(args.scenarios);
+  let baseline: Baseline | undefined;
+  if (args.baseline !== undefined) {
+    baseline = prepareBaseline(root, args.baseline);
+    const b = baseline;
+    // Each kvq system's "before" row right after it, so a round runs them side by side.
+    selected = selected.flatMap((v) => v.group === "kvq" ? [v, baselineVariant(v, b)] : [v]);
+    console.log(`bench: baseline ${b.rev} from ${b.root}`);
+  }
 
   if (args.list) {
     for (const v of variants) {
@@ -554,12 +574,13 @@ async function main(): Promise<number> {
       memGiB: Math.round(totalmem() / 2 ** 30),
       kernel: release(),
     },
-    commit: gitCommit(),
+    commit: gitCommit(root),
     command: [
       "npm run bench",
       ...(process.argv.length > 2 ? ["--", ...process.argv.slice(2)] : []),
     ].join(" "),
     interleaved: true,
+    ...(baseline ? { baseline: baseline.rev } : {}),
   };
   writeFileSync(file, JSON.stringify(header) + "\n");
   console.log(
@@ -661,6 +682,7 @@ async function main(): Promise<number> {
       loadFlags: ok.map((r) => flags[r.seq]),
       errorLoads: failed.map((r) => r.load!),
       errors: failed.map((r) => r.error!),
+      ...(v.baseline ? { baseline: { of: v.baseline.of, rev: v.baseline.rev } } : {}),
       command: reproduce(v, s, args),
     };
     await appendFile(file, JSON.stringify(line) + "\n");

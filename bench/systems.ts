@@ -41,6 +41,15 @@ export interface Variant {
   readonly redisConfig?: Readonly<Record<string, string>>;
   /** Part of the default selection (`--systems all` adds the rest). */
   readonly byDefault: boolean;
+  /**
+   * Set on the "before" rows of `run.ts --baseline <rev>`: variant `of` run with the library of the
+   * checkout at `root` (commit `rev`). Made by bench/baseline.ts; never in {@link variants}.
+   */
+  readonly baseline?: {
+    readonly of: string;
+    readonly rev: string;
+    readonly root: string;
+  };
 }
 
 const kvq = (

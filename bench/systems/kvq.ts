@@ -1,42 +1,79 @@
 // kvq itself, through its public API (Queue, add, addBulk, process, worker.close), on one store:
 // "memory" (transient), "file" (FileKv), "sqlite" (SqliteKv), "deno-kv" (DenoKv) or "store" (the
 // runtime's default, openStore). Each store's driver is imported only when chosen.
+// The library comes from the checkout at option `root` (an absolute directory: `run.ts --baseline`
+// measures an older commit this way), else from this one; only types come from this checkout.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import type { AtomicKv } from "../../src/kv.ts";
-import { Queue } from "../../src/queue.ts";
+import type { Queue } from "../../src/queue.ts";
 import type { Worker } from "../../src/worker.ts";
 import type { JobHandler, OpenContext, Opened, Payload } from "../lib.ts";
 
 /** The store kvq runs on in one variant. */
 export type KvqStore = "memory" | "file" | "sqlite" | "deno-kv" | "store";
 
+/** The kvq checkout the library is imported from, as a directory URL ending in "/". */
+function rootUrl(root: unknown): URL {
+  if (root === undefined) return new URL("../../", import.meta.url);
+  if (typeof root !== "string" || root === "") {
+    throw new TypeError(
+      `kvq: option root must be a directory path, got ${String(root)}`,
+    );
+  }
+  return pathToFileURL(root.endsWith("/") ? root : `${root}/`);
+}
+
+/** Imports one module of the kvq checkout at `root` (path relative to its top directory). */
+function lib<T>(root: URL, path: string): Promise<T> {
+  return import(new URL(path, root).href) as Promise<T>;
+}
+
 async function openKv(
+  root: URL,
   store: KvqStore,
   dir: string,
 ): Promise<{ kv: AtomicKv; backend: string }> {
+  type Adapters = typeof import("../../adapters/memory/mod.ts");
   if (store === "memory") {
-    const { MemoryKv } = await import("../../adapters/memory/mod.ts");
+    const { MemoryKv } = await lib<Adapters>(root, "adapters/memory/mod.ts");
     return { kv: new MemoryKv(), backend: "memory" };
   }
   if (store === "file") {
-    const { FileKv } = await import("../../adapters/file/mod.ts");
+    const { FileKv } = await lib<typeof import("../../adapters/file/mod.ts")>(
+      root,
+      "adapters/file/mod.ts",
+    );
     return {
       kv: await FileKv.open(join(dir, "jobs.kvq")),
       backend: "file (node:fs)",
     };
   }
   if (store === "sqlite") {
-    const { SqliteKv } = await import("../../adapters/sqlite/mod.ts");
+    const { SqliteKv } = await lib<
+      typeof import("../../adapters/sqlite/mod.ts")
+    >(
+      root,
+      "adapters/sqlite/mod.ts",
+    );
     const kv = await SqliteKv.open(join(dir, "jobs.db"));
     return { kv, backend: `sqlite (${kv.driver})` };
   }
   if (store === "deno-kv") {
-    const { DenoKv } = await import("../../adapters/deno-kv/mod.ts");
+    const { DenoKv } = await lib<
+      typeof import("../../adapters/deno-kv/mod.ts")
+    >(
+      root,
+      "adapters/deno-kv/mod.ts",
+    );
     const kv = await DenoKv.open(join(dir, "jobs.denokv"));
     return { kv, backend: `deno-kv (${kv.implementation})` };
   }
-  const { openStore } = await import("../../adapters/store/mod.ts");
+  const { openStore } = await lib<typeof import("../../adapters/store/mod.ts")>(
+    root,
+    "adapters/store/mod.ts",
+  );
   const kv = await openStore(join(dir, "jobs.db"));
   return {
     kv,
@@ -55,9 +92,9 @@ function durability(kv: AtomicKv): string {
   return "fdatasync before ack, group commit";
 }
 
-function kvqVersion(): string {
+function kvqVersion(root: URL): string {
   try {
-    const url = new URL("../../package.json", import.meta.url);
+    const url = new URL("package.json", root);
     return (JSON.parse(readFileSync(url, "utf8")) as { version: string })
       .version;
   } catch {
@@ -65,11 +102,19 @@ function kvqVersion(): string {
   }
 }
 
-/** Opens kvq on a fresh store. Options: `store` (see {@link KvqStore}). */
+/**
+ * Opens kvq on a fresh store. Options: `store` (see {@link KvqStore}), `root` (the kvq checkout to
+ * import the library from; default: this one).
+ */
 export async function open(ctx: OpenContext): Promise<Opened> {
   const store = (ctx.options.store ?? "store") as KvqStore;
-  const { kv, backend } = await openKv(store, ctx.dir);
-  const queue = new Queue<Payload>(kv, "bench");
+  const root = rootUrl(ctx.options.root);
+  const { Queue: QueueClass } = await lib<{ Queue: typeof Queue }>(
+    root,
+    "src/queue.ts",
+  );
+  const { kv, backend } = await openKv(root, store, ctx.dir);
+  const queue = new QueueClass<Payload>(kv, "bench");
   let worker: Worker<Payload> | null = null;
   const stopWork = async () => {
     await worker?.close({ timeout: 30_000 });
@@ -77,7 +122,7 @@ export async function open(ctx: OpenContext): Promise<Opened> {
   };
   return {
     info: {
-      version: kvqVersion(),
+      version: kvqVersion(root),
       backend,
       durability: durability(kv),
       bulkChunk: 1000,
