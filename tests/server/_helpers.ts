@@ -1,6 +1,7 @@
-// Helpers of the server tests: call a fetch handler as an HTTP client would, and wait for a
-// condition that depends on real timers.
-import type { KvqServer } from "../../server/mod.ts";
+// Helpers of the server tests: a fresh store and server per test, call a fetch handler as an HTTP
+// client would, and wait for a condition that depends on real timers.
+import { MemoryKv } from "../../adapters/memory/mod.ts";
+import { createServer, type KvqServer } from "../../server/mod.ts";
 
 /** A response, read. */
 export interface Reply {
@@ -44,5 +45,27 @@ export async function until(cond: () => boolean | Promise<boolean>, what: string
     if (await cond()) return;
     if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A fresh memory store, a server on it and a client of it. */
+export interface Setup {
+  store: MemoryKv;
+  app: ReturnType<typeof createServer>;
+  call: ReturnType<typeof client>;
+}
+
+/** Runs `fn` with a fresh memory store and server (its token, if any, sent by `call`), closing both afterwards. */
+export async function withServer(
+  options: Omit<Parameters<typeof createServer>[0], "store">,
+  fn: (s: Setup) => Promise<void>,
+): Promise<void> {
+  const store = new MemoryKv();
+  const app = createServer({ store, ...options });
+  try {
+    await fn({ store, app, call: client(app, typeof options.auth === "string" ? options.auth : undefined) });
+  } finally {
+    await app.close();
+    await store.close();
   }
 }

@@ -4,28 +4,7 @@ import assert from "node:assert/strict";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
 import { Queue } from "../../mod.ts";
 import { createServer } from "../../server/mod.ts";
-import { client } from "./_helpers.ts";
-
-interface Setup {
-  store: MemoryKv;
-  app: ReturnType<typeof createServer>;
-  call: ReturnType<typeof client>;
-}
-
-/** Runs `fn` with a fresh memory store and server, closing both afterwards. */
-async function withServer(
-  options: Parameters<typeof createServer>[0],
-  fn: (s: Setup) => Promise<void>,
-): Promise<void> {
-  const store = new MemoryKv();
-  const app = createServer({ store, ...options });
-  try {
-    await fn({ store, app, call: client(app, typeof options.auth === "string" ? options.auth : undefined) });
-  } finally {
-    await app.close();
-    await store.close();
-  }
-}
+import { client, withServer } from "./_helpers.ts";
 
 describe("server API", () => {
   test("POST /queues/:queue/jobs adds a job that GET returns by id, with and without the queue", () =>

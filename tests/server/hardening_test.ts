@@ -5,7 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
 import { createServer, InsecureBindError, serve } from "../../server/mod.ts";
-import { client } from "./_helpers.ts";
+import { withServer } from "./_helpers.ts";
 import process from "node:process";
 
 const CHUNK = new Uint8Array(64 * 1024).fill(0x20);
@@ -32,25 +32,9 @@ function post(url: string, body: RequestInit["body"], headers: Record<string, st
   } as RequestInit);
 }
 
-async function withApp(
-  options: Omit<Parameters<typeof createServer>[0], "store">,
-  fn: (
-    s: { store: MemoryKv; app: ReturnType<typeof createServer>; call: ReturnType<typeof client> },
-  ) => Promise<void>,
-): Promise<void> {
-  const store = new MemoryKv();
-  const app = createServer({ store, ...options });
-  try {
-    await fn({ store, app, call: client(app, typeof options.auth === "string" ? options.auth : undefined) });
-  } finally {
-    await app.close();
-    await store.close();
-  }
-}
-
 describe("sidecar body limits", () => {
   test("an unauthenticated POST is answered 401 without reading its body", () =>
-    withApp({ auth: "tok" }, async ({ app }) => {
+    withServer({ auth: "tok" }, async ({ app }) => {
       const { body, pulled } = countingBody(1024);
       const res = await app.fetch(post("http://localhost/queues/q/jobs", body));
       assert.equal(res.status, 401);
@@ -59,7 +43,7 @@ describe("sidecar body limits", () => {
     }));
 
   test("a chunked body over the limit with a valid token is 413 after at most the limit and a chunk", () =>
-    withApp({ auth: "tok", maxBodyBytes: 256 * 1024 }, async ({ app, call }) => {
+    withServer({ auth: "tok", maxBodyBytes: 256 * 1024 }, async ({ app, call }) => {
       const { body, pulled } = countingBody(64); // 4 MiB, no Content-Length
       const res = await app.fetch(
         post("http://localhost/queues/q/jobs", body, { authorization: "Bearer tok" }),
@@ -71,7 +55,7 @@ describe("sidecar body limits", () => {
     }));
 
   test("a declared Content-Length over the limit is 413 before the body is read", () =>
-    withApp({ maxBodyBytes: 1024 }, async ({ app }) => {
+    withServer({ maxBodyBytes: 1024 }, async ({ app }) => {
       const { body, pulled } = countingBody(16);
       const res = await app.fetch(
         post("http://localhost/queues/q/jobs", body, { "content-length": "1048576" }),
@@ -130,7 +114,7 @@ describe("sidecar body limits", () => {
 
 describe("sidecar without a token", () => {
   test("a foreign Host (DNS rebinding) is 421; loopback names and allowedHosts are answered", () =>
-    withApp({ allowedHosts: ["queues.internal"] }, async ({ app }) => {
+    withServer({ allowedHosts: ["queues.internal"] }, async ({ app }) => {
       const get = (url: string, host?: string) =>
         app.fetch(new Request(url, host ? { headers: { host } } : {}));
       const evil = await get("http://evil.example:8789/queues");
@@ -149,7 +133,7 @@ describe("sidecar without a token", () => {
     }));
 
   test("with a token, any Host is answered (the token is the defence)", () =>
-    withApp({ auth: "tok" }, async ({ app }) => {
+    withServer({ auth: "tok" }, async ({ app }) => {
       const res = await app.fetch(
         new Request("http://sidecar.example/queues", { headers: { authorization: "Bearer tok" } }),
       );
@@ -157,7 +141,7 @@ describe("sidecar without a token", () => {
     }));
 
   test("cross-site no-cors text/plain and form POSTs neither add, pause nor claim", () =>
-    withApp({}, async ({ app, call }) => {
+    withServer({}, async ({ app, call }) => {
       const job = (await call("POST", "/queues/q/jobs", { data: "keep" })).body.job;
       const send = (path: string, body: string | null, headers: Record<string, string>) =>
         app.fetch(new Request(`http://localhost${path}`, { method: "POST", headers, body }));
@@ -222,7 +206,7 @@ describe("sidecar without a token", () => {
 
 describe("sidecar input", () => {
   test("reads of unknown queues are 404 and 3,000 junk GETs grow neither /queues nor /metrics", () =>
-    withApp({}, async ({ call }) => {
+    withServer({}, async ({ call }) => {
       await call("POST", "/queues/real/jobs", { data: 1 });
       const queues = (await call("GET", "/queues")).text;
       const metrics = (await call("GET", "/metrics")).text;
@@ -237,7 +221,7 @@ describe("sidecar input", () => {
     }));
 
   test("lease tokens carry a 128-bit tag: a token guessed from a neighbour's is refused", () =>
-    withApp({}, async ({ call }) => {
+    withServer({}, async ({ call }) => {
       await call("POST", "/queues/q/jobs/bulk", { jobs: [{ data: 1 }, { data: 2 }] });
       const [a, b] = (await call("POST", "/queues/q/claim", { limit: 2 })).body.jobs;
       const [qa, coreA, tagA] = a.token.split(".");
@@ -257,7 +241,7 @@ describe("sidecar input", () => {
     }));
 
   test("the lease key is made in the store on the first claim, not by servers that only read", () =>
-    withApp({}, async ({ store, call }) => {
+    withServer({}, async ({ store, call }) => {
       const key = ["kvq-sidecar", "kvq", "lease-key"];
       await call("POST", "/queues/q/jobs", { data: 1 });
       await call("GET", "/queues");
@@ -271,7 +255,7 @@ describe("sidecar input", () => {
     }));
 
   test("queue names follow the grammar: look-alikes, spaces and long names are 400", () =>
-    withApp({}, async ({ call }) => {
+    withServer({}, async ({ call }) => {
       for (const name of ["mail\u200b", "abc\u202etxt.exe", " ", "a b", ".hidden", "x".repeat(129), "ü"]) {
         const res = await call("POST", `/queues/${encodeURIComponent(name)}/jobs`, { data: 1 });
         assert.equal(res.status, 400, JSON.stringify(name));
@@ -283,7 +267,7 @@ describe("sidecar input", () => {
     }));
 
   test("every numeric and boolean field is type- and range-checked with a 400 naming it", () =>
-    withApp({}, async ({ call }) => {
+    withServer({}, async ({ call }) => {
       const bad: [string, Record<string, unknown>][] = [
         ["delay", { delay: 1e20 }],
         ["delay", { delay: -5 }],
