@@ -9,6 +9,7 @@
 
 import { type ErrorInfo, JOB_STATES, type JobRecord, type ValueRef } from "./job.ts";
 import { CorruptionError, LimitError } from "./errors.ts";
+import { encodeUtf8 } from "./utf8.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -34,7 +35,7 @@ export function valueBytes(value: unknown): { bytes: Uint8Array; binary: boolean
     });
   }
   text ??= "null";
-  return { bytes: enc.encode(text), binary: false, text };
+  return { bytes: encodeUtf8(text), binary: false, text };
 }
 
 /**
@@ -98,7 +99,7 @@ export function inlineRef(value: unknown): ValueRef {
  */
 export function encodeNewRecord(record: JobRecord, payloadText: string): Uint8Array {
   const { payload: _payload, ...rest } = record;
-  return enc.encode('{"payload":{"json":' + payloadText + "}," + JSON.stringify(rest).slice(1));
+  return encodeUtf8('{"payload":{"json":' + payloadText + "}," + JSON.stringify(rest).slice(1));
 }
 
 /**
@@ -172,7 +173,7 @@ export function canonicalBytes(ref: ValueRef, chunks?: readonly Uint8Array[]): U
  * ```
  */
 export function encodeRecord(record: JobRecord, maxBytes: number = Infinity, adapter = "queue"): Uint8Array {
-  let bytes = enc.encode(JSON.stringify(record));
+  let bytes = encodeUtf8(JSON.stringify(record));
   if (bytes.length <= maxBytes) return bytes;
   const history = record.history.map((h) => ({ ...h }));
   const shrink = (f: (e: ErrorInfo) => ErrorInfo) => {
