@@ -40,15 +40,15 @@ export interface PageSource<R> {
  *
  * @example A store over a sorted array of rows
  * ```ts
- * import { encodeKey, type KvEntry } from "@kvq/kvq/kv";
- * import { pagedList } from "./paged_list.ts";
- * import { compareBytes } from "../../src/kv.ts";
- * const rows = [["a"], ["b"], ["c"]].map((k) => ({ k: encodeKey(k), v: new Uint8Array() }));
- * const source = {
- *   page: (start: Uint8Array, end: Uint8Array, n: number) =>
+ * import { compareBytes, encodeKey, type KvKey } from "@kvq/kvq/kv";
+ * import { pagedList, type PageSource } from "./paged_list.ts";
+ * type Row = { k: Uint8Array; v: Uint8Array };
+ * const rows: Row[] = [["a"], ["b"], ["c"]].map((k) => ({ k: encodeKey(k), v: new Uint8Array() }));
+ * const source: PageSource<Row> = {
+ *   page: (start, end, n) =>
  *     rows.filter((r) => compareBytes(r.k, start) >= 0 && compareBytes(r.k, end) < 0).slice(0, n),
- *   keyOf: (r: { k: Uint8Array }) => r.k,
- *   entryOf: (key: KvEntry["key"], r: { v: Uint8Array }) => ({ key, value: r.v, versionstamp: "1" }),
+ *   keyOf: (r) => r.k,
+ *   entryOf: (key: KvKey, r) => ({ key, value: r.v, versionstamp: "1" }),
  * };
  * const keys = [];
  * for await (const e of pagedList(source, { prefix: [] })) keys.push(e.key[0]);
