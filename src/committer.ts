@@ -28,6 +28,7 @@
 import type { AtomicKv, KvEntry, KvKey } from "./kv.ts";
 import { admits, type Counts, JOB_STATES, unfinished, zeroCounts } from "./job.ts";
 import { LimitError, StorageError } from "./errors.ts";
+import { encodeUtf8 } from "./utf8.ts";
 
 export { type Counts, unfinished, zeroCounts } from "./job.ts";
 
@@ -69,7 +70,6 @@ export type WriteResult =
   | { readonly ok: true; readonly versionstamp: string; readonly overflowed: boolean }
   | { readonly ok: false; readonly full: boolean };
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** Decodes a counts record or delta (absent: zeros; fields other than states are ignored). */
@@ -83,7 +83,7 @@ export function decodeCounts(value: Uint8Array | undefined): Counts {
 
 /** Encodes counts (with `at`, the wall time of a writer's delta, which the fold reads). */
 export function encodeCounts(c: Counts, at?: number): Uint8Array {
-  return enc.encode(JSON.stringify(at === undefined ? c : { ...c, at }));
+  return encodeUtf8(JSON.stringify(at === undefined ? c : { ...c, at }));
 }
 
 /** Adds `delta` to `c` in place. */

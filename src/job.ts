@@ -133,12 +133,25 @@ function requireToken(job: JobRecord, event: JobEventType, token: string): void 
   }
 }
 
-/** Ends the current attempt: a history entry and the fields every ending clears (the lease). */
+/** A copy of `job` without the fields named (one copy, no rest destructuring: it runs per job). */
+function without(job: JobRecord, a: keyof JobRecord, b?: keyof JobRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k in job) {
+    if (k !== a && k !== b) out[k] = job[k as keyof JobRecord];
+  }
+  return out;
+}
+
+/**
+ * Ends the current attempt: a history entry and the fields every ending clears (the lease), and,
+ * with `terminal`, the terminal state (`finishedAt`, `reason`, no cancel request) in the same copy.
+ */
 function endAttempt(
   job: JobRecord,
   now: number,
   outcome: AttemptOutcome,
   error?: ErrorInfo,
+  terminal?: { state: "completed" | "dead" | "canceled"; reason?: EndReason },
 ): JobRecord {
   const entry: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] } = {
     attempt: job.attempt,
@@ -147,9 +160,16 @@ function endAttempt(
     outcome,
   };
   if (error) entry.error = error;
-  const { lease: _lease, ...rest } = job;
-  const next: JobRecord = { ...rest, history: [...job.history, entry], updatedAt: now };
-  return error ? { ...next, error } : next;
+  const next = terminal ? without(job, "lease", "cancelRequested") : without(job, "lease");
+  next.history = [...job.history, entry];
+  next.updatedAt = now;
+  if (error) next.error = error;
+  if (terminal) {
+    next.state = terminal.state;
+    next.finishedAt = now;
+    if (terminal.reason) next.reason = terminal.reason;
+  }
+  return next as unknown as JobRecord;
 }
 
 function toTerminal(
@@ -266,8 +286,9 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
           now,
         );
       }
-      const done = toTerminal(endAttempt(job, now, "completed"), "completed", now);
-      return event.result === undefined ? done : { ...done, result: event.result };
+      const done = endAttempt(job, now, "completed", undefined, { state: "completed" });
+      if (event.result !== undefined) (done as { result?: ValueRef }).result = event.result;
+      return done;
     }
     case "fail": {
       requireToken(job, "fail", event.token);

@@ -99,13 +99,14 @@ export async function claim<T, R>(
     pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
   }
   const paused = [[ctx.ks.paused, null] as const];
-  const results = await ctx.committer.writeMany(
-    // A claim lost in a power loss only makes the job run again: its commit need not wait for a sync.
-    pending.map((p) => applyUnit(ctx, "claim", p.entry, p.next, { checks: paused, relaxed: true }).unit),
+  // A claim lost in a power loss only makes the job run again: its commit need not wait for a sync.
+  const staged = pending.map((p) =>
+    applyUnit(ctx, "claim", p.entry, p.next, { checks: paused, relaxed: true })
   );
+  const results = await ctx.committer.writeMany(staged.map((s) => s.unit));
   const won: Entry[] = [];
   results.forEach((r, i) => {
-    if (r.ok) won.push({ record: pending[i].next, versionstamp: r.versionstamp });
+    if (r.ok) won.push({ record: staged[i].record, versionstamp: r.versionstamp });
   });
   const contended = won.length < ids.length;
   ctx.contended = contended;
