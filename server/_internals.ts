@@ -26,7 +26,11 @@ export interface ServerInternals {
   /** Largest request body in bytes. */
   readonly maxBodyBytes: number;
   /** Claim limits, in ms: the default and shortest lease, and the longest wait. */
-  readonly claim: { readonly defaultLeaseMs: number; readonly minLeaseMs: number; readonly maxWaitMs: number };
+  readonly claim: {
+    readonly defaultLeaseMs: number;
+    readonly minLeaseMs: number;
+    readonly maxWaitMs: number;
+  };
 }
 
 /** The internals of every server `createServer` made, by server. */

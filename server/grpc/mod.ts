@@ -40,4 +40,7 @@ export { createGrpcService, type GrpcService } from "./service.ts";
 export { serveGrpc } from "./serve.ts";
 export { fromValue, toValue } from "./_convert.ts";
 export { ERROR_NAME_TRAILER } from "./_status.ts";
-export * from "./gen/kvq/v1/queue_pb.ts";
+// The generated code: the service and its enum as values, every message as a type (build
+// messages with `create(...Schema)` from the generated file, or pass plain objects to a client).
+export { file_kvq_v1_queue, JobState, QueueService } from "./gen/kvq/v1/queue_pb.ts";
+export type * from "./gen/kvq/v1/queue_pb.ts";

@@ -21,7 +21,7 @@ import { HttpError } from "../_errors.ts";
 import { checkHost } from "../_guard.ts";
 import { addArgs, boolField, intField, MAX_ATTEMPTS, MAX_MS, MAX_RUN_AT } from "../_input.ts";
 import { SERVER_INTERNALS, type ServerInternals } from "../_internals.ts";
-import { fromValue, ms, stateOf, toCounts, toJob, toLease, toValue } from "./_convert.ts";
+import { fromValue, ms, stateOf, toCounts, toJob, toLease } from "./_convert.ts";
 import { toConnectError } from "./_status.ts";
 import { type JobSpec, QueueService } from "./gen/kvq/v1/queue_pb.ts";
 
@@ -161,13 +161,14 @@ export function createGrpcService(server: KvqServer): GrpcService {
     }
   };
   /** Runs a unary method body, its errors as gRPC statuses. */
-  const unary = <I, O>(fn: (req: I, ctx: HandlerContext) => Promise<O>) => async (req: I, ctx: HandlerContext) => {
-    try {
-      return await fn(req, ctx);
-    } catch (err) {
-      throw toConnectError(err);
-    }
-  };
+  const unary =
+    <I, O>(fn: (req: I, ctx: HandlerContext) => Promise<O>) => async (req: I, ctx: HandlerContext) => {
+      try {
+        return await fn(req, ctx);
+      } catch (err) {
+        throw toConnectError(err);
+      }
+    };
   const jobOr404 = async (q: Queue, id: string) => {
     const job = await q.getJob(id);
     if (!job) throw new JobNotFoundError(id, q.name);
@@ -193,7 +194,9 @@ export function createGrpcService(server: KvqServer): GrpcService {
         }));
         return { queues };
       }),
-      counts: unary(async (req) => ({ counts: toCounts(await (await registry.existing(req.queue)).counts()) })),
+      counts: unary(async (req) => ({
+        counts: toCounts(await (await registry.existing(req.queue)).counts()),
+      })),
       pause: unary(async (req) => {
         await registry.get(req.queue).pause();
         return { paused: true };

@@ -126,6 +126,16 @@ const SURFACE: Record<string, string[]> = {
     "createServer",
     "serve",
   ],
+  "./grpc": [
+    "ERROR_NAME_TRAILER",
+    "JobState",
+    "QueueService",
+    "createGrpcService",
+    "file_kvq_v1_queue",
+    "fromValue",
+    "serveGrpc",
+    "toValue",
+  ],
 };
 
 /** Sorted run-time export names of one entry point. */

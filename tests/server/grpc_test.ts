@@ -8,7 +8,11 @@ import { fileURLToPath } from "node:url";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import {
+  createConnectTransport,
+  createGrpcTransport,
+  createGrpcWebTransport,
+} from "@connectrpc/connect-node";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
 import { createServer, serve } from "../../server/mod.ts";
 import {
@@ -82,7 +86,11 @@ function grpcJs(address: string): GrpcJs {
   return {
     call: (method, request, token) =>
       new Promise((resolve, reject) =>
-        client[method](request, meta(token), (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res)))
+        client[method](
+          request,
+          meta(token),
+          (err: Error | null, res: unknown) => (err ? reject(err) : resolve(res)),
+        )
       ),
     stream: (method, request) => client[method](request, meta(undefined)),
     close: () => client.close(),
@@ -158,7 +166,11 @@ describe("gRPC service", () => {
       progress: { json: pbJson({ pct: 50 }) },
     });
     assert.ok(beat.expiresAtMs >= lease.expiresAtMs);
-    const done = await js.call("Complete", { id: lease.job.id, token: lease.token, result: { json: pbJson("ok") } });
+    const done = await js.call("Complete", {
+      id: lease.job.id,
+      token: lease.token,
+      result: { json: pbJson("ok") },
+    });
     assert.equal(done.job.state, "JOB_STATE_COMPLETED");
     assert.equal(jsonOf(done.job.result.json), "ok");
     const none = await js.call("Claim", { queue });
@@ -192,7 +204,11 @@ describe("gRPC service", () => {
     for (let i = 1; i <= 2; i++) {
       const [lease] = (await js.call("Claim", { queue, waitMs: 2000 })).leases;
       assert.equal(lease.job.attempt, i);
-      const { job } = await js.call("Fail", { id: lease.job.id, token: lease.token, error: { message: "boom" } });
+      const { job } = await js.call("Fail", {
+        id: lease.job.id,
+        token: lease.token,
+        error: { message: "boom" },
+      });
       assert.equal(job.state, i === 1 ? "JOB_STATE_FAILED" : "JOB_STATE_DEAD");
       if (i === 2) assert.equal(job.reason, "exhausted");
     }
@@ -314,7 +330,9 @@ describe("gRPC service", () => {
     assert.equal(bulk.jobs.length, 2);
     const ac = new AbortController();
     const seen: unknown[] = [];
-    for await (const { lease } of client.claimStream({ queue, maxInFlight: 2 }, { headers, signal: ac.signal })) {
+    for await (
+      const { lease } of client.claimStream({ queue, maxInFlight: 2 }, { headers, signal: ac.signal })
+    ) {
       seen.push(fromValue(lease?.job?.data));
       if (seen.length === 2) break;
     }
@@ -329,7 +347,10 @@ describe("gRPC service", () => {
   });
 
   test("the Connect protocol over HTTP/2 on the same port", async () => {
-    const client = createClient(QueueService, createConnectTransport({ baseUrl: served.url, httpVersion: "2" }));
+    const client = createClient(
+      QueueService,
+      createConnectTransport({ baseUrl: served.url, httpVersion: "2" }),
+    );
     const queue = fresh();
     const { job } = await client.add({ queue, job: { data: toValue("hi") } }, {
       headers: { authorization: `Bearer ${TOKEN}` },
@@ -340,7 +361,10 @@ describe("gRPC service", () => {
   test("service.fetch answers Connect and gRPC-Web over HTTP/1.1 on an HTTP server", async () => {
     const http = await serve(service, { port: 0 });
     try {
-      const client = createClient(QueueService, createConnectTransport({ baseUrl: http.url, httpVersion: "1.1" }));
+      const client = createClient(
+        QueueService,
+        createConnectTransport({ baseUrl: http.url, httpVersion: "1.1" }),
+      );
       const headers = { authorization: `Bearer ${TOKEN}` };
       const queue = fresh();
       await client.add({ queue, job: { data: toValue(1) } }, { headers });
@@ -352,7 +376,12 @@ describe("gRPC service", () => {
         body: JSON.stringify({ queue: "bad name!" }),
       });
       assert.equal(res.status, 400);
-      assert.equal((await res.json()).code, "invalid_argument");
+      assert.equal(((await res.json()) as { code: string }).code, "invalid_argument");
+      const web = createClient(
+        QueueService,
+        createGrpcWebTransport({ baseUrl: http.url, httpVersion: "1.1" }),
+      );
+      assert.equal((await web.counts({ queue }, { headers })).counts?.ready, 1n);
     } finally {
       await http.close();
     }
