@@ -4,30 +4,39 @@
  * Connect on one HTTP/2 port, on the same queues, leases and auth as a server from
  * `createServer`. `kvq serve --grpc-port N` starts it beside HTTP.
  *
- * | runtime | {@linkcode serveGrpc} (`node:http2`, h2c) | `service.fetch` on `Deno.serve` / `Bun.serve` |
+ * | runtime | {@linkcode serveGrpc} (`node:http2`, h2c) | the service's `fetch` on a fetch-style server |
  * | --- | --- | --- |
- * | Node | gRPC, gRPC-Web, Connect (HTTP/2) | (use `serve`: Connect, gRPC-Web over HTTP/1.1) |
- * | Bun | gRPC, gRPC-Web, Connect (HTTP/2) | Connect, gRPC-Web over HTTP/1.1 |
- * | Deno | gRPC, gRPC-Web, Connect (HTTP/2) | Connect, gRPC-Web over HTTP/1.1 and HTTP/2 |
+ * | Node | gRPC, gRPC-Web, Connect (HTTP/2) | Connect, gRPC-Web over HTTP/1.1 (`serve` of `kvq/server`) |
+ * | Bun | gRPC, gRPC-Web, Connect (HTTP/2) | Connect, gRPC-Web over HTTP/1.1 (`Bun.serve`) |
+ * | Deno | gRPC, gRPC-Web, Connect (HTTP/2) | Connect, gRPC-Web over HTTP/1.1 and h2c (`Deno.serve`) |
  *
  * gRPC proper needs HTTP/2 trailers, which no fetch-style server sends; hence `node:http2`.
+ *
+ * Clients in any language are generated from the `.proto` (shipped in the package); in
+ * TypeScript with `buf generate` and `@bufbuild/protoc-gen-es`, then Connect's `createClient`.
+ * kvq's own generated code (`server/grpc/gen/`) is internal.
  *
  * @example A remote consumer over gRPC: claim, then complete
  * ```ts
  * import { MemoryKv } from "@kvq/kvq/memory";
  * import { createServer } from "@kvq/kvq/server";
- * import { createGrpcService, QueueService, serveGrpc, toValue } from "@kvq/kvq/grpc";
+ * import { createGrpcService, serveGrpc } from "@kvq/kvq/grpc";
+ * import { fromJson } from "@bufbuild/protobuf";
+ * import { ValueSchema } from "@bufbuild/protobuf/wkt";
  * import { createClient } from "@connectrpc/connect";
  * import { createGrpcTransport } from "@connectrpc/connect-node";
+ * // Your own `buf generate` of proto/kvq/v1/queue.proto; kvq's copy here:
+ * import { JobState, QueueService } from "./gen/kvq/v1/queue_pb.ts";
  * const app = createServer({ store: new MemoryKv(), auth: "s3cret" });
  * const grpc = createGrpcService(app);
  * const served = await serveGrpc(grpc, { port: 0 });
  * const client = createClient(QueueService, createGrpcTransport({ baseUrl: served.url }));
  * const headers = { authorization: "Bearer s3cret" };
- * await client.add({ queue: "mail", job: { data: toValue({ to: "a@example.com" }) } }, { headers });
- * const { leases: [lease] } = await client.claim({ queue: "mail" }, { headers });
+ * const data = { kind: { case: "json" as const, value: fromJson(ValueSchema, { to: "a@example.com" }) } };
+ * await client.add({ queue: "mail", job: { data } }, { headers });
+ * const { leases: [lease] } = await client.claim({ queue: "mail", leaseMs: 30_000n }, { headers });
  * const { job } = await client.complete({ id: lease.job!.id, token: lease.token }, { headers });
- * console.log(job?.state === 5); // true (JobState.COMPLETED)
+ * console.log(job?.state === JobState.COMPLETED); // true
  * await served.close();
  * grpc.close();
  * await app.close();
@@ -36,11 +45,6 @@
  * @module
  */
 
-export { createGrpcService, type GrpcService } from "./service.ts";
+export { createGrpcService, type GrpcRouter, type GrpcService } from "./service.ts";
 export { serveGrpc } from "./serve.ts";
-export { fromValue, toValue } from "./_convert.ts";
 export { ERROR_NAME_TRAILER } from "./_status.ts";
-// The generated code: the service and its enum as values, every message as a type (build
-// messages with `create(...Schema)` from the generated file, or pass plain objects to a client).
-export { file_kvq_v1_queue, JobState, QueueService } from "./gen/kvq/v1/queue_pb.ts";
-export type * from "./gen/kvq/v1/queue_pb.ts";

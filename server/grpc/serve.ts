@@ -29,19 +29,22 @@ function hostForUrl(hostname: string): string {
  * @returns The listening server, with its `url` (`http://host:port`) and `close()`.
  * @throws {InsecureBindError} For a bind beyond loopback without a token and without `insecure`.
  *
- * @example Serve and call it with Connect's gRPC transport
+ * @example Serve it and call it with a client generated from proto/kvq/v1/queue.proto
  * ```ts
  * import { MemoryKv } from "@kvq/kvq/memory";
  * import { createServer } from "@kvq/kvq/server";
- * import { createGrpcService, fromValue, QueueService, serveGrpc, toValue } from "@kvq/kvq/grpc";
+ * import { createGrpcService, serveGrpc } from "@kvq/kvq/grpc";
  * import { createClient } from "@connectrpc/connect";
  * import { createGrpcTransport } from "@connectrpc/connect-node";
+ * // Your own `buf generate` of the .proto; kvq's copy here:
+ * import { QueueService } from "./gen/kvq/v1/queue_pb.ts";
  * const app = createServer({ store: new MemoryKv() });
  * const grpc = createGrpcService(app);
  * const served = await serveGrpc(grpc, { port: 0 });
  * const client = createClient(QueueService, createGrpcTransport({ baseUrl: served.url }));
- * const { job } = await client.add({ queue: "mail", job: { data: toValue({ to: "a@example.com" }) } });
- * console.log(fromValue(job?.data)); // { to: "a@example.com" }
+ * const bytes = new Uint8Array([1, 2, 3]);
+ * const { job } = await client.add({ queue: "mail", job: { data: { kind: { case: "binary", value: bytes } } } });
+ * console.log(job?.state); // 2 (JobState.READY)
  * await served.close();
  * grpc.close();
  * await app.close();

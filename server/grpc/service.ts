@@ -30,13 +30,22 @@ const RECHECK_MS = 1000;
 /** The longest lease a claim may ask for: one day, as over HTTP. */
 const MAX_LEASE_MS = 24 * 3600_000;
 
+/**
+ * A Connect router (`ConnectRouter` of `@connectrpc/connect`), as far as kvq's signatures need to
+ * name it: any `ConnectRouter` is one.
+ */
+export interface GrpcRouter {
+  /** Registers a service implementation (see `ConnectRouter.service`). */
+  service(...args: never[]): unknown;
+}
+
 /** The gRPC service of one sidecar (see {@linkcode createGrpcService}). */
 export interface GrpcService {
   /**
    * Registers `kvq.v1.QueueService` on a Connect router: pass it as `routes` to connect-node's
    * `connectNodeAdapter`, Fastify's or Express's Connect plugin, or use {@linkcode serveGrpc}.
    */
-  readonly routes: (router: ConnectRouter) => void;
+  readonly routes: (router: GrpcRouter) => void;
   /**
    * A fetch handler that answers Connect and gRPC-Web (HTTP/1.1 or HTTP/2) under
    * `/kvq.v1.QueueService/`, for `Deno.serve`, `Bun.serve` or any fetch-style server; other paths
@@ -116,16 +125,24 @@ function addArgsOf(spec: JobSpec | undefined, where: string): { data: unknown; o
  * @returns The service: `routes` for a Connect router, `fetch` for Connect and gRPC-Web, `close()`.
  * @throws {TypeError} When `server` was not made by `createServer`.
  *
- * @example Serve gRPC beside the HTTP API
+ * @example Serve gRPC beside the HTTP API, and Connect and gRPC-Web on a fetch-style server
  * ```ts
  * import { MemoryKv } from "@kvq/kvq/memory";
- * import { createServer } from "@kvq/kvq/server";
+ * import { createServer, serve } from "@kvq/kvq/server";
  * import { createGrpcService, serveGrpc } from "@kvq/kvq/grpc";
  * const app = createServer({ store: new MemoryKv(), auth: "s3cret" });
  * const grpc = createGrpcService(app);
- * const served = await serveGrpc(grpc, { port: 0 });
- * console.log(`gRPC, gRPC-Web and Connect over HTTP/2 on ${served.url}`);
- * await served.close();
+ * const h2 = await serveGrpc(grpc, { port: 0 }); // gRPC, gRPC-Web, Connect over HTTP/2
+ * const h1 = await serve(grpc.fetch, { port: 0 }); // Connect, gRPC-Web over HTTP/1.1 (or Deno.serve, Bun.serve)
+ * const res = await fetch(`${h1.url}/kvq.v1.QueueService/ListQueues`, {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json", authorization: "Bearer s3cret" },
+ *   body: "{}",
+ * });
+ * console.log(h2.url, res.status); // http://127.0.0.1:… 200
+ * await res.body?.cancel();
+ * await h1.close();
+ * await h2.close();
  * grpc.close();
  * await app.close();
  * ```
@@ -184,7 +201,8 @@ export function createGrpcService(server: KvqServer): GrpcService {
   const leaseMsOf = (v: bigint | undefined) =>
     msField(v, "lease_ms", limits.minLeaseMs, MAX_LEASE_MS, limits.defaultLeaseMs);
 
-  const routes = (router: ConnectRouter): void => {
+  const routes = (target: GrpcRouter): void => {
+    const router = target as unknown as ConnectRouter;
     router.service(QueueService, {
       listQueues: unary(async () => {
         const names = await registry.names();

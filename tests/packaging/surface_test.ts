@@ -128,13 +128,8 @@ const SURFACE: Record<string, string[]> = {
   ],
   "./grpc": [
     "ERROR_NAME_TRAILER",
-    "JobState",
-    "QueueService",
     "createGrpcService",
-    "file_kvq_v1_queue",
-    "fromValue",
     "serveGrpc",
-    "toValue",
   ],
 };
 

@@ -20,15 +20,9 @@ import {
 } from "@connectrpc/connect-node";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
 import { createServer, serve } from "../../server/mod.ts";
-import {
-  createGrpcService,
-  ERROR_NAME_TRAILER,
-  fromValue,
-  JobState,
-  QueueService,
-  serveGrpc,
-  toValue,
-} from "../../server/grpc/mod.ts";
+import { createGrpcService, ERROR_NAME_TRAILER, serveGrpc } from "../../server/grpc/mod.ts";
+import { fromValue, toValue } from "../../server/grpc/_convert.ts";
+import { JobState, QueueService } from "../../server/grpc/gen/kvq/v1/queue_pb.ts";
 import { until } from "./_helpers.ts";
 
 const TOKEN = "grpc-test-token";
