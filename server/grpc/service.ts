@@ -160,6 +160,9 @@ export function createGrpcService(server: KvqServer): GrpcService {
 
   const requestGate = async (ctx: HandlerContext): Promise<void> => {
     try {
+      if (shutdown.signal.aborted) {
+        throw new HttpError(503, "ShutdownError", "The gRPC service is shutting down");
+      }
       const request = requestOf(ctx);
       if (!allowed) checkHost(request, hosts);
       const site = request.headers.get("sec-fetch-site");

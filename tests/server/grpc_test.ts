@@ -244,6 +244,24 @@ describe("gRPC service", () => {
     assert.equal((await ended).code, grpc.status.CANCELLED);
   });
 
+  test("grpc-js: ClaimStream frees a slot when a pushed job's lease runs out unreported", async () => {
+    const queue = fresh();
+    await js.call("Add", { queue, job: { data: { json: pbJson("a") }, maxAttempts: 3 } });
+    await js.call("Add", { queue, job: { data: { json: pbJson("b") } } });
+    const stream = js.stream("ClaimStream", { queue, maxInFlight: 1, leaseMs: 100 });
+    const got: Any[] = [];
+    stream.on("data", (m: Any) => got.push(m.lease));
+    const ended = new Promise<Any>((resolve) => stream.on("error", resolve));
+    await until(() => got.length === 1, "the first pushed job");
+    // Never reported: the healer ends the lease, and the stream's recheck frees the slot.
+    await until(() => got.length === 2, "a second job after the first lease ran out", 8000);
+    const first = await js.call("GetJob", { id: got[0].job.id });
+    assert.notEqual(first.job.state, "JOB_STATE_COMPLETED");
+    assert.equal(first.job.history[0].outcome, "stalled");
+    stream.cancel();
+    assert.equal((await ended).code, grpc.status.CANCELLED);
+  });
+
   test("grpc-js: ClaimStream ends after max_jobs", async () => {
     const queue = fresh();
     for (const d of [1, 2, 3]) await js.call("Add", { queue, job: { data: { json: pbJson(d) } } });
@@ -383,6 +401,48 @@ describe("gRPC service", () => {
       assert.equal((await web.counts({ queue }, { headers })).counts?.ready, 1n);
     } finally {
       await http.close();
+    }
+  });
+});
+
+describe("gRPC service without a token", () => {
+  test("answers loopback host names only (DNS rebinding) and refuses cross-site calls", async () => {
+    const app = createServer({ store: new MemoryKv() });
+    const service = createGrpcService(app);
+    try {
+      const call = (headers: Record<string, string>) =>
+        service.fetch(
+          new Request("http://127.0.0.1/kvq.v1.QueueService/ListQueues", {
+            method: "POST",
+            headers: { "content-type": "application/json", ...headers },
+            body: "{}",
+          }),
+        );
+      assert.equal((await call({})).status, 200);
+      const foreign = await call({ host: "evil.example" });
+      assert.equal(foreign.status, 403);
+      assert.match(((await foreign.json()) as { message: string }).message, /does not answer to host/);
+      const cross = await call({ "sec-fetch-site": "cross-site" });
+      assert.equal(cross.status, 403);
+      await cross.body?.cancel();
+      service.close();
+      const late = await call({});
+      assert.equal(late.status, 503, "closed: calls are refused as UNAVAILABLE");
+      await late.body?.cancel();
+    } finally {
+      service.close();
+      await app.close();
+    }
+  });
+
+  test("serveGrpc refuses to listen beyond loopback without a token unless insecure", async () => {
+    const app = createServer({ store: new MemoryKv() });
+    const service = createGrpcService(app);
+    try {
+      await assert.rejects(serveGrpc(service, { port: 0, hostname: "0.0.0.0" }), /without a token/);
+    } finally {
+      service.close();
+      await app.close();
     }
   });
 });
