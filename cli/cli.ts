@@ -7,7 +7,7 @@
 
 import { parseArgs } from "node:util";
 import process from "node:process";
-import { createServer, InsecureBindError, type KvqServer, serve } from "../server/mod.ts";
+import { createServer, InsecureBindError, type KvqServer, serve, type Served } from "../server/mod.ts";
 import { openCliStore } from "./store.ts";
 import { ListenError, runDemo } from "./demo.ts";
 
@@ -25,9 +25,12 @@ export const USAGE: string = `kvq: durable background jobs on Deno, Bun and Node
 Usage:
   kvq demo [--port 8787] [--for SECONDS]      the quick start: workers, a producer and the dashboard
   kvq serve [--port 8787] [--host 127.0.0.1] [--token T] [--allow-host NAME] [--insecure]
+            [--grpc-port N]
                                               the HTTP sidecar and dashboard (token also from KVQ_TOKEN);
                                               without a token it listens on loopback only, unless
-                                              --insecure (anyone who can reach it may then change jobs)
+                                              --insecure (anyone who can reach it may then change jobs);
+                                              --grpc-port: also gRPC, gRPC-Web and Connect over HTTP/2
+                                              (proto/kvq/v1/queue.proto) on that port, same token
   kvq queues                                  every queue with its counts
   kvq add QUEUE JSON [--delay MS] [--priority N] [--max-attempts N] [--key K] [--timeout MS]
   kvq counts QUEUE                            jobs per state
@@ -55,6 +58,7 @@ const OPTIONS = {
   url: { type: "string" },
   token: { type: "string", multiple: true },
   port: { type: "string" },
+  "grpc-port": { type: "string" },
   host: { type: "string" },
   for: { type: "string" },
   delay: { type: "string" },
@@ -187,24 +191,42 @@ export async function runCli(
         auth: tokens.length ? tokens : undefined,
         allowedHosts: values["allow-host"],
       });
+      const grpcPort = num(values["grpc-port"], "grpc-port");
       let http;
+      let grpc: { served: Served; close(): void } | undefined;
+      let at = port;
       try {
         http = await serve(app, { port, hostname, insecure: values.insecure });
+        if (grpcPort !== undefined) {
+          at = grpcPort;
+          // Loaded only here: Connect and protobuf-es stay out of every other command.
+          const { createGrpcService, serveGrpc } = await import("../server/grpc/mod.ts");
+          const service = createGrpcService(app);
+          const served = await serveGrpc(service, { port: grpcPort, hostname, insecure: values.insecure })
+            .catch((err) => {
+              service.close();
+              throw err;
+            });
+          grpc = { served, close: () => service.close() };
+        }
       } catch (err) {
+        await http?.close();
         await app.close();
         await store.close();
         throw err instanceof InsecureBindError
           ? new UsageError(err.message)
-          : new ListenError(hostname, port, err);
+          : new ListenError(hostname, at, err);
       }
       io.out(
         `kvq: serving ${store.choice.adapter} store (${store.choice.driver}) on ${http.url} ` +
-          `(dashboard ${http.url}/, metrics ${http.url}/metrics${
+          `(dashboard ${http.url}/, metrics ${http.url}/metrics${grpc ? `, gRPC ${grpc.served.url}` : ""}${
             tokens.length ? ", bearer token required" : ""
           })`,
       );
       const sig = await onStopSignal().signal;
       io.out(`kvq: ${sig}, shutting down`);
+      grpc?.close();
+      await grpc?.served.close();
       await http.close();
       await app.close();
       await store.close();

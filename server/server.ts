@@ -26,6 +26,7 @@ import { readLimited } from "./_body.ts";
 import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS } from "./_guard.ts";
 import { addArgs, boolField, intField } from "./_input.ts";
 import { LeaseTags } from "./_lease.ts";
+import { SERVER_INTERNALS } from "./_internals.ts";
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions {
@@ -400,7 +401,7 @@ export function createServer(options: ServerOptions): KvqServer {
   });
 
   let closed: Promise<void> | undefined;
-  return {
+  const server: KvqServer = {
     authenticated: allowed !== undefined,
     fetch: async (request: Request): Promise<Response> => {
       try {
@@ -419,4 +420,15 @@ export function createServer(options: ServerOptions): KvqServer {
       return closed;
     },
   };
+  // gRPC (server/grpc/) serves the same queues, leases, metrics and auth: see _internals.ts.
+  SERVER_INTERNALS.set(server, {
+    registry,
+    consumers,
+    metrics,
+    allowed,
+    hosts,
+    maxBodyBytes: maxBody,
+    claim: { defaultLeaseMs: defaultLease, minLeaseMs: minLease, maxWaitMs: maxWait },
+  });
+  return server;
 }

@@ -128,6 +128,11 @@ const SURFACE: Record<string, string[]> = {
     "createServer",
     "serve",
   ],
+  "./grpc": [
+    "ERROR_NAME_TRAILER",
+    "createGrpcService",
+    "serveGrpc",
+  ],
 };
 
 /** Sorted run-time export names of one entry point. */
