@@ -19,7 +19,8 @@ import {
 import { bearerAuth } from "./_auth.ts";
 import { errorResponse, HttpError } from "./_errors.ts";
 import { Registry } from "./_registry.ts";
-import { Metrics } from "./_metrics.ts";
+import { type MetricsOptions, ServerMetrics } from "./metrics/collector.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics/prometheus.ts";
 import { Consumers, type FailureReport } from "./_consumer.ts";
 import { DASHBOARD_HTML } from "./_dashboard.ts";
 import { readLimited } from "./_body.ts";
@@ -75,6 +76,11 @@ export interface ServerOptions {
    * store: then tokens are accepted only by the server that handed them out.
    */
   leaseKey?: string | Uint8Array;
+  /**
+   * Periodic flushes of the metrics to sinks (`otlpSink`, `callbackSink`, your own), besides the
+   * Prometheus endpoint: `{ sinks, intervalMs, settleMs }`. @default no sinks
+   */
+  metrics?: MetricsOptions;
 }
 
 /** A sidecar server: a fetch handler plus its lifecycle. */
@@ -85,6 +91,8 @@ export interface KvqServer {
   queue(name: string): Queue;
   /** True when callers need a token (`auth` was given): {@linkcode serve} binds beyond loopback only then. */
   readonly authenticated: boolean;
+  /** The metrics: `snapshot()`, `flush()`, and `recordDelivery` / `recordPoison` for app-to-app delivery. */
+  readonly metrics: ServerMetrics;
   /**
    * Stops serving remote consumers (claims still waiting answer with nothing) and stops listening to
    * queue events. Leases already handed out stay in the store: their consumers may report to
@@ -167,10 +175,9 @@ export function createServer(options: ServerOptions): KvqServer {
   if (options === null || typeof options !== "object") {
     throw new TypeError("Cannot create server: expected an options object");
   }
-  const metrics = new Metrics();
   const queueOptions: QueueOptions = { ...options.queueOptions };
   if (options.signingKey !== undefined) queueOptions.signingKey = options.signingKey;
-  const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => metrics.attach(q));
+  const registry = new Registry(options.queues ?? [], options.store, queueOptions, () => {});
   const tags = new LeaseTags(options.leaseKey, options.store, queueOptions.root ?? DEFAULT_ROOT);
   const consumers = new Consumers((name) => registry.open(name), tags);
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
@@ -224,6 +231,12 @@ export function createServer(options: ServerOptions): KvqServer {
     paused: await q.isPaused(),
   });
 
+  // Last before the routes: its flush timer starts only once no option can throw any more.
+  const metrics = new ServerMetrics(
+    async () => (await registry.names()).map((n) => registry.open(n)),
+    options.metrics,
+  );
+
   const app = new Hono();
   app.onError((err) => errorResponse(err));
   app.notFound((c) =>
@@ -262,9 +275,8 @@ export function createServer(options: ServerOptions): KvqServer {
   });
 
   app.get("/metrics", async () => {
-    const names = await registry.names();
-    const text = await metrics.render(names.map((n) => registry.open(n)));
-    return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+    const text = renderPrometheus(await metrics.snapshot());
+    return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
   });
 
   // ---------------------------------------------------------------- queues
@@ -295,7 +307,6 @@ export function createServer(options: ServerOptions): KvqServer {
     const { data, options } = addArgs(await readBody(c), "job");
     const q = queueOf(c);
     const job = await q.add(data, options);
-    if (job.created) metrics.added(q.name);
     return json({ job }, job.created ? 201 : 200);
   });
   app.post("/queues/:queue/jobs/bulk", async (c) => {
@@ -307,7 +318,6 @@ export function createServer(options: ServerOptions): KvqServer {
     const items = list.map((item, i) => addArgs(item, `job ${i}`));
     const q = queueOf(c);
     const jobs = await q.addBulk(items);
-    metrics.added(q.name, jobs.filter((j) => j.created).length);
     return json({ jobs }, 201);
   });
   app.get("/queues/:queue/jobs", async (c) => {
@@ -402,6 +412,7 @@ export function createServer(options: ServerOptions): KvqServer {
   let closed: Promise<void> | undefined;
   return {
     authenticated: allowed !== undefined,
+    metrics,
     fetch: async (request: Request): Promise<Response> => {
       try {
         // Before routing, so no route (not even the dashboard) answers a foreign host or a
