@@ -46,15 +46,14 @@
 
 export { createServer, type KvqServer, type ServerOptions } from "./server.ts";
 export { type FetchHandler, InsecureBindError, serve, type Served, type ServeOptions } from "./serve.ts";
-export { type MetricsOptions, ServerMetrics } from "./metrics/collector.ts";
+export { type MetricsOptions, type ServerMetrics } from "./metrics/collector.ts";
 export { callbackSink, type MetricsSink } from "./metrics/sinks.ts";
 export { OtlpExportError, otlpSink, type OtlpSinkOptions, OtlpUnavailableError } from "./metrics/otlp.ts";
-export { escapeLabel, PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics/prometheus.ts";
-export {
-  DURATION_BOUNDS,
-  type Histogram,
-  type MetricsSnapshot,
-  type PeerMetrics,
-  type QueueMetrics,
-  type QueueTotals,
+export { renderPrometheus } from "./metrics/prometheus.ts";
+export type {
+  Histogram,
+  MetricsSnapshot,
+  PeerMetrics,
+  QueueMetrics,
+  QueueTotals,
 } from "./metrics/snapshot.ts";

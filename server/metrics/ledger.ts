@@ -157,7 +157,7 @@ export async function advanceLedger(
         read += keys.length;
         const ids = keys.map((k) => String(k[k.length - 1]));
         const records = await kv.getMany(ids.map((id) => ks.job(id)));
-        for (const [i, r] of records.entries()) {
+        for (const r of records) {
           let record: JobRecord | undefined;
           try {
             record = r ? JSON.parse(dec.decode(r.value)) as JobRecord : undefined;

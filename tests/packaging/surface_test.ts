@@ -123,7 +123,12 @@ const SURFACE: Record<string, string[]> = {
   ],
   "./server": [
     "InsecureBindError",
+    "OtlpExportError",
+    "OtlpUnavailableError",
+    "callbackSink",
     "createServer",
+    "otlpSink",
+    "renderPrometheus",
     "serve",
   ],
 };
