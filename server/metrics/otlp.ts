@@ -206,15 +206,18 @@ function toResourceMetrics(sdk: Sdk, s: MetricsSnapshot, start: number): Resourc
  * @returns The sink.
  * @throws {TypeError} When `url` is not an http(s) URL.
  *
- * @example Push to a local collector every 30 s
+ * @example Push to a collector every 30 s (here a stand-in that accepts anything)
  * ```ts
  * import { MemoryKv } from "@kvq/kvq/memory";
- * import { createServer, otlpSink } from "@kvq/kvq/server";
+ * import { createServer, otlpSink, serve } from "@kvq/kvq/server";
+ * const collector = await serve(() => Response.json({}), { port: 0 });
  * const app = createServer({
  *   store: new MemoryKv(),
- *   metrics: { intervalMs: 30_000, sinks: [otlpSink({ url: "http://localhost:4318/v1/metrics" })] },
+ *   metrics: { intervalMs: 30_000, sinks: [otlpSink({ url: `${collector.url}/v1/metrics` })] },
  * });
+ * await app.metrics.flush();
  * await app.close(); // pushes once more, then shuts the exporter down
+ * await collector.close();
  * ```
  */
 export function otlpSink(options: OtlpSinkOptions): MetricsSink {
