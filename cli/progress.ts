@@ -40,6 +40,7 @@ export function onTerminal(): boolean {
  * const bar = await startProgress(false, "adding", 10);
  * bar.update(10);
  * bar.stop();
+ * console.log(typeof bar.update); // "function"
  * ```
  */
 export async function startProgress(show: boolean, label: string, total: number): Promise<Progress> {

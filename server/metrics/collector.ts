@@ -62,6 +62,8 @@ export class ServerMetrics {
   #closed: Promise<void> | undefined;
 
   /**
+   * Creates the metrics of a server (`createServer` does; starts the flush timer when there are sinks).
+   *
    * @param queues The queues to report (called at each reading).
    * @param options See {@linkcode MetricsOptions}.
    * @throws {RangeError} When `intervalMs` or `settleMs` is out of range.

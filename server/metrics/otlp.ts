@@ -210,7 +210,8 @@ function toResourceMetrics(sdk: Sdk, s: MetricsSnapshot, start: number): Resourc
  * ```ts
  * import { MemoryKv } from "@kvq/kvq/memory";
  * import { createServer, otlpSink, serve } from "@kvq/kvq/server";
- * const collector = await serve(() => Response.json({}), { port: 0 });
+ * let pushes = 0;
+ * const collector = await serve(() => (pushes++, Response.json({})), { port: 0 });
  * const app = createServer({
  *   store: new MemoryKv(),
  *   metrics: { intervalMs: 30_000, sinks: [otlpSink({ url: `${collector.url}/v1/metrics` })] },
@@ -218,6 +219,7 @@ function toResourceMetrics(sdk: Sdk, s: MetricsSnapshot, start: number): Resourc
  * await app.metrics.flush();
  * await app.close(); // pushes once more, then shuts the exporter down
  * await collector.close();
+ * console.log(pushes); // 2
  * ```
  */
 export function otlpSink(options: OtlpSinkOptions): MetricsSink {

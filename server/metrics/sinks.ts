@@ -25,20 +25,23 @@ export interface MetricsSink {
  * @param fn Called with each snapshot (awaited before the next flush).
  * @returns The sink.
  *
- * @example Log the ready depth every 10 s
+ * @example Keep the ready depth every 10 s
  * ```ts
  * import { MemoryKv } from "@kvq/kvq/memory";
  * import { callbackSink, createServer } from "@kvq/kvq/server";
+ * const depths: number[] = [];
  * const app = createServer({
  *   store: new MemoryKv(),
  *   metrics: {
  *     intervalMs: 10_000,
  *     sinks: [callbackSink((s) => {
- *       for (const q of s.queues) console.log(q.queue, q.counts.ready);
+ *       depths.push(s.queues.find((q) => q.queue === "mail")?.counts.ready ?? 0);
  *     })],
  *   },
  * });
- * await app.close();
+ * await app.queue("mail").add({ to: "a@example.com" });
+ * await app.close(); // flushes once more
+ * console.log(depths); // [1]
  * ```
  */
 export function callbackSink(fn: (snapshot: MetricsSnapshot) => void | Promise<void>): MetricsSink {
