@@ -13,12 +13,12 @@
  *
  * What it cannot count: a job with `removeOnComplete` (deleted as it completes), and a job removed
  * by retention (`clean`) or redriven before any server read the index past it. Redrive a dead job
- * and it is counted again when it next ends.
+ * and it is counted again when it next ends, with only the attempts made since the redrive.
  *
  * @module
  */
 
-import type { AtomicKv, AttemptOutcome, JobState, KvKey } from "../../mod.ts";
+import type { AtomicKv, AttemptOutcome, AttemptRecord, JobState, KvKey } from "../../mod.ts";
 import type { JobRecord } from "../../src/job_record.ts";
 import type { Keyspace } from "../../src/keys.ts";
 import { ATTEMPT_OUTCOMES, emptyHistogram, type Histogram, observe, type QueueTotals } from "./snapshot.ts";
@@ -106,12 +106,28 @@ export function ledgerKey(ks: Keyspace): KvKey {
   return [...ks.root, "metrics", ks.queue];
 }
 
+/**
+ * The attempts since the job last left `dead` by a redrive (which keeps the history and restarts the
+ * numbering at 1): an earlier end already counted those before it. A released attempt is followed by
+ * one with the same number; any other attempt by a higher one.
+ */
+export function sinceRedrive(history: readonly AttemptRecord[]): readonly AttemptRecord[] {
+  let i = history.length - 1;
+  while (i > 0) {
+    const prev = history[i - 1];
+    const cur = history[i];
+    if (cur.attempt < prev.attempt || (cur.attempt === prev.attempt && prev.outcome !== "released")) break;
+    i--;
+  }
+  return history.slice(Math.max(0, i));
+}
+
 /** The ledger with one ended job folded in (its record, when it could still be read). */
 function fold(l: Ledger, state: Ended, record: JobRecord | undefined): Ledger {
   let { wait, run } = l;
   const attempts = { ...l.attempts };
   if (record) {
-    for (const a of record.history ?? []) {
+    for (const a of sinceRedrive(record.history ?? [])) {
       if (a.outcome in attempts) attempts[a.outcome]++;
       run = observe(run, Math.max(0, a.endedAt - a.startedAt) / 1000);
     }

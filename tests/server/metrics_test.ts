@@ -6,7 +6,11 @@ import assert from "node:assert/strict";
 import { createServer as createHttpServer } from "node:http";
 import { readdirSync, readFileSync } from "node:fs";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
-import { FakeClock, type Queue } from "../../mod.ts";
+import { openStore } from "../../adapters/store/mod.ts";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type AttemptOutcome, FakeClock, type Queue } from "../../mod.ts";
 import {
   callbackSink,
   createServer,
@@ -17,6 +21,7 @@ import {
   renderPrometheus,
 } from "../../server/mod.ts";
 import { until } from "./_helpers.ts";
+import { sinceRedrive } from "../../server/metrics/ledger.ts";
 
 /** One sample line of the text format. */
 interface Sample {
@@ -189,6 +194,52 @@ describe("server metrics", () => {
     }
   });
 
+  test("totals read past one list page exactly, and count a job redriven and dead again twice", async () => {
+    const clock = new FakeClock(1000);
+    const store = new MemoryKv();
+    const app = createServer({ store, queueOptions: { clock }, metrics: { settleMs: 0 } });
+    try {
+      const q = app.queue("bulk");
+      await q.addBulk(Array.from({ length: 450 }, (_, i) => ({ data: i })));
+      for (let left = 450; left > 0; left -= 100) {
+        for (const c of await q.claim({ limit: 100 })) await q.complete(c.job.id, c.token, null);
+        await clock.advance(1);
+      }
+      assert.equal((await app.metrics.snapshot()).queues[0].completed, 450);
+      const d = await q.add("d", { maxAttempts: 1 });
+      for (let round = 0; round < 2; round++) {
+        const [c] = await q.claim();
+        await q.fail(c.job.id, c.token, new Error("no"), { retry: false });
+        await clock.advance(1);
+        assert.equal((await app.metrics.snapshot()).queues[0].dead, round + 1);
+        if (round === 0) await q.redrive(d.id);
+      }
+      const last = (await app.metrics.snapshot()).queues[0];
+      assert.deepEqual([last.completed, last.dead, last.attempts.completed, last.attempts.failed], [
+        450,
+        2,
+        450,
+        2,
+      ]);
+    } finally {
+      await app.close();
+      await store.close();
+    }
+  });
+
+  test("sinceRedrive() keeps the attempts after the last redrive; a release does not cut", () => {
+    const a = (attempt: number, outcome: AttemptOutcome) => ({ attempt, outcome, startedAt: 0, endedAt: 0 });
+    assert.deepEqual(sinceRedrive([]), []);
+    const life = [a(1, "failed"), a(2, "released"), a(2, "stalled"), a(3, "completed")];
+    assert.deepEqual(sinceRedrive(life), life);
+    assert.deepEqual(sinceRedrive([a(1, "failed"), a(2, "failed"), ...life]), life);
+    assert.deepEqual(sinceRedrive([a(1, "failed"), a(1, "completed")]), [a(1, "completed")]);
+    assert.deepEqual(sinceRedrive([a(1, "released"), a(1, "completed")]), [
+      a(1, "released"),
+      a(1, "completed"),
+    ]);
+  });
+
   test("two servers on one store report the same counter values", async () => {
     const clock = new FakeClock(1000);
     const store = new MemoryKv();
@@ -223,6 +274,33 @@ describe("server metrics", () => {
       await a.close();
       await b.close();
       await store.close();
+    }
+  });
+
+  test("two servers with their own handles on one durable store file report the same counters", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kvq-metrics-"));
+    const clock = new FakeClock(1000);
+    const one = await openStore(join(dir, "jobs.db"));
+    const two = await openStore(join(dir, "jobs.db"));
+    const a = createServer({ store: one, queueOptions: { clock }, metrics: { settleMs: 0 } });
+    const b = createServer({ store: two, queueOptions: { clock }, metrics: { settleMs: 0 } });
+    try {
+      await history(a.queue("mail"), clock);
+      const [sa, sb] = await Promise.all([a.metrics.snapshot(), b.metrics.snapshot()]);
+      const again = await a.metrics.snapshot();
+      assert.deepEqual(totals(sb), totals(again));
+      assert.deepEqual(totals(sa), totals(again));
+      assert.deepEqual([again.queues[0].completed, again.queues[0].dead, again.queues[0].canceled], [
+        1,
+        1,
+        1,
+      ]);
+    } finally {
+      await a.close();
+      await b.close();
+      await one.close();
+      await two.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 
