@@ -94,8 +94,9 @@ export interface KvqServer {
   /** The metrics: `snapshot()`, `flush()`, and `recordDelivery` / `recordPoison` for app-to-app delivery. */
   readonly metrics: ServerMetrics;
   /**
-   * Stops serving remote consumers (claims still waiting answer with nothing) and stops listening to
-   * queue events. Leases already handed out stay in the store: their consumers may report to
+   * Stops serving remote consumers (claims still waiting answer with nothing), stops the metrics
+   * timer and flushes the metrics to their sinks once more (when there are sinks). Leases already
+   * handed out stay in the store: their consumers may report to
    * another, or a restarted, server on the same store. The store and your queues' own workers stay
    * open.
    */
