@@ -8,7 +8,7 @@
  */
 
 import type { Consumers } from "./_consumer.ts";
-import type { Metrics } from "./_metrics.ts";
+import type { ServerMetrics } from "./metrics/collector.ts";
 import type { Registry } from "./_registry.ts";
 
 /** The pieces of one server that another protocol reuses. */
@@ -17,8 +17,8 @@ export interface ServerInternals {
   readonly registry: Registry;
   /** The remote consumers' claims and reports (lease tokens with their HMAC tags). */
   readonly consumers: Consumers;
-  /** Counters of `/metrics`. */
-  readonly metrics: Metrics;
+  /** The server's metrics (totals come from the store, so nothing here counts per request). */
+  readonly metrics: ServerMetrics;
   /** The auth check of a request; `undefined` when the server is open. */
   readonly allowed: ((request: Request) => Promise<boolean>) | undefined;
   /** The host names an open server answers to. */

@@ -10,7 +10,7 @@
  * | --- | --- |
  * | `GET /` | the dashboard (one self-contained page) |
  * | `GET /healthz` | `{ "ok": true }` (no auth) |
- * | `GET /metrics` | Prometheus text: jobs per state per queue, counters, attempt durations |
+ * | `GET /metrics` | Prometheus text: jobs per state, oldest ready age, totals and histograms from the store, deliveries per peer |
  * | `GET /queues` | every queue with its counts and paused flag |
  * | `GET /queues/:queue/counts` | jobs per state |
  * | `POST /queues/:queue/jobs` | add: `{ data, priority?, delay?, runAt?, maxAttempts?, backoff?, key?, timeout?, removeOnComplete? }` |
@@ -46,3 +46,14 @@
 
 export { createServer, type KvqServer, type ServerOptions } from "./server.ts";
 export { type FetchHandler, InsecureBindError, serve, type Served, type ServeOptions } from "./serve.ts";
+export { type MetricsOptions, type ServerMetrics } from "./metrics/collector.ts";
+export { callbackSink, type MetricsSink } from "./metrics/sinks.ts";
+export { OtlpExportError, otlpSink, type OtlpSinkOptions, OtlpUnavailableError } from "./metrics/otlp.ts";
+export { renderPrometheus } from "./metrics/prometheus.ts";
+export type {
+  Histogram,
+  MetricsSnapshot,
+  PeerMetrics,
+  QueueMetrics,
+  QueueTotals,
+} from "./metrics/snapshot.ts";

@@ -19,7 +19,8 @@ import {
 import { bearerAuth } from "./_auth.ts";
 import { errorResponse, HttpError } from "./_errors.ts";
 import { Registry } from "./_registry.ts";
-import { Metrics } from "./_metrics.ts";
+import { type MetricsOptions, ServerMetrics } from "./metrics/collector.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics/prometheus.ts";
 import { Consumers, type FailureReport } from "./_consumer.ts";
 import { DASHBOARD_HTML } from "./_dashboard.ts";
 import { readLimited } from "./_body.ts";
@@ -76,6 +77,11 @@ export interface ServerOptions {
    * store: then tokens are accepted only by the server that handed them out.
    */
   leaseKey?: string | Uint8Array;
+  /**
+   * Periodic flushes of the metrics to sinks (`otlpSink`, `callbackSink`, your own), besides the
+   * Prometheus endpoint: `{ sinks, intervalMs, settleMs }`. @default no sinks
+   */
+  metrics?: MetricsOptions;
 }
 
 /** A sidecar server: a fetch handler plus its lifecycle. */
@@ -86,9 +92,12 @@ export interface KvqServer {
   queue(name: string): Queue;
   /** True when callers need a token (`auth` was given): {@linkcode serve} binds beyond loopback only then. */
   readonly authenticated: boolean;
+  /** The metrics: `snapshot()`, `flush()`, and `recordDelivery` / `recordPoison` for app-to-app delivery. */
+  readonly metrics: ServerMetrics;
   /**
-   * Stops serving remote consumers (claims still waiting answer with nothing) and stops listening to
-   * queue events. Leases already handed out stay in the store: their consumers may report to
+   * Stops serving remote consumers (claims still waiting answer with nothing), stops the metrics
+   * timer and flushes the metrics to their sinks once more (when there are sinks). Leases already
+   * handed out stay in the store: their consumers may report to
    * another, or a restarted, server on the same store. The store and your queues' own workers stay
    * open.
    */
@@ -168,10 +177,9 @@ export function createServer(options: ServerOptions): KvqServer {
   if (options === null || typeof options !== "object") {
     throw new TypeError("Cannot create server: expected an options object");
   }
-  const metrics = new Metrics();
   const queueOptions: QueueOptions = { ...options.queueOptions };
   if (options.signingKey !== undefined) queueOptions.signingKey = options.signingKey;
-  const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => metrics.attach(q));
+  const registry = new Registry(options.queues ?? [], options.store, queueOptions, () => {});
   const tags = new LeaseTags(options.leaseKey, options.store, queueOptions.root ?? DEFAULT_ROOT);
   const consumers = new Consumers((name) => registry.open(name), tags);
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
@@ -225,6 +233,12 @@ export function createServer(options: ServerOptions): KvqServer {
     paused: await q.isPaused(),
   });
 
+  // Last before the routes: its flush timer starts only once no option can throw any more.
+  const metrics = new ServerMetrics(
+    async () => (await registry.names()).map((n) => registry.open(n)),
+    options.metrics,
+  );
+
   const app = new Hono();
   app.onError((err) => errorResponse(err));
   app.notFound((c) =>
@@ -263,9 +277,8 @@ export function createServer(options: ServerOptions): KvqServer {
   });
 
   app.get("/metrics", async () => {
-    const names = await registry.names();
-    const text = await metrics.render(names.map((n) => registry.open(n)));
-    return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+    const text = renderPrometheus(await metrics.snapshot());
+    return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
   });
 
   // ---------------------------------------------------------------- queues
@@ -296,7 +309,6 @@ export function createServer(options: ServerOptions): KvqServer {
     const { data, options } = addArgs(await readBody(c), "job");
     const q = queueOf(c);
     const job = await q.add(data, options);
-    if (job.created) metrics.added(q.name);
     return json({ job }, job.created ? 201 : 200);
   });
   app.post("/queues/:queue/jobs/bulk", async (c) => {
@@ -308,7 +320,6 @@ export function createServer(options: ServerOptions): KvqServer {
     const items = list.map((item, i) => addArgs(item, `job ${i}`));
     const q = queueOf(c);
     const jobs = await q.addBulk(items);
-    metrics.added(q.name, jobs.filter((j) => j.created).length);
     return json({ jobs }, 201);
   });
   app.get("/queues/:queue/jobs", async (c) => {
@@ -403,6 +414,7 @@ export function createServer(options: ServerOptions): KvqServer {
   let closed: Promise<void> | undefined;
   const server: KvqServer = {
     authenticated: allowed !== undefined,
+    metrics,
     fetch: async (request: Request): Promise<Response> => {
       try {
         // Before routing, so no route (not even the dashboard) answers a foreign host or a

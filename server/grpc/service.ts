@@ -150,7 +150,7 @@ function addArgsOf(spec: JobSpec | undefined, where: string): { data: unknown; o
 export function createGrpcService(server: KvqServer): GrpcService {
   const internals: ServerInternals | undefined = SERVER_INTERNALS.get(server);
   if (!internals) throw new TypeError("Cannot create the gRPC service: expected a server from createServer");
-  const { registry, consumers, metrics, allowed, hosts, claim: limits } = internals;
+  const { registry, consumers, allowed, hosts, claim: limits } = internals;
   const shutdown = new AbortController();
   /** Wakes claim streams waiting for a free slot (a job of theirs was reported here). */
   const wakers = new Set<() => void>();
@@ -232,14 +232,12 @@ export function createGrpcService(server: KvqServer): GrpcService {
         const { data, options } = addArgsOf(req.job, "job");
         const q = registry.get(req.queue);
         const job = await q.add(data, options);
-        if (job.created) metrics.added(q.name);
         return { job: toJob(job), created: job.created };
       }),
       addBulk: unary(async (req) => {
         const items = req.jobs.map((spec, i) => addArgsOf(spec, `jobs[${i}]`));
         const q = registry.get(req.queue);
         const jobs = await q.addBulk(items);
-        metrics.added(q.name, jobs.filter((j) => j.created).length);
         return { jobs: jobs.map((job) => ({ job: toJob(job), created: job.created })) };
       }),
       getJob: unary(async (req) => {

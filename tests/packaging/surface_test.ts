@@ -125,7 +125,12 @@ const SURFACE: Record<string, string[]> = {
   ],
   "./server": [
     "InsecureBindError",
+    "OtlpExportError",
+    "OtlpUnavailableError",
+    "callbackSink",
     "createServer",
+    "otlpSink",
+    "renderPrometheus",
     "serve",
   ],
   "./grpc": [
