@@ -21,7 +21,8 @@ import { errorResponse, HttpError } from "./_errors.ts";
 import { Registry } from "./_registry.ts";
 import { Metrics } from "./_metrics.ts";
 import { Consumers, type FailureReport } from "./_consumer.ts";
-import { DASHBOARD_HTML } from "./_dashboard.ts";
+import { registerDashboardPage, registerDashboardRoutes } from "./dashboard/_routes.ts";
+import { ChartStats } from "./dashboard/_stats.ts";
 import { readLimited } from "./_body.ts";
 import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS } from "./_guard.ts";
 import { addArgs, boolField, intField } from "./_input.ts";
@@ -168,9 +169,13 @@ export function createServer(options: ServerOptions): KvqServer {
     throw new TypeError("Cannot create server: expected an options object");
   }
   const metrics = new Metrics();
+  const stats = new ChartStats();
   const queueOptions: QueueOptions = { ...options.queueOptions };
   if (options.signingKey !== undefined) queueOptions.signingKey = options.signingKey;
-  const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => metrics.attach(q));
+  const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => {
+    metrics.attach(q);
+    stats.attach(q);
+  });
   const tags = new LeaseTags(options.leaseKey, options.store, queueOptions.root ?? DEFAULT_ROOT);
   const consumers = new Consumers((name) => registry.open(name), tags);
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
@@ -232,18 +237,7 @@ export function createServer(options: ServerOptions): KvqServer {
     )
   );
 
-  if (options.dashboard !== false) {
-    app.get("/", () =>
-      new Response(DASHBOARD_HTML, {
-        headers: {
-          "content-type": "text/html; charset=utf-8",
-          "content-security-policy":
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
-          "x-content-type-options": "nosniff",
-          "referrer-policy": "no-referrer",
-        },
-      }));
-  }
+  if (options.dashboard !== false) registerDashboardPage(app);
   app.get("/healthz", () => json({ ok: true }));
 
   app.use("*", async (c, next) => {
@@ -288,6 +282,9 @@ export function createServer(options: ServerOptions): KvqServer {
     "/queues/:queue/dead/redrive",
     async (c) => json({ redriven: await (await existing(c)).redriveAll() }),
   );
+
+  // Promote, remove, clean, search and chart series (server/dashboard/_routes.ts).
+  registerDashboardRoutes(app, { registry, stats, maxBodyBytes: maxBody });
 
   // ---------------------------------------------------------------- jobs
   app.post("/queues/:queue/jobs", async (c) => {
@@ -415,7 +412,10 @@ export function createServer(options: ServerOptions): KvqServer {
     },
     queue: (name: string): Queue => registry.open(name),
     close: (): Promise<void> => {
-      closed ??= consumers.close().finally(() => metrics.close());
+      closed ??= consumers.close().finally(() => {
+        metrics.close();
+        stats.close();
+      });
       return closed;
     },
   };
