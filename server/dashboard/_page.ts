@@ -13,6 +13,7 @@ export const DASHBOARD_HTML: string = /* html */ `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>kvq dashboard</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/assets/uplot.css">
 <link rel="stylesheet" href="/assets/dashboard.css">
 </head>

@@ -176,9 +176,9 @@ function makeCharts() {
     { label: "failed", stroke: "#d64545", width: 1.5 },
   ]), [[], [], []], $("chart-throughput"));
   charts.latency = new uPlot(opts([
-    { label: "run p50", stroke: "#2f80ed", width: 1.5, spanGaps: true },
-    { label: "run p95", stroke: "#8a63d2", width: 1.5, spanGaps: true },
-    { label: "wait p95", stroke: "#f2994a", width: 1.5, spanGaps: true },
+    { label: "run p50", stroke: "#2f80ed", points: { show: true, size: 5 }, width: 1.5, spanGaps: true },
+    { label: "run p95", stroke: "#8a63d2", points: { show: true, size: 5 }, width: 1.5, spanGaps: true },
+    { label: "wait p95", stroke: "#f2994a", points: { show: true, size: 5 }, width: 1.5, spanGaps: true },
   ]), [[], [], [], []], $("chart-latency"));
   charts.queue = view.queue;
 }
