@@ -48,8 +48,9 @@ export interface ServerOptions {
    */
   signingKey?: QueueOptions["signingKey"];
   /**
-   * Who may call the API: a bearer token, several, or a function of the request. `GET /` (the
-   * dashboard page, which holds no data) and `GET /healthz` are always open. @default open to all
+   * Who may call the API: a bearer token, several, or a function of the request. `GET /` and
+   * `GET /assets/*` (the dashboard page and its scripts, which hold no data) and `GET /healthz` are
+   * always open. @default open to all
    */
   auth?: string | readonly string[] | ((request: Request) => boolean | Promise<boolean>);
   /** Serve `GET /metrics` without auth. @default false */
