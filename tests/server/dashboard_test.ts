@@ -8,6 +8,7 @@ import { MemoryKv } from "../../adapters/memory/mod.ts";
 import { createServer } from "../../server/mod.ts";
 import { Queue } from "../../mod.ts";
 import { UPLOT_CSS, UPLOT_JS, UPLOT_VERSION } from "../../server/dashboard/_uplot.ts";
+import { ChartStats } from "../../server/dashboard/_stats.ts";
 import { client, until, withServer } from "./_helpers.ts";
 
 /** Names a page script must not declare: they would shadow the window's own. */
@@ -232,5 +233,42 @@ describe("dashboard routes", () => {
       await app.close();
       await store.close();
     }
+  });
+});
+
+describe("ChartStats", () => {
+  test("buckets completed and failed attempts with their run and wait times, and forgets past the window", () => {
+    let now = 99_500;
+    const stats = new ChartStats({ bucketMs: 1000, buckets: 3, now: () => now });
+    const target = new EventTarget() as unknown as Queue;
+    Object.defineProperty(target, "name", { value: "q" });
+    stats.attach(target);
+    const job = (startedAt: number, finishedAt: number) => ({
+      runAt: startedAt - 7,
+      startedAt,
+      finishedAt,
+      history: [],
+    });
+    const emit = (type: string, j: unknown) => {
+      const e = new Event(type) as Event & { job: unknown };
+      e.job = j;
+      target.dispatchEvent(e);
+    };
+    emit("completed", job(99_000, 99_040));
+    emit("completed", job(99_000, 99_020));
+    now = 101_500;
+    emit("failed", { runAt: 101_000, startedAt: 101_000, history: [{ endedAt: 101_300 }] });
+    const s = stats.read("q");
+    assert.deepEqual(s.t, [99, 100, 101]);
+    assert.deepEqual(s.completed, [2, 0, 0]);
+    // The newest bucket is still filling: its rate is over at least 1 s.
+    assert.deepEqual(s.failed, [0, 0, 1]);
+    assert.deepEqual(s.runP50, [40, null, 300]);
+    assert.deepEqual(s.waitP95, [7, null, 0]);
+    now = 103_000;
+    assert.deepEqual(stats.read("q").completed, [0, 0, 0]);
+    stats.close();
+    emit("completed", job(102_900, 102_950));
+    assert.deepEqual(stats.read("q").completed, [0, 0, 0]);
   });
 });
