@@ -43,10 +43,6 @@ if (skip) {
     const app = createServer({ store, queues: [queue, other] });
     const errors: string[] = [];
     const ids = {} as Ids;
-    let http: Awaited<ReturnType<typeof serve>>;
-    let context: BrowserContext;
-    let page: Page;
-    let profile: string;
 
     /** Jobs in every state, and attempts that ended (the charts' data), through the Queue API. */
     const seed = async () => {
@@ -88,10 +84,10 @@ if (skip) {
     };
 
     await seed();
-    http = await serve(app, { port: 0 });
+    const http = await serve(app, { port: 0 });
     const { chromium } = await import("playwright-core");
-    profile = mkdtempSync(join(tmpdir(), "kvq-dashboard-"));
-    context = await chromium.launchPersistentContext(profile, {
+    const profile = mkdtempSync(join(tmpdir(), "kvq-dashboard-"));
+    const context: BrowserContext = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
       viewport: { width: 1280, height: 800 },
@@ -106,7 +102,7 @@ if (skip) {
         "--disable-sync",
       ],
     });
-    page = context.pages()[0] ?? await context.newPage();
+    const page: Page = context.pages()[0] ?? await context.newPage();
     page.setDefaultTimeout(10_000);
     page.on("console", (m) => {
       if (m.type() === "error") errors.push(`console: ${m.text()}`);
@@ -117,9 +113,9 @@ if (skip) {
     await page.waitForSelector('#queues a[data-queue="mail"].sel', { timeout: 15_000 });
 
     after(async () => {
-      await context?.close();
-      if (profile) rmSync(profile, { recursive: true, force: true });
-      await http?.close();
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+      await http.close();
       await app.close();
       await queue.close();
       await other.close();
