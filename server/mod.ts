@@ -8,7 +8,7 @@
  *
  * | method and path | what it does |
  * | --- | --- |
- * | `GET /` | the dashboard (one self-contained page) |
+ * | `GET /`, `GET /assets/*` | the dashboard page, its script and styles, uPlot (no auth; no data in them) |
  * | `GET /healthz` | `{ "ok": true }` (no auth) |
  * | `GET /metrics` | Prometheus text: jobs per state, oldest ready age, totals and histograms from the store, deliveries per peer |
  * | `GET /queues` | every queue with its counts and paused flag |
@@ -21,6 +21,11 @@
  * | `POST /queues/:queue/jobs/:id/redrive`, `POST /jobs/:id/redrive` | a dead job back to ready |
  * | `POST /queues/:queue/pause`, `POST /queues/:queue/resume` | stop / restart claiming |
  * | `POST /queues/:queue/dead/redrive` | every dead job back to ready |
+ * | `POST /queues/:queue/jobs/:id/promote` | run now: a delayed job, or a failed one waiting for its retry, becomes ready → `{ job }` (409 in another state) |
+ * | `POST /queues/:queue/jobs/:id/remove` | delete a job that is not active, with its payload and key → `{ removed: true }` |
+ * | `POST /queues/:queue/clean` | remove ended jobs: `{ state: "completed" \| "dead" \| "canceled", age?: ms, count?: newest kept }` → `{ removed }` |
+ * | `GET /search?q=&queue=` | the job with id `q` and the jobs holding idempotency key `q` (in `queue`, or every queue) → `{ jobs }` without payloads |
+ * | `GET /queues/:queue/stats` | the dashboard's chart series: completed/failed per second, run p50/p95 and wait p95 per 5 s, last 10 min (this process) |
  * | `POST /queues/:queue/claim` | lease one job: `{ leaseMs?, wait? }` → `{ job, token, leaseMs, expiresAt }` or `{ job: null }`; with `limit` (1-100), up to that many in one commit → `{ jobs: [{ job, token, leaseMs, expiresAt }, ...] }` |
  * | `POST /jobs/:id/heartbeat` | renew the lease: `{ token, progress? }` |
  * | `POST /jobs/:id/complete` | `{ token, result? }` |

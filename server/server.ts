@@ -22,7 +22,8 @@ import { Registry } from "./_registry.ts";
 import { type MetricsOptions, ServerMetrics } from "./metrics/collector.ts";
 import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics/prometheus.ts";
 import { Consumers, type FailureReport } from "./_consumer.ts";
-import { DASHBOARD_HTML } from "./_dashboard.ts";
+import { registerDashboardPage, registerDashboardRoutes } from "./dashboard/_routes.ts";
+import { ChartStats } from "./dashboard/_stats.ts";
 import { readLimited } from "./_body.ts";
 import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS } from "./_guard.ts";
 import { addArgs, boolField, intField } from "./_input.ts";
@@ -49,8 +50,9 @@ export interface ServerOptions {
    */
   signingKey?: QueueOptions["signingKey"];
   /**
-   * Who may call the API: a bearer token, several, or a function of the request. `GET /` (the
-   * dashboard page, which holds no data) and `GET /healthz` are always open. @default open to all
+   * Who may call the API: a bearer token, several, or a function of the request. `GET /` and
+   * `GET /assets/*` (the dashboard page and its scripts, which hold no data) and `GET /healthz` are
+   * always open. @default open to all
    */
   auth?: string | readonly string[] | ((request: Request) => boolean | Promise<boolean>);
   /** Serve `GET /metrics` without auth. @default false */
@@ -177,9 +179,10 @@ export function createServer(options: ServerOptions): KvqServer {
   if (options === null || typeof options !== "object") {
     throw new TypeError("Cannot create server: expected an options object");
   }
+  const stats = new ChartStats();
   const queueOptions: QueueOptions = { ...options.queueOptions };
   if (options.signingKey !== undefined) queueOptions.signingKey = options.signingKey;
-  const registry = new Registry(options.queues ?? [], options.store, queueOptions, () => {});
+  const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => stats.attach(q));
   const tags = new LeaseTags(options.leaseKey, options.store, queueOptions.root ?? DEFAULT_ROOT);
   const consumers = new Consumers((name) => registry.open(name), tags);
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
@@ -247,18 +250,7 @@ export function createServer(options: ServerOptions): KvqServer {
     )
   );
 
-  if (options.dashboard !== false) {
-    app.get("/", () =>
-      new Response(DASHBOARD_HTML, {
-        headers: {
-          "content-type": "text/html; charset=utf-8",
-          "content-security-policy":
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
-          "x-content-type-options": "nosniff",
-          "referrer-policy": "no-referrer",
-        },
-      }));
-  }
+  if (options.dashboard !== false) registerDashboardPage(app);
   app.get("/healthz", () => json({ ok: true }));
 
   app.use("*", async (c, next) => {
@@ -302,6 +294,9 @@ export function createServer(options: ServerOptions): KvqServer {
     "/queues/:queue/dead/redrive",
     async (c) => json({ redriven: await (await existing(c)).redriveAll() }),
   );
+
+  // Promote, remove, clean, search and chart series (server/dashboard/_routes.ts).
+  registerDashboardRoutes(app, { registry, stats, maxBodyBytes: maxBody });
 
   // ---------------------------------------------------------------- jobs
   app.post("/queues/:queue/jobs", async (c) => {
@@ -428,7 +423,10 @@ export function createServer(options: ServerOptions): KvqServer {
     },
     queue: (name: string): Queue => registry.open(name),
     close: (): Promise<void> => {
-      closed ??= consumers.close().finally(() => metrics.close());
+      closed ??= consumers.close().finally(() => {
+        stats.close();
+        return metrics.close();
+      });
       return closed;
     },
   };

@@ -27,8 +27,11 @@ export * from "./job_record.ts";
  * An event that moves a job. See {@linkcode transition} for the rules.
  */
 export type JobEvent =
-  /** A `scheduled` or `failed` job whose `runAt` has come becomes `ready`. */
-  | { readonly type: "promote" }
+  /**
+   * A `scheduled` or `failed` job whose `runAt` has come becomes `ready`. `early`: a caller runs it
+   * now, before its `runAt` (`Queue.promote()`).
+   */
+  | { readonly type: "promote"; readonly early?: boolean }
   /** A worker claims a `ready` job: `active`, attempt + 1, a lease of `leaseMs`. */
   | {
     readonly type: "claim";
@@ -188,7 +191,8 @@ function toTerminal(
  * result depends only on the arguments (jitter uses the generator the event carries).
  *
  * Rules:
- * - `promote`: `scheduled`/`failed` with `runAt <= now` → `ready`.
+ * - `promote`: `scheduled`/`failed` with `runAt <= now` (any `runAt` when `early`) → `ready`,
+ *   `runAt = now`; the attempt count stays.
  * - `claim`: `ready` → `active`; `attempt + 1`; a lease `{ token, owner, expiresAt: now + leaseMs }`
  *   (`external` when claimed through `Queue.claim()`).
  * - `heartbeat` / `progress`: `active` with the matching token; extends the lease / stores progress.
@@ -234,7 +238,7 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
   switch (event.type) {
     case "promote": {
       requireState(job, "promote", "scheduled", "failed");
-      if (job.runAt > now) {
+      if (job.runAt > now && !event.early) {
         throw new JobStateError(
           job.id,
           job.state,

@@ -13,7 +13,7 @@ import type { Counts, JobState } from "./job.ts";
 import { QUEUE_EVENTS, type QueueEvent, type QueueEventType } from "./events.ts";
 import { getJob, list } from "./job_store.ts";
 import { add, addBulk } from "./producer.ts";
-import { cancel, isPaused, redrive, redriveAll, remove, setPaused } from "./admin.ts";
+import { cancel, getJobByKey, isPaused, promote, redrive, redriveAll, remove, setPaused } from "./admin.ts";
 import {
   claimExternal,
   completeExternal,
@@ -496,6 +496,49 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    */
   cancel(id: string): Promise<boolean> {
     return cancel(this.#ctx, id);
+  }
+
+  /**
+   * Runs a job now: a `scheduled` (delayed) job, or a `failed` one waiting for its retry, becomes
+   * `ready` at once instead of at its `runAt`. Its attempt count and history stay (a waiting retry
+   * still counts the attempt that failed). A cron schedule's next run is not changed.
+   *
+   * @param id The job id.
+   * @returns The job after the change (`ready`).
+   * @throws {JobNotFoundError} When there is no such job.
+   * @throws {JobStateError} When the job is neither scheduled nor failed.
+   *
+   * @example Run a delayed job now
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const job = await queue.add("report", { delay: 3_600_000 });
+   * console.log((await queue.promote(job.id)).state); // "ready"
+   * ```
+   */
+  promote(id: string): Promise<Job<T, R>> {
+    return promote(this.#ctx, id);
+  }
+
+  /**
+   * The job holding an idempotency key (the `key` it was added with), in any state.
+   *
+   * @param key The idempotency key.
+   * @returns The job, or `null` when no job holds the key (never added, or removed).
+   * @throws {TypeError} When `key` is not a non-empty string.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const job = await queue.add({ to: "a@example.com" }, { key: "welcome:42" });
+   * console.log((await queue.getJobByKey("welcome:42"))?.id === job.id); // true
+   * ```
+   */
+  getJobByKey(key: string): Promise<Job<T, R> | null> {
+    return getJobByKey(this.#ctx, key);
   }
 
   /**

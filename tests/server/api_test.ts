@@ -305,9 +305,14 @@ describe("server metrics and dashboard", () => {
       assert.match(res.headers.get("content-type") ?? "", /^text\/html/);
       assert.match(res.headers.get("content-security-policy") ?? "", /default-src 'none'/);
       assert.match(res.text, /<title>kvq dashboard<\/title>/);
-      assert.match(res.text, /<script>/);
+      // Its script and uPlot come from this server (open too: they hold no data), never inline.
+      assert.match(res.text, /<script src="\/assets\/dashboard\.js"><\/script>/);
+      assert.doesNotMatch(res.text, /<script>/);
+      assert.match(res.headers.get("content-security-policy") ?? "", /script-src 'self';/);
       assert.doesNotMatch(res.text, /(src|href)=["']?https?:/);
-      assert.doesNotMatch(res.text, /innerHTML/);
+      const script = await s.call("GET", "/assets/dashboard.js", undefined, { token: null });
+      assert.equal(script.status, 200);
+      assert.doesNotMatch(script.text, /innerHTML/);
       const off = createServer({ store: s.store, dashboard: false });
       assert.equal((await client(off)("GET", "/")).status, 404);
       await off.close();
