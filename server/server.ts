@@ -26,6 +26,9 @@ import { readLimited } from "./_body.ts";
 import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS } from "./_guard.ts";
 import { addArgs, boolField, intField } from "./_input.ts";
 import { LeaseTags } from "./_lease.ts";
+import { registerDeliveryRoutes } from "./delivery/routes.ts";
+import type { Delivery } from "./delivery/delivery.ts";
+import type { DeliveryOptions } from "./delivery/types.ts";
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions {
@@ -75,6 +78,13 @@ export interface ServerOptions {
    * store: then tokens are accepted only by the server that handed them out.
    */
   leaseKey?: string | Uint8Array;
+  /**
+   * The id this sidecar sends and receives app-to-app messages as (`POST /send/:app/:queue`,
+   * `POST /deliver/:queue`); needed with `delivery`.
+   */
+  appId?: string;
+  /** App-to-app delivery: peers, keys, retry policies, poison sink (see `DeliveryOptions`). @default off */
+  delivery?: DeliveryOptions;
 }
 
 /** A sidecar server: a fetch handler plus its lifecycle. */
@@ -85,6 +95,8 @@ export interface KvqServer {
   queue(name: string): Queue;
   /** True when callers need a token (`auth` was given): {@linkcode serve} binds beyond loopback only then. */
   readonly authenticated: boolean;
+  /** App-to-app delivery (`send`, counters, outboxes), when `delivery` was given. */
+  readonly delivery: Delivery | undefined;
   /**
    * Stops serving remote consumers (claims still waiting answer with nothing) and stops listening to
    * queue events. Leases already handed out stay in the store: their consumers may report to
@@ -245,6 +257,17 @@ export function createServer(options: ServerOptions): KvqServer {
       }));
   }
   app.get("/healthz", () => json({ ok: true }));
+  // Before the bearer middleware: peers' deliveries are authenticated by their signatures.
+  const delivery = registerDeliveryRoutes(app, {
+    appId: options.appId,
+    options: options.delivery,
+    store: options.store,
+    root: queueOptions.root,
+    queue: (name) => registry.get(name),
+    maxBodyBytes: maxBody,
+    authorize: allowed,
+    readJson: readBody,
+  });
 
   app.use("*", async (c, next) => {
     if (!allowed) return await next();
@@ -402,6 +425,7 @@ export function createServer(options: ServerOptions): KvqServer {
   let closed: Promise<void> | undefined;
   return {
     authenticated: allowed !== undefined,
+    delivery,
     fetch: async (request: Request): Promise<Response> => {
       try {
         // Before routing, so no route (not even the dashboard) answers a foreign host or a
@@ -415,7 +439,9 @@ export function createServer(options: ServerOptions): KvqServer {
     },
     queue: (name: string): Queue => registry.open(name),
     close: (): Promise<void> => {
-      closed ??= consumers.close().finally(() => metrics.close());
+      closed ??= Promise.all([consumers.close(), delivery?.close()]).then(() => {}).finally(() =>
+        metrics.close()
+      );
       return closed;
     },
   };

@@ -122,9 +122,20 @@ const SURFACE: Record<string, string[]> = {
     "storePreference",
   ],
   "./server": [
+    "APP_ID",
+    "DELIVERY_HEADERS",
+    "Delivery",
+    "DeliveryRefusedError",
     "InsecureBindError",
+    "OUTBOX",
+    "PeerUnavailableError",
+    "PoisonedError",
+    "UnknownPeerError",
     "createServer",
+    "resolverOf",
     "serve",
+    "signDelivery",
+    "verifyDelivery",
   ],
 };
 
