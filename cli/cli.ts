@@ -10,6 +10,7 @@ import process from "node:process";
 import { createServer, InsecureBindError, type KvqServer, serve } from "../server/mod.ts";
 import { openCliStore } from "./store.ts";
 import { ListenError, runDemo } from "./demo.ts";
+import { deliveryFromFlags } from "./delivery.ts";
 
 /** Where the CLI writes. */
 export interface CliIo {
@@ -28,6 +29,10 @@ Usage:
                                               the HTTP sidecar and dashboard (token also from KVQ_TOKEN);
                                               without a token it listens on loopback only, unless
                                               --insecure (anyone who can reach it may then change jobs)
+        [--app-id ID --peer NAME=URL ... | --peer-template T] [--delivery-key K]
+                                              app-to-app delivery (POST /send/:app/:queue) as app ID to
+                                              peers by map or by template ("{app}.ns.svc:8787"); the
+                                              HMAC key also from KVQ_DELIVERY_KEY
   kvq queues                                  every queue with its counts
   kvq add QUEUE JSON [--delay MS] [--priority N] [--max-attempts N] [--key K] [--timeout MS]
   kvq counts QUEUE                            jobs per state
@@ -66,6 +71,10 @@ const OPTIONS = {
   cursor: { type: "string" },
   queue: { type: "string" },
   "allow-host": { type: "string", multiple: true },
+  "app-id": { type: "string" },
+  peer: { type: "string", multiple: true },
+  "peer-template": { type: "string" },
+  "delivery-key": { type: "string" },
   insecure: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -135,7 +144,7 @@ export async function runCli(
   io: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) },
 ): Promise<number> {
   let values: {
-    [K in keyof typeof OPTIONS]?: K extends "token" | "allow-host" ? string[]
+    [K in keyof typeof OPTIONS]?: K extends "token" | "allow-host" | "peer" ? string[]
       : K extends "help" | "insecure" ? boolean
       : string;
   };
@@ -181,11 +190,18 @@ export async function runCli(
     if (command === "serve") {
       const port = num(values.port, "port") ?? 8787;
       const hostname = values.host ?? "127.0.0.1";
+      let delivery;
+      try {
+        delivery = deliveryFromFlags(values, process.env.KVQ_DELIVERY_KEY);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
       const store = await openCliStore(values.store);
       const app = createServer({
         store,
         auth: tokens.length ? tokens : undefined,
         allowedHosts: values["allow-host"],
+        ...delivery,
       });
       let http;
       try {

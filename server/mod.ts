@@ -47,7 +47,7 @@
  */
 
 export { createServer, type KvqServer, type ServerOptions } from "./server.ts";
-export { Delivery, OUTBOX, type SendOptions, type SentMessage } from "./delivery/delivery.ts";
+export { Delivery, outboxName, type SendOptions, type SentMessage } from "./delivery/delivery.ts";
 export {
   DeliveryRefusedError,
   PeerUnavailableError,

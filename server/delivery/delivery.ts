@@ -3,7 +3,7 @@
  * their messages to the target apps' sidecars, and the receiving end that verifies and stores what
  * peers send.
  *
- * A persistent message is a job of the `kvq.outbox` queue in the sidecar's own store: `send`
+ * A persistent message is a job of the `kvq.outbox.<appId>` queue in the sidecar's own store: `send`
  * resolves once it is committed, and the delivery worker (a kvq `Worker`) retries it with the
  * route's policy until the target's sidecar acknowledges it, or poisons it (the job goes `dead`
  * with a `PoisonedError` saying why: the poison queue is the outbox's dead jobs). A transient
@@ -41,8 +41,22 @@ import type {
   RetryPolicy,
 } from "./types.ts";
 
-/** The name of the outbox queue (in the store, and in the transient memory store). */
-export const OUTBOX = "kvq.outbox";
+/**
+ * The name of app `appId`'s outbox queue (in the store, and in the transient memory store):
+ * `kvq.outbox.<appId>`, one per app, so sidecars of different apps can share a store.
+ *
+ * @param appId The app id.
+ * @returns The queue name.
+ *
+ * @example
+ * ```ts
+ * import { outboxName } from "./delivery.ts";
+ * console.log(outboxName("shop")); // "kvq.outbox.shop"
+ * ```
+ */
+export function outboxName(appId: string): string {
+  return `kvq.outbox.${appId}`;
+}
 /** Queue names starting with this are the sidecar's own: peers cannot deliver into them. */
 const RESERVED = "kvq.";
 const DEFAULT_RETRY: Required<RetryPolicy> = {
@@ -176,10 +190,15 @@ export class Delivery {
     const handler = (transient: boolean) => (job: Job<OutboxMessage>, ctx: JobContext) =>
       this.#deliver(job, ctx, transient);
     if (deps.store) {
-      this.#durable = new Queue<OutboxMessage>(deps.store, OUTBOX, { ...root, clock: options.clock });
+      this.#durable = new Queue<OutboxMessage>(deps.store, outboxName(this.appId), {
+        ...root,
+        clock: options.clock,
+      });
       this.#workers.push(this.#durable.process(handler(false), { concurrency, leaseMs }));
     }
-    this.#transient = new Queue<OutboxMessage>(new MemoryKv(), OUTBOX, { clock: options.clock });
+    this.#transient = new Queue<OutboxMessage>(new MemoryKv(), outboxName(this.appId), {
+      clock: options.clock,
+    });
     this.#workers.push(this.#transient.process(handler(true), { concurrency, leaseMs }));
   }
 

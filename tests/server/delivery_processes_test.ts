@@ -154,10 +154,10 @@ describe("delivery between three sidecar processes", () => {
 
         // Everything A acknowledged is delivered, and the outbox drains with nothing poisoned.
         await until(async () => {
-          const counts = await getJson(`${a!.url}/queues/kvq.outbox/counts`);
+          const counts = await getJson(`${a!.url}/queues/kvq.outbox.a/counts`);
           return counts.completed === 2 * PER_PEER;
         }, "A's outbox to drain");
-        assert.equal((await getJson(`${a.url}/queues/kvq.outbox/counts`)).dead, 0);
+        assert.equal((await getJson(`${a.url}/queues/kvq.outbox.a/counts`)).dead, 0);
         const seqs = (log: string) => new Set(handled(log).map((h) => h.seq));
         await until(() => seqs(logB).size === PER_PEER && seqs(logC).size === PER_PEER, "B's and C's apps");
         assert.deepEqual([...seqs(logB)].sort((x, y) => x - y), [...acked.b].sort((x, y) => x - y));
@@ -192,7 +192,7 @@ describe("delivery between three sidecar processes", () => {
 
         // The kill was felt: some deliveries to B needed more than one attempt.
         const outbox = await fetch(
-          `${a.url}/queues/kvq.outbox/jobs?state=completed&limit=1000&payloads=true`,
+          `${a.url}/queues/kvq.outbox.a/jobs?state=completed&limit=1000&payloads=true`,
         );
         const { jobs } = await outbox.json() as { jobs: { attempt: number; data: { app: string } }[] };
         const retried = jobs.filter((j) => j.data.app === "b" && j.attempt > 1).length;

@@ -10,7 +10,7 @@ import {
   type DeliveryEvent,
   type DeliveryOptions,
   type KvqServer,
-  OUTBOX,
+  outboxName,
   type PoisonedMessage,
   resolverOf,
   type ServerOptions,
@@ -182,9 +182,9 @@ describe("delivery", () => {
   test("peers cannot deliver into the sidecar's own queues (kvq.*)", async () => {
     net = new Net();
     const b = net.add("b");
-    const res = await b.fetch(await signedRequest("b", OUTBOX));
+    const res = await b.fetch(await signedRequest("b", outboxName("b")));
     assert.equal(res.status, 400);
-    const send = await client(b)("POST", `/send/a/${OUTBOX}`, { data: 1 });
+    const send = await client(b)("POST", `/send/a/${outboxName("a")}`, { data: 1 });
     assert.equal(send.status, 400);
   });
 
