@@ -29,7 +29,7 @@ import { readLimited } from "../_body.ts";
 import { DeliveryRefusedError, PeerUnavailableError, PoisonedError, UnknownPeerError } from "./errors.ts";
 import { Keyring } from "./keys.ts";
 import { checkAppId, resolverOf } from "./resolver.ts";
-import { HEADERS, signDelivery, verifyDelivery } from "./signature.ts";
+import { HEADERS, signWith, verifyWith } from "./signature.ts";
 import { type SinkFn, sinkOf } from "./poison.ts";
 import type {
   DeliveryEvent,
@@ -124,6 +124,7 @@ export interface DeliveryDeps {
  *   createServer({
  *     store: new MemoryKv(),
  *     appId,
+ *     allowedHosts: ["shop", "billing"],
  *     delivery: { key: "shared-secret", peers: "http://{app}", acceptFrom: "*", fetch: route },
  *   });
  * const shop = make("shop");
@@ -158,6 +159,9 @@ export class Delivery {
   #closed: Promise<void> | undefined;
 
   /**
+   * Creates the delivery and starts its workers (`createServer` does this; call it yourself only to
+   * embed delivery in another server).
+   *
    * @param options The delivery options.
    * @param deps What it needs from its server.
    * @throws {TypeError} For a malformed option (app id, keys, peers, policy).
@@ -318,7 +322,7 @@ export class Delivery {
     }
     const body = await readLimited(request, this.#deps.maxBodyBytes);
     const fields = { id, source, target, queue: queueName, timestamp, body };
-    if (!(await verifyDelivery(verifier, fields, signature))) {
+    if (!(await verifyWith(verifier, fields, signature))) {
       throw new DeliveryRefusedError("signature", "the signature does not match the message");
     }
     let parsed: unknown;
@@ -371,7 +375,7 @@ export class Delivery {
     if (!signer) return await poison("refused", `no key for app ${app}`);
     const body = new TextEncoder().encode(JSON.stringify({ data }));
     const timestamp = this.#clock.now();
-    const signature = await signDelivery(signer, {
+    const signature = await signWith(signer, {
       id: job.id,
       source: this.appId,
       target: app,

@@ -5,7 +5,6 @@
  */
 
 import { PermanentError } from "../../mod.ts";
-import { HttpError } from "../_errors.ts";
 import type { PoisonReason } from "./types.ts";
 
 /**
@@ -53,8 +52,8 @@ export class PoisonedError extends PermanentError {
 export type RefusalReason = "unsigned" | "unknown-source" | "wrong-target" | "stale" | "signature";
 
 /**
- * A receiver refused a message from a peer (answered 401): it is not stored and never reaches the
- * app.
+ * A receiver refused a message from a peer (the sidecar answers 401): it is not stored and never
+ * reaches the app.
  *
  * @example
  * ```ts
@@ -63,12 +62,15 @@ export type RefusalReason = "unsigned" | "unknown-source" | "wrong-target" | "st
  * console.log(e.status, e.reason); // 401 "signature"
  * ```
  */
-export class DeliveryRefusedError extends HttpError {
+export class DeliveryRefusedError extends Error {
+  /** The HTTP status the sidecar answers with. */
+  readonly status = 401;
   /** Why. */
   readonly reason: RefusalReason;
   /** Creates the error. */
   constructor(reason: RefusalReason, detail: string) {
-    super(401, "DeliveryRefusedError", `Refused delivery (${reason}): ${detail}`);
+    super(`Refused delivery (${reason}): ${detail}`);
+    this.name = "DeliveryRefusedError";
     this.reason = reason;
   }
 }

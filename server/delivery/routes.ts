@@ -11,6 +11,7 @@ import type { AtomicKv, KvKey, Queue } from "../../mod.ts";
 import { HttpError } from "../_errors.ts";
 import { boolField, MAX_KEY } from "../_input.ts";
 import { Delivery } from "./delivery.ts";
+import { DeliveryRefusedError } from "./errors.ts";
 import type { DeliveryOptions } from "./types.ts";
 
 /** What the routes need from the server. */
@@ -92,6 +93,13 @@ export function registerDeliveryRoutes(app: Hono, deps: DeliveryRouteDeps): Deli
     });
     return c.json({ message: { ...sent, app: target, queue } }, 202);
   });
-  app.post("/deliver/:queue", (c) => delivery.receive(c.req.raw, c.req.param("queue")));
+  app.post("/deliver/:queue", async (c) => {
+    try {
+      return await delivery.receive(c.req.raw, c.req.param("queue"));
+    } catch (err) {
+      if (err instanceof DeliveryRefusedError) throw new HttpError(err.status, err.name, err.message);
+      throw err;
+    }
+  });
   return delivery;
 }

@@ -46,14 +46,10 @@ function signedBytes(f: SignedFields): Uint8Array {
   return out;
 }
 
-function signerOf(key: SigningKey | Signer): Signer {
-  return typeof key === "object" && !(key instanceof Uint8Array) ? key : createSigner(key);
-}
-
 /**
  * Signs a delivery with `key`.
  *
- * @param key The key shared with the target app (or a signer made from it).
+ * @param key The key shared with the target app.
  * @param fields What the signature covers.
  * @returns The signature (base64url).
  *
@@ -72,22 +68,28 @@ function signerOf(key: SigningKey | Signer): Signer {
  * console.log(await verifyDelivery("s3cret", fields, sig)); // true
  * ```
  */
-export function signDelivery(key: SigningKey | Signer, fields: SignedFields): Promise<string> {
-  return signerOf(key).sign(signedBytes(fields));
+export function signDelivery(key: SigningKey, fields: SignedFields): Promise<string> {
+  return signWith(createSigner(key), fields);
 }
 
 /**
  * Checks a delivery's signature in constant time; `false` for a wrong or malformed one.
  *
- * @param key The key shared with the source app (or a signer made from it).
+ * @param key The key shared with the source app.
  * @param fields What the signature should cover.
  * @param signature The signature from the request.
  * @returns Whether it matches.
  */
-export function verifyDelivery(
-  key: SigningKey | Signer,
-  fields: SignedFields,
-  signature: string,
-): Promise<boolean> {
-  return signerOf(key).verify(signedBytes(fields), signature);
+export function verifyDelivery(key: SigningKey, fields: SignedFields, signature: string): Promise<boolean> {
+  return verifyWith(createSigner(key), fields, signature);
+}
+
+/** {@linkcode signDelivery} with a signer made once (the delivery worker keeps one per peer). */
+export function signWith(signer: Signer, fields: SignedFields): Promise<string> {
+  return signer.sign(signedBytes(fields));
+}
+
+/** {@linkcode verifyDelivery} with a signer made once. */
+export function verifyWith(signer: Signer, fields: SignedFields, signature: string): Promise<boolean> {
+  return signer.verify(signedBytes(fields), signature);
 }

@@ -104,11 +104,17 @@ export interface DeliveryEvent {
 
 /** Delivery counters of one peer (see {@linkcode DeliveryEvent}). */
 export interface PeerCounters {
+  /** Messages to this peer it acknowledged. */
   delivered: number;
+  /** Failed attempts to this peer that were retried. */
   retried: number;
+  /** Messages to this peer that went to the poison queue. */
   poisoned: number;
+  /** Messages from this peer stored in a queue here. */
   received: number;
+  /** Messages from this peer that were already here (resends: acknowledged, nothing stored). */
   duplicates: number;
+  /** Requests claiming to come from this peer that were refused. */
   rejected: number;
 }
 
