@@ -343,9 +343,13 @@ export class Delivery {
     });
   }
 
-  /** Stops the delivery workers (a delivery in flight finishes or is retried after a restart). */
+  /**
+   * Stops the delivery workers (a delivery in flight finishes or is retried after a restart) and
+   * drops the transient outbox: transient messages not yet delivered are lost.
+   */
   close(): Promise<void> {
-    this.#closed ??= Promise.all(this.#workers.map((w) => w.close({ timeout: 5_000 }))).then(() => {});
+    this.#closed ??= Promise.all(this.#workers.map((w) => w.close({ timeout: 5_000 })))
+      .then(() => this.#transient.kv.close());
     return this.#closed;
   }
 
