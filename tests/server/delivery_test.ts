@@ -282,6 +282,19 @@ describe("delivery", () => {
     assert.equal(await count(b, "inbox"), 1);
   });
 
+  test("a receiving queue with overflow dead keeps a message that finds it full in its own dead jobs", async () => {
+    net = new Net();
+    const a = net.add("a");
+    const b = net.add("b", {}, { queueOptions: { maxQueued: 1, overflow: "dead" } });
+    await b.queue("inbox").add("filler");
+    await a.delivery!.send("b", "inbox", "late");
+    await until(async () => (await b.queue("inbox").counts()).dead === 1, "the message dead at b");
+    const [dead] = (await b.queue("inbox").list("dead")).jobs;
+    assert.equal(dead.data, "late");
+    assert.equal(dead.reason, "overflow");
+    await until(async () => (await a.delivery!.outbox!.counts()).completed === 1, "acknowledged to a");
+  });
+
   test("a peer that keeps failing is retried with the route's policy, then poisoned as exhausted", async () => {
     net = new Net();
     const events: DeliveryEvent[] = [];
