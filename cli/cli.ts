@@ -19,6 +19,7 @@ import {
 import { openCliStore } from "./store.ts";
 import { ListenError, runDemo } from "./demo.ts";
 import { onTerminal, startProgress } from "./progress.ts";
+import { deliveryFromFlags } from "./delivery.ts";
 
 /** Where the CLI writes. */
 export interface CliIo {
@@ -46,6 +47,10 @@ Usage:
                                               --grpc-port: also gRPC, gRPC-Web and Connect over HTTP/2
                                               (proto/kvq/v1/queue.proto) on that port, same token;
                                               --otlp-endpoint: push metrics there (OTLP/HTTP) every 15 s
+        [--app-id ID --peer NAME=URL ... | --peer-template T] [--delivery-key K]
+                                              app-to-app delivery (POST /send/:app/:queue) as app ID to
+                                              peers by map or by template ("{app}.ns.svc:8787"); the
+                                              HMAC key also from KVQ_DELIVERY_KEY
   kvq queues                                  every queue with its counts
   kvq add QUEUE JSON [--delay MS] [--priority N] [--max-attempts N] [--key K] [--timeout MS]
   kvq add QUEUE --file JOBS.ndjson [--delay MS] [--priority N] [--max-attempts N] [--timeout MS]
@@ -91,6 +96,10 @@ const OPTIONS = {
   "allow-host": { type: "string", multiple: true },
   file: { type: "string" },
   "otlp-endpoint": { type: "string" },
+  "app-id": { type: "string" },
+  peer: { type: "string", multiple: true },
+  "peer-template": { type: "string" },
+  "delivery-key": { type: "string" },
   insecure: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -160,7 +169,7 @@ export async function runCli(
   io: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l), progress: onTerminal() },
 ): Promise<number> {
   let values: {
-    [K in keyof typeof OPTIONS]?: K extends "token" | "allow-host" ? string[]
+    [K in keyof typeof OPTIONS]?: K extends "token" | "allow-host" | "peer" ? string[]
       : K extends "help" | "insecure" ? boolean
       : string;
   };
@@ -213,12 +222,19 @@ export async function runCli(
       } catch (err) {
         throw new UsageError(`--otlp-endpoint: ${(err as Error).message}`);
       }
+      let delivery;
+      try {
+        delivery = deliveryFromFlags(values, process.env.KVQ_DELIVERY_KEY);
+      } catch (err) {
+        throw new UsageError((err as Error).message);
+      }
       const store = await openCliStore(values.store);
       const app = createServer({
         store,
         auth: tokens.length ? tokens : undefined,
         allowedHosts: values["allow-host"],
         metrics: { sinks },
+        ...delivery,
       });
       const grpcPort = num(values["grpc-port"], "grpc-port");
       let http;

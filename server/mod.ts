@@ -31,6 +31,8 @@
  * | `POST /jobs/:id/complete` | `{ token, result? }` |
  * | `POST /jobs/:id/fail` | `{ token, error: "message" \| { name, message, stack }, retry? }` |
  * | `POST /jobs/:id/release` | give the job back without counting the attempt: `{ token }` |
+ * | `POST /send/:app/:queue` | app-to-app: `{ data, transient?, key? }` → 202 `{ message: { id, transient, ... } }` once in the outbox (with `appId` and `delivery`) |
+ * | `POST /deliver/:queue` | peer-to-peer receiving end: HMAC-signed `x-kvq-*` headers, no bearer token; 201 stored, 200 duplicate, 401 refused |
  *
  * @example Run the sidecar on the default store
  * ```ts
@@ -50,6 +52,32 @@
  */
 
 export { createServer, type KvqServer, type ServerOptions } from "./server.ts";
+export { Delivery, outboxName, type SendOptions, type SentMessage } from "./delivery/delivery.ts";
+export {
+  DeliveryRefusedError,
+  PeerUnavailableError,
+  PoisonedError,
+  type RefusalReason,
+  UnknownPeerError,
+} from "./delivery/errors.ts";
+export { APP_ID, type PeersOption, type PeerTemplate, resolverOf } from "./delivery/resolver.ts";
+export {
+  HEADERS as DELIVERY_HEADERS,
+  signDelivery,
+  type SignedFields,
+  verifyDelivery,
+} from "./delivery/signature.ts";
+export type {
+  DeliveryEvent,
+  DeliveryEventType,
+  DeliveryOptions,
+  PeerCounters,
+  PoisonedMessage,
+  PoisonReason,
+  PoisonSink,
+  Resolver,
+  RetryPolicy,
+} from "./delivery/types.ts";
 export { type FetchHandler, InsecureBindError, serve, type Served, type ServeOptions } from "./serve.ts";
 export { type MetricsOptions, type ServerMetrics } from "./metrics/collector.ts";
 export { callbackSink, type MetricsSink } from "./metrics/sinks.ts";

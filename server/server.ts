@@ -29,6 +29,9 @@ import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS } from "./_guard.ts"
 import { addArgs, boolField, intField } from "./_input.ts";
 import { LeaseTags } from "./_lease.ts";
 import { SERVER_INTERNALS } from "./_internals.ts";
+import { registerDeliveryRoutes } from "./delivery/routes.ts";
+import type { Delivery } from "./delivery/delivery.ts";
+import type { DeliveryOptions } from "./delivery/types.ts";
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions {
@@ -84,6 +87,13 @@ export interface ServerOptions {
    * Prometheus endpoint: `{ sinks, intervalMs, settleMs }`. @default no sinks
    */
   metrics?: MetricsOptions;
+  /**
+   * The id this sidecar sends and receives app-to-app messages as (`POST /send/:app/:queue`,
+   * `POST /deliver/:queue`); needed with `delivery`.
+   */
+  appId?: string;
+  /** App-to-app delivery: peers, keys, retry policies, poison sink (see `DeliveryOptions`). @default off */
+  delivery?: DeliveryOptions;
 }
 
 /** A sidecar server: a fetch handler plus its lifecycle. */
@@ -96,6 +106,8 @@ export interface KvqServer {
   readonly authenticated: boolean;
   /** The metrics: `snapshot()`, `flush()`, and `recordDelivery` / `recordPoison` for app-to-app delivery. */
   readonly metrics: ServerMetrics;
+  /** App-to-app delivery (`send`, counters, outboxes), when `delivery` was given. */
+  readonly delivery: Delivery | undefined;
   /**
    * Stops serving remote consumers (claims still waiting answer with nothing), stops the metrics
    * timer and flushes the metrics to their sinks once more (when there are sinks). Leases already
@@ -252,6 +264,26 @@ export function createServer(options: ServerOptions): KvqServer {
 
   if (options.dashboard !== false) registerDashboardPage(app);
   app.get("/healthz", () => json({ ok: true }));
+  // Before the bearer middleware: peers' deliveries are authenticated by their signatures.
+  // Deliveries and poisonings per peer also go to the metrics (kvq_deliveries_total, kvq_delivery_poison_total).
+  const userOnEvent = options.delivery?.onEvent;
+  const delivery = registerDeliveryRoutes(app, {
+    appId: options.appId,
+    options: options.delivery && {
+      ...options.delivery,
+      onEvent: (e) => {
+        if (e.type === "delivered") metrics.recordDelivery(e.peer);
+        else if (e.type === "poisoned") metrics.recordPoison(e.peer);
+        userOnEvent?.(e);
+      },
+    },
+    store: options.store,
+    root: queueOptions.root,
+    queue: (name) => registry.get(name),
+    maxBodyBytes: maxBody,
+    authorize: allowed,
+    readJson: readBody,
+  });
 
   app.use("*", async (c, next) => {
     if (!allowed) return await next();
@@ -410,6 +442,7 @@ export function createServer(options: ServerOptions): KvqServer {
   const server: KvqServer = {
     authenticated: allowed !== undefined,
     metrics,
+    delivery,
     fetch: async (request: Request): Promise<Response> => {
       try {
         // Before routing, so no route (not even the dashboard) answers a foreign host or a
@@ -423,7 +456,7 @@ export function createServer(options: ServerOptions): KvqServer {
     },
     queue: (name: string): Queue => registry.open(name),
     close: (): Promise<void> => {
-      closed ??= consumers.close().finally(() => {
+      closed ??= Promise.all([consumers.close(), delivery?.close()]).then(() => {}).finally(() => {
         stats.close();
         return metrics.close();
       });
