@@ -286,3 +286,15 @@ test("64 MiB streamed through the fs driver: added and read back without holding
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a worker's maintenance runs the sweep on its own", async () => {
+  const { queue, blobKeys } = setup({ grace: 0 });
+  await queue.add(pattern(100_000), { key: "k", delay: 60_000 });
+  await queue.add(pattern(100_000), { key: "k", delay: 60_000 }); // an orphan blob
+  assert.equal((await blobKeys()).length, 4);
+  const w = queue.process(() => {}, { pollInterval: 5 });
+  for (let i = 0; i < 400 && (await blobKeys()).length > 2; i++) await new Promise((r) => setTimeout(r, 5));
+  await w.close();
+  assert.equal((await blobKeys()).length, 2, "the referenced blob stays, the orphan is gone");
+  await queue.close();
+});
