@@ -86,8 +86,10 @@ export type ByteSource = ReadableStream<Uint8Array> | Blob;
  *
  * @example
  * ```ts
+ * import { createStorage } from "unstorage";
+ * import { UnstorageBlobStore } from "../adapters/unstorage/mod.ts";
  * import { blobSettings } from "./blobs.ts";
- * const store = { info: { name: "x", maxBytes: 2 ** 20, durable: false } } as never;
+ * const store = new UnstorageBlobStore(createStorage(), { maxBytes: 2 ** 20 });
  * console.log(blobSettings({ store })!.maxBytes); // 1048576
  * ```
  */
