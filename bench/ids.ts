@@ -10,9 +10,8 @@ import { type IdFactory, monotonicUlid, seededRandom } from "../src/ids.ts";
 import { monotonicUlid as ownUlid } from "./ids_own.ts";
 import { Queue } from "../src/queue.ts";
 
-const args =
-  (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ??
-    (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? [];
+const args = (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ??
+  (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? [];
 const ROUNDS = Number(args[0] ?? 7);
 const T = 1_700_000_000_000;
 
@@ -59,8 +58,7 @@ async function singleAddsPerSec(make: IdFactory, n: number): Promise<number> {
   return rate;
 }
 
-const rotate = <T>(xs: T[], r: number): T[] =>
-  xs.map((_, i) => xs[(i + r) % xs.length]!);
+const rotate = <T>(xs: T[], r: number): T[] => xs.map((_, i) => xs[(i + r) % xs.length]!);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 const rows: Record<string, number[]> = {};
 const put = (k: string, v: number) => (rows[k] ??= []).push(v);

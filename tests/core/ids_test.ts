@@ -1,11 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  isUlid,
-  monotonicUlid,
-  seededRandom,
-  ulidTime,
-} from "../../src/ids.ts";
+import { isUlid, monotonicUlid, seededRandom, ulidTime } from "../../src/ids.ts";
 
 const T = 1_700_000_000_000;
 
