@@ -298,3 +298,41 @@ test("a worker's maintenance runs the sweep on its own", async () => {
   assert.equal((await blobKeys()).length, 2, "the referenced blob stays, the orphan is gone");
   await queue.close();
 });
+
+test("a signed queue signs a blob payload's checksum: it runs, and a record pointing at another blob does not", async () => {
+  const storage = createStorage();
+  const store = new UnstorageBlobStore(storage);
+  const kv = new MemoryKv();
+  const queue = new Queue<unknown, unknown>(kv, "signed", {
+    blobs: { store, threshold: 1024 },
+    signingKey: "s3cret",
+  });
+  const a = await queue.add(pattern(50_000));
+  const b = await queue.add(pattern(60_000));
+  // Point b's record at a's blob (a valid blob, with a valid checksum): b's signature no longer matches.
+  const key = ["kvq", "job", "signed", b.id];
+  const rec = JSON.parse(new TextDecoder().decode((await kv.get(key))!.value));
+  const other = JSON.parse(new TextDecoder().decode((await kv.get(["kvq", "job", "signed", a.id]))!.value));
+  rec.payload = other.payload;
+  await kv.atomic().set(key, new TextEncoder().encode(JSON.stringify(rec))).commit();
+  const ran = new Map<string, unknown>();
+  const w = queue.process((job) => void ran.set(job.id, job.data), { pollInterval: 5 });
+  await queue.result(a.id);
+  await queue.result(b.id).catch(() => {});
+  await w.close();
+  assert.ok(ran.get(a.id) instanceof Uint8Array && (ran.get(a.id) as Uint8Array).length === 50_000);
+  assert.equal(ran.has(b.id), false, "b never ran");
+  const done = await queue.getJob(b.id);
+  assert.equal(done!.state, "dead");
+  assert.equal(done!.error?.name, "IntegrityError");
+  await queue.close();
+});
+
+test("external leases (Queue.claim) get no blob payload in data; the record still names the blob", async () => {
+  const { queue } = setup();
+  const j = await queue.add(pattern(100_000));
+  const [claimed] = await queue.claim();
+  assert.equal(claimed!.job.id, j.id);
+  assert.equal(claimed!.job.data, undefined);
+  await queue.close();
+});
