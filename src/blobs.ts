@@ -268,6 +268,20 @@ export interface Placed {
 }
 
 /**
+ * Places a value inline (no blob store, not a stream): what {@linkcode place} returns then, without a
+ * promise.
+ *
+ * @example
+ * ```ts
+ * import { placeInline } from "./blobs.ts";
+ * console.log(placeInline({ a: 1 }).inline!.text); // '{"a":1}'
+ * ```
+ */
+export function placeInline(value: unknown): Placed {
+  return { value, inline: valueBytes(value) };
+}
+
+/**
  * Places job `id`'s payload (`"p"`) or result (`"r"`): into the blob store when the queue has one and
  * the value is a stream, a `Blob` or above the threshold; else inline as before (a stream is then read
  * into bytes, up to `maxPayloadBytes`).
@@ -294,8 +308,9 @@ export async function place<T, R>(
     const bytes = await collect(value, ctx.settings.maxPayloadBytes);
     return { value: bytes, inline: valueBytes(bytes) };
   }
-  const inline = valueBytes(value);
-  if (!b || inline.bytes.length <= b.threshold) return { value, inline };
+  const placed = placeInline(value);
+  const inline = placed.inline!;
+  if (!b || inline.bytes.length <= b.threshold) return placed;
   return { ref: await writeBlob(c, b, id, kind, inline.bytes, inline.binary), value };
 }
 

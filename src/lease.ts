@@ -19,7 +19,7 @@ import {
 import { Keyspace } from "./keys.ts";
 import { getMany, type WriteUnit } from "./committer.ts";
 import { chunk, decodeRecord, inlineRef, valueBytes } from "./payload.ts";
-import { dropBlobs, placeResult } from "./blobs.ts";
+import { dropBlobs, isByteSource, placeResult } from "./blobs.ts";
 import { type IntegrityError, JobStateError, LeaseLostError, LimitError, PermanentError } from "./errors.ts";
 import { publish, type QueueContext } from "./context.ts";
 import { applyUnit, type Entry, loadValues, read, type Staged, view } from "./job_store.ts";
@@ -281,7 +281,8 @@ export async function complete<T, R>(
   };
   try {
     // blob hook (src/blobs.ts): a large result, a stream or a Blob goes to the blob store first.
-    return await write(undefined, await placeResult(ctx, id, result));
+    const blob = ctx.blobs || isByteSource(result) ? await placeResult(ctx, id, result) : undefined;
+    return await write(undefined, blob);
   } catch (err) {
     if (unstorable === "throw" || !(err instanceof LimitError || err instanceof TypeError)) throw err;
     return await write(

@@ -19,7 +19,7 @@ import {
 import { chunk, encodeNewRecord, inlineRef } from "./payload.ts";
 import { LimitError, QueueFullError, StorageError } from "./errors.ts";
 import { validateBackoff } from "./backoff.ts";
-import { blobSignedBytes, place } from "./blobs.ts";
+import { blobSignedBytes, isByteSource, place, placeInline } from "./blobs.ts";
 import { checkNumber } from "./validate.ts";
 import { announce, publish, type QueueContext } from "./context.ts";
 import { byKey, encode, indexValue, view } from "./job_store.ts";
@@ -111,7 +111,7 @@ export async function prepare<T, R>(
   const runAt = runAtOf(opts, now);
   const id = ctx.ids(now);
   // Large values, streams and Blobs go to the blob store first (src/blobs.ts); the record refers to them.
-  const placed = await place(ctx, id, "p", data);
+  const placed = ctx.blobs || isByteSource(data) ? await place(ctx, id, "p", data) : placeInline(data);
   const blob = placed.ref;
   const { bytes, binary, text } = placed.inline ?? NO_INLINE;
   if (!blob && bytes.length > s.maxPayloadBytes) {
