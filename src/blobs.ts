@@ -522,7 +522,12 @@ export async function sweepBlobs<T, R>(ctx: QueueContext<T, R>, now: number, for
     if (!(now - written >= b.grace)) continue;
     const entry = await ctx.kv.get(ctx.ks.job(decodeURIComponent(idSeg ?? "")));
     if (entry) {
-      const r = decodeRecord(entry.value);
+      let r: JobRecord;
+      try {
+        r = decodeRecord(entry.value);
+      } catch {
+        continue; // a damaged record: keep whatever it may reference
+      }
       if (
         (isBlobRef(r.payload) && r.payload.blob === blob) || (isBlobRef(r.result) && r.result.blob === blob)
       ) {
