@@ -6,6 +6,7 @@
  * @module
  */
 
+import { dropBlobs } from "./blobs.ts";
 import type { JobEvent, JobRecord } from "./job.ts";
 import { transition } from "./job.ts";
 import { JobNotFoundError, JobStateError, StorageError } from "./errors.ts";
@@ -95,7 +96,9 @@ export async function redriveAll<T, R>(ctx: QueueContext<T, R>): Promise<number>
 
 /** `Queue.remove()`: `false` when there is no such job; an active job is a `JobStateError`. */
 export async function remove<T, R>(ctx: QueueContext<T, R>, id: string): Promise<boolean> {
-  if (!(await change(ctx, id, { type: "remove" }))) return false;
+  const done = await change(ctx, id, { type: "remove" });
+  if (!done) return false;
+  await dropBlobs(ctx, done.before.record);
   ctx.signal({ type: "ended", id });
   return true;
 }

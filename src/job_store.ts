@@ -7,6 +7,7 @@
  * @module
  */
 
+import { isBlobRef, loadBlob } from "./blobs.ts";
 import type { KvKey } from "./kv.ts";
 import {
   disposition,
@@ -244,7 +245,9 @@ export async function loadValues<T, R>(
   };
   for (const r of records) {
     try {
-      out.set(r.id, { data: load(r, r.payload, "p"), result: load(r, r.result, "r") });
+      // blob hook: a result in the blob store is read (verified) when small enough (src/blobs.ts).
+      const result = isBlobRef(r.result) ? await loadBlob(ctx, r.id, r.result) : load(r, r.result, "r");
+      out.set(r.id, { data: load(r, r.payload, "p"), result });
     } catch (e) {
       if (!(e instanceof IntegrityError)) throw e;
       out.set(r.id, { data: undefined, result: undefined, error: e });

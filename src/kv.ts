@@ -249,6 +249,7 @@ export {
   encodeKeyBinary,
 } from "./key_codec.ts";
 export { type CheckedListOptions, checkListOptions, selectorRange } from "./list_range.ts";
+export type { BlobStore, BlobStoreInfo } from "./blob_store.ts";
 export {
   type AtomicBatch,
   type BatchCheck,

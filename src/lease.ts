@@ -19,6 +19,7 @@ import {
 import { Keyspace } from "./keys.ts";
 import { getMany, type WriteUnit } from "./committer.ts";
 import { chunk, decodeRecord, inlineRef, valueBytes } from "./payload.ts";
+import { dropBlobs, isByteSource, placeResult } from "./blobs.ts";
 import { type IntegrityError, JobStateError, LeaseLostError, LimitError, PermanentError } from "./errors.ts";
 import { publish, type QueueContext } from "./context.ts";
 import { applyUnit, type Entry, loadValues, read, type Staged, view } from "./job_store.ts";
@@ -196,6 +197,7 @@ async function settle<T, R>(
     return applyUnit(ctx, e.type, c, next, extra(next));
   });
   const removed = disposition(e.type, out.record) === "remove";
+  if (removed && ctx.blobs) await dropBlobs(ctx, out.record); // blob hook (src/blobs.ts)
   const job = view<T, R>(out.record, removed ? null : out.versionstamp, held.data, result);
   publish(ctx, e.type, "active", out.record, job, error);
   return job;
@@ -254,10 +256,10 @@ export async function complete<T, R>(
   unstorable: "throw" | "fail" = "throw",
 ): Promise<Job<T, R>> {
   const id = held.record.id;
-  const write = (refused?: PermanentError): Promise<Job<T, R>> => {
+  const write = (refused?: PermanentError, blob?: ValueRef): Promise<Job<T, R>> => {
     let chunks: Uint8Array[] = [];
-    let ref: ValueRef | undefined;
-    if (result !== undefined && !refused) {
+    let ref: ValueRef | undefined = refused ? undefined : blob;
+    if (result !== undefined && !refused && !blob) {
       const { bytes, binary } = valueBytes(result);
       const max = ctx.settings.maxPayloadBytes;
       if (bytes.length > max) throw new LimitError("queue", "payloadBytes", bytes.length, max);
@@ -279,7 +281,9 @@ export async function complete<T, R>(
     );
   };
   try {
-    return await write();
+    // blob hook (src/blobs.ts): a large result, a stream or a Blob goes to the blob store first.
+    const blob = ctx.blobs || isByteSource(result) ? await placeResult(ctx, id, result) : undefined;
+    return await write(undefined, blob);
   } catch (err) {
     if (unstorable === "throw" || !(err instanceof LimitError || err instanceof TypeError)) throw err;
     return await write(

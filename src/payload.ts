@@ -130,6 +130,8 @@ export function chunk(bytes: Uint8Array, size: number): Uint8Array[] {
 export function decodeValue(ref: ValueRef | undefined, chunks?: readonly Uint8Array[]): unknown {
   if (ref === undefined) return undefined;
   if ("json" in ref) return ref.json;
+  if ("blob" in ref) return undefined; // read from the blob store (src/blobs.ts), not from the record
+
   if ("b64" in ref) return fromBase64(ref.b64);
   if (!chunks || chunks.length !== ref.chunks) {
     throw new TypeError(`Cannot decode value: expected ${ref.chunks} chunks, got ${chunks?.length ?? 0}`);
@@ -156,6 +158,7 @@ export function decodeValue(ref: ValueRef | undefined, chunks?: readonly Uint8Ar
 export function canonicalBytes(ref: ValueRef, chunks?: readonly Uint8Array[]): Uint8Array {
   if ("json" in ref) return enc.encode(JSON.stringify(ref.json) ?? "null");
   if ("b64" in ref) return fromBase64(ref.b64);
+  if ("blob" in ref) return enc.encode(ref.sha256); // its checksum covers every byte (blobSignedBytes)
   const value = decodeValue(ref, chunks);
   return value instanceof Uint8Array ? value : enc.encode(JSON.stringify(value) ?? "null");
 }

@@ -23,6 +23,7 @@ import {
 } from "./external.ts";
 import { clean } from "./maintenance/cleaner.ts";
 import { runDue } from "./maintenance/run_due.ts";
+import { sweepBlobs } from "./blobs.ts";
 import { schedule, schedules, unschedule } from "./maintenance/schedules.ts";
 import { result } from "./result.ts";
 import type {
@@ -139,11 +140,14 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * a second add returns the existing job with `created: false` and stores nothing. Concurrent adds
    * in one process share commits.
    *
-   * @param data The payload: any JSON value or a `Uint8Array`.
+   * @param data The payload: any JSON value or a `Uint8Array`; or a `ReadableStream` of bytes or a
+   *   `Blob`, which go to the queue's blob store (`blobs` option) chunk by chunk, never whole in memory.
+   *   Values above `blobs.threshold` go there too.
    * @param options See {@linkcode AddOptions}.
    * @returns The job, with `created`.
    * @throws {QueueFullError} When `maxQueued` is reached and overflow is `"reject"`.
    * @throws {LimitError} When the payload is over `maxPayloadBytes` (kind `"payloadBytes"`).
+   * @throws {PayloadTooLargeError} When a payload for the blob store is over `blobs.maxBytes`.
    *
    * @example Delayed, prioritized, idempotent
    * ```ts
@@ -155,8 +159,8 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * console.log(a.state, a.id === b.id, b.created); // "scheduled" true false
    * ```
    */
-  add(data: T, options?: AddOptions): Promise<AddedJob<T, R>> {
-    return add(this.#ctx, data, options);
+  add(data: T | ReadableStream<Uint8Array> | Blob, options?: AddOptions): Promise<AddedJob<T, R>> {
+    return add(this.#ctx, data as T, options);
   }
 
   /**
@@ -642,6 +646,23 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    */
   heal(): Promise<number> {
     return runDue(this.#ctx, this.#ctx.clock.now(), { heal: true }).then((r) => r.healed);
+  }
+
+  /**
+   * Deletes, now, the blobs no job references that are older than `blobs.grace` (what a crash between
+   * a blob write and its commit leaves). Workers' maintenance runs the same sweep at most once a minute.
+   *
+   * @returns How many blobs it deleted (0 without a blob store).
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * console.log(await new Queue(new MemoryKv(), "q").sweepBlobs()); // 0
+   * ```
+   */
+  sweepBlobs(): Promise<number> {
+    return sweepBlobs(this.#ctx, this.#ctx.clock.now(), true);
   }
 
   /**

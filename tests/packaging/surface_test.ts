@@ -15,6 +15,7 @@ const entries = JSON.parse(readFileSync(new URL("deno.json", root), "utf8")).exp
 /** What each entry point exports, sorted (code-unit order, as `Array.prototype.sort`). */
 const SURFACE: Record<string, string[]> = {
   ".": [
+    "BlobChecksumError",
     "CanceledError",
     "CorruptionError",
     "DEFAULT_BACKOFF",
@@ -28,6 +29,7 @@ const SURFACE: Record<string, string[]> = {
     "KvqError",
     "LeaseLostError",
     "LimitError",
+    "PayloadTooLargeError",
     "PermanentError",
     "QUEUE_EVENTS",
     "Queue",
@@ -109,6 +111,7 @@ const SURFACE: Record<string, string[]> = {
     "openPostgresKv",
   ],
   "./unstorage": [
+    "UnstorageBlobStore",
     "UnstorageKv",
     "openUnstorageKv",
   ],
