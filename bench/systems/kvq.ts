@@ -45,6 +45,7 @@ async function openKv(
   store: KvqStore,
   dir: string,
   name: string,
+  attach: boolean,
 ): Promise<{ kv: AtomicKv; backend: string }> {
   type Adapters = typeof import("../../adapters/memory/mod.ts");
   if (store === "memory") {
@@ -85,7 +86,12 @@ async function openKv(
     const { PostgresKv } = await lib<
       typeof import("../../adapters/postgres/mod.ts")
     >(root, "adapters/postgres/mod.ts");
-    const kv = await PostgresKv.open(pgUrl(), { schema: name, table: "kvq" });
+    // application_name tells the worker processes' backends from the filler's (bench/pg_profile.ts).
+    const kv = await PostgresKv.open(pgUrl(), {
+      schema: name,
+      table: "kvq",
+      clientOptions: { connection: { application_name: attach ? "kvqbench_worker" : "kvqbench_main" } },
+    });
     return { kv, backend: (await pgFacts()).version };
   }
   const { openStore } = await lib<typeof import("../../adapters/store/mod.ts")>(
@@ -131,7 +137,7 @@ export async function open(ctx: OpenContext): Promise<Opened> {
     root,
     "src/queue.ts",
   );
-  const { kv, backend } = await openKv(root, store, ctx.dir, ctx.name);
+  const { kv, backend } = await openKv(root, store, ctx.dir, ctx.name, ctx.attach === true);
   const pg = store === "postgres";
   const queue = new QueueClass<Payload>(kv, "bench");
   let worker: Worker<Payload> | null = null;
