@@ -108,5 +108,10 @@ const prof = opt("cpu-prof", "");
 if (prof) process.env.NODE_OPTIONS = `--cpu-prof --cpu-prof-dir=${prof}`;
 const id = opt("variant", "kvq-pg-node");
 for (const procs of opt("procs", "1,4").split(",").map(Number)) {
-  await profile(id, procs, Number(opt("jobs", "10000")), Number(opt("concurrency", String(variant(id).best))));
+  await profile(
+    id,
+    procs,
+    Number(opt("jobs", "10000")),
+    Number(opt("concurrency", String(variant(id).best))),
+  );
 }

@@ -553,7 +553,8 @@ function postgresSection(results: ResultLine[]): string {
     .sort((a, b) => a.date.localeCompare(b.date)).at(-1);
   if (!newest) return "";
   const mine = results.filter((r) => r.runId === newest.runId && !r.baseline);
-  const row = (v: string, sc: string) => mine.find((r) => r.variant === v && r.scenario === sc && r.runs.length);
+  const row = (v: string, sc: string) =>
+    mine.find((r) => r.variant === v && r.scenario === sc && r.runs.length);
   const out: string[] = [];
   const run = runOf.get(newest.runId);
   out.push("## PostgreSQL: kvq's postgres store beside graphile-worker and pg-boss");
@@ -609,8 +610,12 @@ function postgresSection(results: ResultLine[]): string {
       (latency
         ? "Lower is better; the ratio columns say how many times kvq is faster (row / kvq, p50)."
         : "Higher is better; the ratio columns are kvq / row.") +
-        (s.id === "c-bulk" ? " The peers' best rows change consuming only, so (c) has their default rows." : "") +
-        (failed.length ? ` Failed: ${failed.map((r) => `\`${r.variant}\` (${cell(r.errors[0])})`).join("; ")}.` : ""),
+        (s.id === "c-bulk"
+          ? " The peers' best rows change consuming only, so (c) has their default rows."
+          : "") +
+        (failed.length
+          ? ` Failed: ${failed.map((r) => `\`${r.variant}\` (${cell(r.errors[0])})`).join("; ")}.`
+          : ""),
     );
     out.push("");
   }
@@ -623,7 +628,11 @@ function postgresSection(results: ResultLine[]): string {
   out.push("| target | kvq-pg-node | kvq-pg-bun | against | status |");
   out.push("| --- | --- | --- | --- | --- |");
   const status = (ok: boolean[]) =>
-    ok.length === 0 ? "pending" : ok.every((x) => x) ? "met" : "**NOT met**: bench/NOTES.md, PostgreSQL profile";
+    ok.length === 0
+      ? "pending"
+      : ok.every((x) => x)
+      ? "met"
+      : "**NOT met**: bench/NOTES.md, PostgreSQL profile";
   for (const sc of ["d-drain-p1", "d-drain-p4"]) {
     const peer = bestPeer(sc);
     const k = ["kvq-pg-node", "kvq-pg-bun"].map((v) => row(v, sc));
@@ -638,14 +647,14 @@ function postgresSection(results: ResultLine[]): string {
   }
   const lat = ["kvq-pg-node", "kvq-pg-bun"].map((v) => row(v, "e-latency-xproc"));
   out.push(
-    `| add → start across processes: p50 ≤ 1 ms | ${lat.map((r) => `${num(r?.median.p50Ms)} ms`).join(" | ")} | – | ${
-      status(lat.filter((r) => r).map((r) => r!.median.p50Ms <= 1))
-    } |`,
+    `| add → start across processes: p50 ≤ 1 ms | ${
+      lat.map((r) => `${num(r?.median.p50Ms)} ms`).join(" | ")
+    } | – | ${status(lat.filter((r) => r).map((r) => r!.median.p50Ms <= 1))} |`,
   );
   out.push(
-    `| add → start across processes: p99 ≤ 5 ms | ${lat.map((r) => `${num(r?.median.p99Ms)} ms`).join(" | ")} | – | ${
-      status(lat.filter((r) => r).map((r) => r!.median.p99Ms <= 5))
-    } |`,
+    `| add → start across processes: p99 ≤ 5 ms | ${
+      lat.map((r) => `${num(r?.median.p99Ms)} ms`).join(" | ")
+    } | – | ${status(lat.filter((r) => r).map((r) => r!.median.p99Ms <= 5))} |`,
   );
   out.push("");
   return out.join("\n");
