@@ -396,6 +396,7 @@ export const scenarios: readonly Scenario[] = [
         onLatency: (i, ms) => waiting.get(i)?.(ms),
       });
       const samples: number[] = [];
+      const acks: number[] = []; // how long each add took to be acknowledged (part of its sample)
       try {
         await group.go();
         await sleep(300); // let the worker go idle (blocked in its wait / poll)
@@ -412,7 +413,9 @@ export const scenarios: readonly Scenario[] = [
             });
           });
           // The worker subtracts `t` from its own clock reading when the handler starts.
-          await inst.add({ i, t: wallNow() });
+          const t = wallNow();
+          await inst.add({ i, t });
+          acks.push(wallNow() - t);
           samples.push(await started);
           waiting.delete(i);
           await sleep(5); // let the completion commit land: the next job meets an idle worker
@@ -425,6 +428,8 @@ export const scenarios: readonly Scenario[] = [
         p99Ms: percentile(samples, 99),
         maxMs: Math.max(...samples),
         samples: samples.length,
+        addP50Ms: percentile(acks, 50),
+        addP99Ms: percentile(acks, 99),
       };
     },
   },

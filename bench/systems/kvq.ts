@@ -40,6 +40,17 @@ function lib<T>(root: URL, path: string): Promise<T> {
   return import(new URL(path, root).href) as Promise<T>;
 }
 
+/** BENCH_PG_QUERIES=1 (bench/pg_profile.ts): count the postgres store's statements, by kind. */
+const counting = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
+  .BENCH_PG_QUERIES === "1";
+const queryCounts = new Map<string, number>();
+function countQuery(text: string): void {
+  const kind = text.startsWith("SELECT pg_advisory_xact_lock")
+    ? "commit transactions"
+    : text.replace(/"kvqbench_[a-z0-9_]+"\./g, "").slice(0, 48);
+  queryCounts.set(kind, (queryCounts.get(kind) ?? 0) + 1);
+}
+
 async function openKv(
   root: URL,
   store: KvqStore,
@@ -90,7 +101,10 @@ async function openKv(
     const kv = await PostgresKv.open(pgUrl(), {
       schema: name,
       table: "kvq",
-      clientOptions: { connection: { application_name: attach ? "kvqbench_worker" : "kvqbench_main" } },
+      clientOptions: {
+        connection: { application_name: attach ? "kvqbench_worker" : "kvqbench_main" },
+        ...(counting ? { debug: (_c: unknown, text: string) => countQuery(text) } : {}),
+      },
     });
     return { kv, backend: (await pgFacts()).version };
   }
@@ -183,6 +197,7 @@ export async function open(ctx: OpenContext): Promise<Opened> {
         await queue.close();
         await kv.close();
         if (pg && !ctx.attach) await dropSchema(ctx.name);
+        if (counting) console.log(`statements sent: ${JSON.stringify(Object.fromEntries(queryCounts))}`);
       },
     },
   };
