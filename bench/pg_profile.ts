@@ -4,12 +4,13 @@
 // doing (pg_stat_activity: state and wait event, for backends whose last statement names the run's
 // schema; for kvq only the worker processes' backends, by application_name) and how many of their
 // advisory-lock requests wait (pg_locks). Prints the drain rate, the share of backend samples per state /
-// wait event, the lock-wait share, and for kvq the atomic commits per drained job (kvq_commits rows).
+// wait event, the lock-wait share, the worker processes' CPU time (/proc) and for kvq the atomic commits
+// per drained job (kvq_commits rows).
 // Not part of `npm run bench`: the evidence behind bench/NOTES.md.
 //
 //   node bench/pg_profile.ts --variant kvq-pg-node --procs 1,4 --jobs 10000 [--concurrency 64]
 //        [--cpu-prof <dir>]   (node worker processes write V8 CPU profiles there: NODE_OPTIONS)
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -49,6 +50,12 @@ async function profile(id: string, procs: number, jobs: number, concurrency: num
         (await c.query(`SELECT count(*)::int AS n FROM "${name}"."kvq_commits"`)).rows[0].n as number
       )
       : 0;
+    // CPU seconds (user + system) a process has used, from /proc (Linux; clock ticks of 10 ms).
+    const cpu = (pid: number) => {
+      const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      return (Number(f[11]) + Number(f[12])) / 100;
+    };
+    const cpu0 = group.pids.map(cpu);
     await withPg(async (c) => {
       const t0 = now();
       await group.go();
@@ -73,11 +80,16 @@ async function profile(id: string, procs: number, jobs: number, concurrency: num
         await sleep(20);
       }
       const ms = now() - t0;
+      const used = group.pids.map((p, i) => cpu(p) - cpu0[i]);
+      const sum = used.reduce((a, b) => a + b, 0);
       console.log(
         `\n${id}, ${procs} worker process(es) × c ${concurrency}: ${ran} of ${jobs} jobs in ${
           Math.round(ms)
         } ms = ${Math.round((ran / ms) * 1000)} jobs/s; ${samples} samples, ` +
-          `${(backendSamples / samples).toFixed(1)} drain backends per sample`,
+          `${(backendSamples / samples).toFixed(1)} drain backends per sample; worker processes used ` +
+          `${sum.toFixed(2)} CPU s (${used.map((u) => u.toFixed(2)).join(", ")}) = ${
+            ((sum * 1e6) / ran).toFixed(0)
+          } CPU µs per job, ${((sum * 1000) / ms).toFixed(2)} cores busy on average`,
       );
       console.log("| backend state / wait event | share of backend samples |");
       console.log("|---|---|");

@@ -19,6 +19,8 @@ export interface ScenarioContext {
 
 /** Worker processes started by {@link startWorkers}. */
 export interface WorkerGroup {
+  /** The worker processes' ids. */
+  readonly pids: readonly number[];
   /** Tells every process to start consuming; resolves when all of them consume. */
   go(): Promise<void>;
   /** Stops every process gracefully (each closes its instance); resolves when all have exited. */
@@ -133,6 +135,7 @@ export async function startWorkers(
     throw e;
   }
   return {
+    pids: children.map((c) => c.child.pid ?? 0),
     go: () => all("WORKING", "go"),
     async stop() {
       for (const c of children) {
