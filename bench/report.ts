@@ -547,7 +547,7 @@ const PG_SYSTEMS = [
  * kvq's PostgreSQL store beside the PostgreSQL peers, from ONE run (the newest that measured kvq-pg-node
  * in d-drain-p1): same server, same run, interleaved; the targets of issue 11 item 7 below the tables.
  */
-function postgresSection(results: ResultLine[]): string {
+export function postgresSection(results: ResultLine[]): string {
   const newest = results
     .filter((r) => r.variant === "kvq-pg-node" && r.scenario === "d-drain-p1" && r.runs.length > 0)
     .sort((a, b) => a.date.localeCompare(b.date)).at(-1);
