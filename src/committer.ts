@@ -504,7 +504,10 @@ function randomId(): string {
 }
 
 /**
- * `getMany` in slices of 10 keys (the smallest limit among supported stores, Deno KV's).
+ * `getMany` for reads that need no single consistent point (each result is checked by its
+ * versionstamp when it is written back): one call, or, on a store that declares `info.readKeys`
+ * (Deno KV: 10), slices of that size read concurrently, so such a store never pays for a
+ * consistent read of a long list.
  *
  * @example
  * ```ts
@@ -514,8 +517,9 @@ function randomId(): string {
  * ```
  */
 export async function getMany(kv: AtomicKv, keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
-  if (keys.length <= 10) return keys.length ? await kv.getMany(keys) : [];
+  const slice = kv.info.readKeys ?? Infinity;
+  if (keys.length <= slice) return keys.length ? await kv.getMany(keys) : [];
   const parts: Promise<(KvEntry | null)[]>[] = [];
-  for (let i = 0; i < keys.length; i += 10) parts.push(kv.getMany(keys.slice(i, i + 10)));
+  for (let i = 0; i < keys.length; i += slice) parts.push(kv.getMany(keys.slice(i, i + slice)));
   return (await Promise.all(parts)).flat();
 }
