@@ -1,14 +1,15 @@
 /**
  * The heavy tier of the deterministic simulation: `npm run test:sim` (10,000 seeds).
  *
- * Usage: node tests/sim/run.ts [--seeds N] [--from S] [--steps K] [--json]
- * `SIM_SEED=<n>` runs that one seed and prints its trace. Exits 1 when any seed fails.
+ * Usage: node tests/sim/run.ts [--seeds N] [--from S] [--steps K]
+ * `SIM_SEED=<n>` runs that one seed and prints its trace (`SIM_STEPS=<k>` when it failed with a
+ * step count other than the default). Exits 1 when any seed fails.
  *
  * @module
  */
 
 import process from "node:process";
-import { FAULT_KINDS, runSeed, type SimResult } from "./sim.ts";
+import { DEFAULT_STEPS, FAULT_KINDS, runSeed, type SimResult } from "./sim.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, def: number) => {
@@ -20,7 +21,7 @@ const seeds = single !== undefined ? [Number(single)] : Array.from(
   { length: flag("--seeds", 1000) },
   (_, i) => flag("--from", 1) + i,
 );
-const steps = flag("--steps", 300);
+const steps = flag("--steps", Number(process.env.SIM_STEPS ?? DEFAULT_STEPS));
 const started = performance.now();
 const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<string, number>;
 let checks = 0, totalSteps = 0, acked = 0, commits = 0, runs = 0, fencing = 0;
@@ -36,7 +37,8 @@ for (const seed of seeds) {
   for (const k of FAULT_KINDS) faults[k]! += r.stats.faults[k];
   if (!r.ok) {
     failures.push(r);
-    console.log(`seed ${seed} FAILED: ${r.error}\n  reproduce: SIM_SEED=${seed} npm run test:sim`);
+    const more = steps === DEFAULT_STEPS ? "" : ` SIM_STEPS=${steps}`;
+    console.log(`seed ${seed} FAILED: ${r.error}\n  reproduce: SIM_SEED=${seed}${more} npm run test:sim`);
     if (single !== undefined) console.log(r.trace!.map((t) => "  " + t).join("\n"));
   }
 }
