@@ -899,7 +899,7 @@ function isJobKey(key: KvKey): boolean {
 async function withAmbient<T>(w: World, fn: () => Promise<T>): Promise<T> {
   const realNow = Date.now;
   const realRandom = Math.random;
-  const c = globalThis.crypto as Crypto & { getRandomValues: Crypto["getRandomValues"] };
+  const c = globalThis.crypto;
   const realGrv = c.getRandomValues;
   const rnd = seededRandom(w.seed ^ 0x5bd1e995);
   Date.now = () => w.now;
