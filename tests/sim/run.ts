@@ -24,7 +24,7 @@ const seeds = single !== undefined ? [Number(single)] : Array.from(
 const steps = flag("--steps", Number(process.env.SIM_STEPS ?? DEFAULT_STEPS));
 const started = performance.now();
 const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<string, number>;
-let checks = 0, totalSteps = 0, acked = 0, commits = 0, runs = 0, fencing = 0;
+let checks = 0, totalSteps = 0, acked = 0, commits = 0, runs = 0, fencing = 0, skipped = 0;
 const failures: SimResult[] = [];
 for (const seed of seeds) {
   const r = await runSeed(seed, { steps });
@@ -34,6 +34,7 @@ for (const seed of seeds) {
   commits += r.stats.commits;
   runs += r.stats.runs;
   fencing += r.stats.fencingTests;
+  skipped += r.stats.ticksSkippedFull;
   for (const k of FAULT_KINDS) faults[k]! += r.stats.faults[k];
   if (!r.ok) {
     failures.push(r);
@@ -50,6 +51,7 @@ const summary = {
   commits,
   handlerRuns: runs,
   staleRunsFenced: fencing,
+  ticksSkippedQueueFull: skipped,
   ackedAdds: acked,
   invariantChecks: checks,
   faults,

@@ -108,6 +108,8 @@ export interface SimStats {
   runs: number;
   /** Runs that ended after their lease was gone (their outcome must not be recorded). */
   fencingTests: number;
+  /** Schedule fire times skipped because the queue was full (maxQueued). */
+  ticksSkippedFull: number;
 }
 
 /** The result of one seed. */
@@ -137,6 +139,12 @@ export interface SimOptions {
 /** Steps of a seed's fault phase, in both tiers, so a seed means the same run in each. */
 export const DEFAULT_STEPS = 200;
 
+/** Trace lines kept for a failure report (`SIM_TRACE=<n>` keeps more). */
+const TRACE_LINES = Number(
+  (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
+    .SIM_TRACE ?? 40,
+);
+
 const QUEUE = "sim";
 
 /** A job's data: its number, and padding for the ones stored in chunks. */
@@ -162,6 +170,8 @@ interface Pending {
   readonly kind: "get" | "getMany" | "list" | "commit" | "handler";
   readonly run: () => Promise<unknown>;
   readonly batch?: AtomicBatch;
+  /** What the call reads, for the trace. */
+  readonly what?: string;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: unknown) => void;
 }
@@ -193,21 +203,32 @@ class SimKv implements AtomicKv {
   }
 
   get(key: KvKey): Promise<KvEntry | null> {
-    return this.#w.op(this.#p, "get", () => this.#w.mem.get(key)) as Promise<KvEntry | null>;
+    return this.#w.op(this.#p, "get", () => this.#w.mem.get(key), undefined, kinds([key])) as Promise<
+      KvEntry | null
+    >;
   }
 
   getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
-    return this.#w.op(this.#p, "getMany", () => this.#w.mem.getMany(keys)) as Promise<(KvEntry | null)[]>;
+    return this.#w.op(this.#p, "getMany", () => this.#w.mem.getMany(keys), undefined, kinds(keys)) as Promise<
+      (KvEntry | null)[]
+    >;
   }
 
   list(selector: KvListSelector, options?: KvListOptions): AsyncIterable<KvEntry> {
     const w = this.#w, p = this.#p;
     return (async function* () {
-      const all = await w.op(p, "list", async () => {
-        const out: KvEntry[] = [];
-        for await (const e of w.mem.list(selector, options)) out.push(e);
-        return out;
-      }) as KvEntry[];
+      const from = "prefix" in selector ? selector.prefix : selector.start;
+      const all = await w.op(
+        p,
+        "list",
+        async () => {
+          const out: KvEntry[] = [];
+          for await (const e of w.mem.list(selector, options)) out.push(e);
+          return out;
+        },
+        undefined,
+        kinds([from]),
+      ) as KvEntry[];
       yield* all;
     })();
   }
@@ -239,6 +260,8 @@ class World {
   readonly acked = new Set<string>();
   /** Jobs removed from the store (after they ended, by retention or removeOnComplete). */
   readonly removed = new Set<string>();
+  /** Every schedule fire time a job was stored for, over the whole run (retention may remove it later). */
+  readonly ticks = new Set<string>();
   readonly runs = new Map<number, Run>();
   /** The lease of each job's latest active record (recorded when a claim is applied). */
   readonly leases = new Map<string, { token: string; owner: string; attempt: number }>();
@@ -284,6 +307,7 @@ class World {
       commits: 0,
       runs: 0,
       fencingTests: 0,
+      ticksSkippedFull: 0,
     };
     this.cfg = {
       procs: 2 + Math.floor(r() * 2),
@@ -316,7 +340,7 @@ class World {
       this.digest = Math.imul(this.digest ^ line.charCodeAt(i), 16777619) >>> 0;
     }
     this.trace.push(line);
-    if (this.trace.length > 40) this.trace.shift();
+    if (this.trace.length > TRACE_LINES) this.trace.shift();
   }
 
   fail(message: string): never {
@@ -324,9 +348,17 @@ class World {
   }
 
   /** A store call or handler step of `proc`, completed when a step picks it. */
-  op(proc: Proc, kind: Pending["kind"], run: () => Promise<unknown>, batch?: AtomicBatch): Promise<unknown> {
+  op(
+    proc: Proc,
+    kind: Pending["kind"],
+    run: () => Promise<unknown>,
+    batch?: AtomicBatch,
+    what?: string,
+  ): Promise<unknown> {
     if (proc.dead) return new Promise(() => {});
-    return new Promise((resolve, reject) => this.pending.push({ proc, kind, run, batch, resolve, reject }));
+    return new Promise((resolve, reject) =>
+      this.pending.push({ proc, kind, run, batch, what, resolve, reject })
+    );
   }
 
   clockOf(proc: Proc): Clock {
@@ -457,6 +489,9 @@ class World {
   async apply(batch: AtomicBatch): Promise<KvCommitResult> {
     const jobKeys = batch.mutations.filter((m) => isJobKey(m.key)).map((m) => m.key);
     const before = await this.mem.getMany(jobKeys);
+    const cron = batch.mutations.some((m) => compareKeys(m.key, ks.cron(SCHEDULE)) === 0)
+      ? await this.mem.get(ks.cron(SCHEDULE))
+      : undefined;
     const op = this.mem.atomic();
     for (const c of batch.checks) op.check(c.key, c.versionstamp);
     for (const m of batch.mutations) m.type === "set" ? op.set(m.key, m.value) : op.delete(m.key);
@@ -470,8 +505,32 @@ class World {
       if (next) this.#transition(prev, next, await this.#result(next));
       else if (prev) this.#removed(prev);
     }
+    if (cron) await this.#checkTick(cron);
     await this.checkStore();
     return res;
+  }
+
+  /**
+   * A commit that moved the schedule on from fire time `t` stored the job of `t` with it, unless
+   * the queue was full (with maxQueued, a tick that finds the queue full is skipped, with a
+   * QueueFullError event).
+   */
+  async #checkTick(before: KvEntry | null): Promise<void> {
+    const after = await this.mem.get(ks.cron(SCHEDULE));
+    if (!before || !after) return;
+    const was = JSON.parse(new TextDecoder().decode(before.value)).next as number | null;
+    const now = JSON.parse(new TextDecoder().decode(after.value)).next as number | null;
+    if (was === null || now === was) return;
+    if (now !== null && now < was) this.fail(`the schedule moved back from ${was} to ${now}`);
+    const job = await this.mem.get(ks.unique(`${SCHEDULE}@${was}`));
+    if (job) return;
+    // With maxQueued, a tick is skipped when the counts the engine read said full; they may be a
+    // little older than this commit (a completion racing with the tick), so any skip is accepted.
+    if (this.cfg.maxQueued !== undefined) {
+      this.stats.ticksSkippedFull++;
+      return;
+    }
+    this.fail(`the schedule moved on from fire time ${was} without enqueueing its job`);
   }
 
   #removed(prev: JobRecord): void {
@@ -504,6 +563,11 @@ class World {
       }
     }
     if (this.removed.has(next.id)) this.fail(`job ${next.id} came back after it was removed`);
+    if (!prev && next.key?.startsWith(`${SCHEDULE}@`)) {
+      // Also across removals: the unique key goes with a removed job, the fire time must not recur.
+      if (this.ticks.has(next.key)) this.fail(`schedule fire time ${next.key} ticked twice`);
+      this.ticks.add(next.key);
+    }
     if (prev && isTerminal(prev.state) && !(prev.state === next.state)) {
       // Only redrive moves a job out of a final state; the simulation never redrives.
       this.fail(`job ${next.id} left final state ${prev.state} for ${next.state}`);
@@ -636,7 +700,7 @@ class World {
         p.reject(new StorageError("sim", p.kind, "injected read failure", { code: "EIO" }));
         return;
       }
-      this.note(`p${p.proc.n} ${p.kind}`);
+      this.note(`p${p.proc.n} ${p.kind} ${p.what ?? ""}`);
       p.run().then(p.resolve, p.reject);
       return;
     }
@@ -675,7 +739,7 @@ class World {
       return;
     }
     this.note(
-      `p${p.proc.n} commit ${res.ok ? "ok" : "check failed"} (${p.batch?.mutations.length} mutations)`,
+      `p${p.proc.n} commit ${res.ok ? "ok" : "check failed"} (${touched(p.batch)})`,
     );
     p.resolve(res);
   }
@@ -805,6 +869,8 @@ class World {
     this.faultsOn = false;
     this.note("faults off");
     if (this.paused) await this.#resume();
+    // The schedule must tick again once the faults stop: past the time they stopped.
+    const quietAt = this.now;
     let done = false;
     for (let s = 0; s < quiesceSteps && !done; s++) {
       this.stats.steps++;
@@ -812,7 +878,8 @@ class World {
       await drain();
       if (s % 25 === 24) {
         const records = await this.checkStore();
-        done = [...this.acked].every((id) => this.removed.has(id) || isTerminal(records.get(id)!.state));
+        done = [...this.acked].every((id) => this.removed.has(id) || isTerminal(records.get(id)!.state)) &&
+          await this.#scheduleBeyond(quietAt);
       }
     }
     const records = await this.checkStore();
@@ -828,12 +895,18 @@ class World {
           })`,
       );
     }
-    await this.#checkCounts();
-    const sched = await this.mem.get(ks.cron(SCHEDULE));
-    if (sched && this.now > this.scheduleStart! + 10 * SCHEDULE_EVERY) {
-      const ticks = [...records.values()].filter((r) => r.key?.startsWith(`${SCHEDULE}@`));
-      if (!ticks.length) this.fail(`the schedule never ticked in ${this.now - T0} ms`);
+    if (!(await this.#scheduleBeyond(quietAt))) {
+      this.fail(`the schedule did not tick past t+${quietAt - T0} in ${quiesceSteps} quiet steps`);
     }
+    await this.#checkCounts();
+  }
+
+  /** The schedule ticked past `t` (world time; skewed process clocks lag): or it is gone. */
+  async #scheduleBeyond(t: number): Promise<boolean> {
+    const sched = await this.mem.get(ks.cron(SCHEDULE));
+    const next = sched ? JSON.parse(new TextDecoder().decode(sched.value)).next as number | null : null;
+    const slowest = Math.min(0, ...this.#alive().map((p) => p.skew));
+    return next === null || next > t + slowest;
   }
 
   /** Resumes the queue (a pause may be in flight): keeps stepping until a resume has landed. */
@@ -890,6 +963,18 @@ class World {
 }
 
 const SCHEDULE_EVERY = 700;
+
+/** The kinds of keys (their second part: job, ready, cron, meta...) a read covers, for the trace. */
+function kinds(keys: readonly KvKey[]): string {
+  return [...new Set(keys.map((k) => String(k[1] ?? "")))].join(",");
+}
+
+/** What a batch writes, for the trace: "2 job, 1 lease, 1 meta". */
+function touched(batch: AtomicBatch | undefined): string {
+  const n = new Map<string, number>();
+  for (const m of batch?.mutations ?? []) n.set(String(m.key[1]), (n.get(String(m.key[1])) ?? 0) + 1);
+  return [...n].map(([k, v]) => `${v} ${k}`).join(", ");
+}
 
 function isJobKey(key: KvKey): boolean {
   return key[0] === "kvq" && key[1] === "job" && key[2] === QUEUE;
