@@ -174,6 +174,7 @@ function hasDelta(u: WriteUnit): boolean {
  */
 export class Committer {
   readonly #kv: AtomicKv;
+  readonly #now: () => number;
   readonly #countsKey: KvKey;
   readonly #deltaPrefix: KvKey;
   readonly #mineKey: KvKey;
@@ -193,7 +194,10 @@ export class Committer {
    * @param countsKey Where the folded base of the per-state counts lives.
    * @param deltaPrefix Where count deltas live (this writer's, and transactional adds').
    * @param maxQueued Most unfinished jobs. @default Infinity
-   * @param writer This writer's id, unique among the store's writers. @default a random id
+   * @param writer This writer's id, unique among the store's writers. @default a random id (from
+   *   `crypto`, not the queue's id factory: a deterministic factory would give two processes one id)
+   * @param now The wall clock of the deltas' `at` and of the stale-delta fold (the queue's clock).
+   *   @default Date.now
    */
   constructor(
     kv: AtomicKv,
@@ -201,7 +205,9 @@ export class Committer {
     deltaPrefix: KvKey,
     maxQueued: number = Infinity,
     writer: string = randomId(),
+    now: () => number = Date.now,
   ) {
+    this.#now = now;
     this.#kv = kv;
     this.#countsKey = countsKey;
     this.#deltaPrefix = deltaPrefix;
@@ -278,7 +284,7 @@ export class Committer {
    */
   async foldDeltas(limit = 200): Promise<number> {
     const deltas = [];
-    const now = Date.now();
+    const now = this.#now();
     for await (const d of this.#kv.list({ prefix: this.#deltaPrefix }, { limit })) {
       const at = deltaAt(d.value);
       if (at === undefined || now - at >= STALE_DELTA_MS) deltas.push(d);
@@ -434,7 +440,7 @@ export class Committer {
         for (const k of l.unit.deletes) op.delete(k);
         for (const [k, v] of l.unit.sets) op.set(k, v);
       }
-      if (next) op.set(this.#mineKey, encodeCounts(next, Date.now()));
+      if (next) op.set(this.#mineKey, encodeCounts(next, this.#now()));
       let res;
       try {
         res = await op.commit();

@@ -178,7 +178,7 @@ export function createContext<T, R>(
     },
     signer: options.signingKey !== undefined ? createSigner(options.signingKey) : undefined,
     blobs: blobSettings(options.blobs),
-    committer: new Committer(kv, ks.counts, ks.deltaPrefix, maxQueued),
+    committer: new Committer(kv, ks.counts, ks.deltaPrefix, maxQueued, undefined, () => clock.now()),
     middleware: [],
     workers: new Set(),
     lastHeal: -Infinity,

@@ -78,7 +78,7 @@ export async function claim<T, R>(
   let ids: string[] = [];
   for await (const e of ctx.kv.list({ prefix }, { limit: n + extra })) ids.push(Keyspace.idOf(e.key));
   if (ids.length > n) {
-    const start = Math.floor(Math.random() * (ids.length - n + 1));
+    const start = Math.floor(ctx.random() * (ids.length - n + 1));
     ids = ids.slice(start, start + n);
   }
   if (!ids.length) return { held: [], paused: false, contended: false };
