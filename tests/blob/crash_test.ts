@@ -4,7 +4,6 @@
 // fs driver. KVQ_BLOB_CRASH_CYCLES (default 1) repeats every case; the figures go to docs/RELIABILITY.md.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,41 +14,14 @@ import { FileKv } from "../../adapters/file/mod.ts";
 import { UnstorageBlobStore } from "../../adapters/unstorage/mod.ts";
 import { FakeClock, Queue } from "../../mod.ts";
 
+import { killAtReady } from "../crash/_kill.ts";
 const CHILD = fileURLToPath(new URL("./crash_child.ts", import.meta.url));
 const env = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env ?? {};
 const CYCLES = Number(env.KVQ_BLOB_CRASH_CYCLES ?? 1);
 
-function command(args: string[]): [string, string[]] {
-  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno) return [deno.execPath(), ["run", "-A", CHILD, ...args]];
-  return [process.execPath, [CHILD, ...args]];
-}
-
 /** Runs the child to its stop point, kills it with SIGKILL, returns the id of the job it was adding. */
 function crashChild(dir: string, kind: string): Promise<string> {
-  const [cmd, argv] = command([dir, kind]);
-  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = /ready (\S+)\n/.exec(out);
-      if (m) {
-        child.kill("SIGKILL");
-        child.on("exit", (_code, signal) => {
-          if (signal === "SIGKILL") resolve(m[1]!);
-          else reject(new Error(`child ended by ${signal}`));
-        });
-      }
-    });
-    child.on("exit", (code, signal) => {
-      if (!/ready/.test(out)) {
-        reject(new Error(`child exited ${code ?? signal} before the crash point: ${err}`));
-      }
-    });
-  });
+  return killAtReady(CHILD, [dir, kind]);
 }
 
 for (const kind of ["bytes", "stream", "blob"]) {

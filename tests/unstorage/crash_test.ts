@@ -15,34 +15,12 @@ import fsDriver from "unstorage/drivers/fs";
 import { UnstorageKv } from "../../adapters/unstorage/mod.ts";
 import { StoreLockedError } from "../../src/errors.ts";
 
+import { killAtReady, runtimeCommand } from "../crash/_kill.ts";
 const CHILD = fileURLToPath(new URL("./crash_child.ts", import.meta.url));
-
-function command(args: string[]): [string, string[]] {
-  const deno = (globalThis as { Deno?: { execPath(): string } }).Deno;
-  if (deno) return [deno.execPath(), ["run", "-A", CHILD, ...args]];
-  return [process.execPath, [CHILD, ...args]];
-}
 
 /** Runs the child until it reports that its second commit stopped, kills it, returns the first versionstamp. */
 function crashChild(dir: string, mode: string): Promise<string> {
-  const [cmd, argv] = command([dir, mode]);
-  const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stderr.on("data", (d) => (err += d));
-  return new Promise((resolve, reject) => {
-    child.stdout.on("data", (d) => {
-      out += d;
-      const m = /ready (\S+)\n/.exec(out);
-      if (m) {
-        child.kill("SIGKILL");
-        child.on("exit", () => resolve(m[1]));
-      }
-    });
-    child.on("exit", (code, signal) => {
-      if (signal !== "SIGKILL") reject(new Error(`child exited ${code} before the crash point: ${err}`));
-    });
-  });
+  return killAtReady(CHILD, [dir, mode]);
 }
 
 /** Opens the store again once the dead child's lease has run out. */
@@ -60,7 +38,7 @@ async function reopen(dir: string): Promise<UnstorageKv> {
 
 /** Runs the child in probe mode: what it printed. */
 function probe(dir: string): Promise<string> {
-  const [cmd, argv] = command([dir, "probe"]);
+  const [cmd, argv] = runtimeCommand(CHILD, [dir, "probe"]);
   const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   let err = "";
