@@ -6,6 +6,7 @@
  */
 
 import { isLoopback } from "./_guard.ts";
+import { listen } from "./_listen.ts";
 
 /**
  * Refused: a bind beyond loopback for a handler that takes no token, without `insecure`. Give the
@@ -141,16 +142,9 @@ async function serveNode(
       } else res.destroy();
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
+  const bound = await listen(server, port, hostname);
   return {
-    port: typeof address === "object" && address ? address.port : port,
+    port: bound,
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

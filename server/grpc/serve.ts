@@ -13,6 +13,7 @@ import type { Served, ServeOptions } from "../serve.ts";
 import { InsecureBindError } from "../serve.ts";
 import { isLoopback } from "../_guard.ts";
 import type { GrpcService } from "./service.ts";
+import { listen } from "../_listen.ts";
 
 function hostForUrl(hostname: string): string {
   return hostname.includes(":") ? `[${hostname}]` : hostname;
@@ -75,15 +76,7 @@ export async function serveGrpc(service: GrpcService, options: ServeOptions = {}
     sessions.add(s);
     s.once("close", () => sessions.delete(s));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, hostname, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  const bound = typeof address === "object" && address ? address.port : port;
+  const bound = await listen(server, port, hostname);
   let closed: Promise<void> | undefined;
   return {
     port: bound,
