@@ -10,6 +10,7 @@
  * | --- | --- |
  * | `GET /` | the dashboard (one self-contained page) |
  * | `GET /healthz` | `{ "ok": true }` (no auth) |
+ * | `GET /openapi.json`, `GET /docs` | this API as OpenAPI 3.1, and its interactive reference (no auth) |
  * | `GET /metrics` | Prometheus text: jobs per state per queue, counters, attempt durations |
  * | `GET /queues` | every queue with its counts and paused flag |
  * | `GET /queues/:queue/counts` | jobs per state |
