@@ -210,7 +210,7 @@ export function createServer(options: ServerOptions): KvqServer {
   for (const routes of ROUTES) routes(app, ctx);
 
   let closed: Promise<void> | undefined;
-  return {
+  const server: KvqServer = {
     authenticated: allowed !== undefined,
     fetch: async (request: Request): Promise<Response> => {
       try {
@@ -229,4 +229,23 @@ export function createServer(options: ServerOptions): KvqServer {
       return closed;
     },
   };
+  // Hono lists a route once per handler (its middleware, validators and handler): once is enough.
+  const routes = new Map(
+    app.routes.filter((r) => r.method !== "ALL").map((r) => [`${r.method} ${r.path}`, r]),
+  );
+  served.set(server, [...routes.values()].map(({ method, path }) => ({ method, path })));
+  return server;
+}
+
+const served = new WeakMap<KvqServer, { method: string; path: string }[]>();
+
+/**
+ * The routes a server answers (method and Hono path, `:param` style), middleware left out: what
+ * `tests/server/openapi_test.ts` compares with the document. Not part of the public API.
+ *
+ * @param server A server made by {@linkcode createServer}.
+ * @returns Its routes, in registration order.
+ */
+export function routesOf(server: KvqServer): { method: string; path: string }[] {
+  return [...(served.get(server) ?? [])];
 }
