@@ -14,7 +14,7 @@ import { errorResponse, HttpError } from "./_errors.ts";
 import { Registry } from "./_registry.ts";
 import { Metrics } from "./_metrics.ts";
 import { Consumers } from "./_consumer.ts";
-import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS } from "./_guard.ts";
+import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS, undeclaredBody } from "./_guard.ts";
 import { LeaseTags } from "./_lease.ts";
 import { jsonBody, type RouteContext, type RouteModule, validationHook } from "./routes/_route.ts";
 import { metricsRoutes, systemRoutes } from "./routes/system.ts";
@@ -218,7 +218,7 @@ export function createServer(options: ServerOptions): KvqServer {
         // cross-site mutation.
         if (!allowed) checkHost(request, hosts);
         checkMutation(request);
-        return await app.fetch(request);
+        return await app.fetch(await undeclaredBody(request));
       } catch (err) {
         return errorResponse(err);
       }

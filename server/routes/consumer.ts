@@ -10,6 +10,7 @@ import type { FailureReport } from "../_consumer.ts";
 import { define, json, type RouteModule } from "./_route.ts";
 import {
   bool,
+  closedObject,
   errors,
   intIn,
   JobBody,
@@ -39,7 +40,7 @@ export const consumerRoutes: RouteModule = (app, ctx) => {
     required,
     content: { "application/json": { schema } },
   });
-  const ClaimBody = z.object({
+  const ClaimBody = closedObject({
     leaseMs: intIn(minLeaseMs, MAX_LEASE_MS).nullish()
       .openapi({ description: "The lease's length in ms", default: defaultLeaseMs }),
     wait: intIn(0, maxWaitMs).nullish()
@@ -80,13 +81,13 @@ export const consumerRoutes: RouteModule = (app, ctx) => {
     },
   );
 
-  const Heartbeat = z.object({ token: Token, progress: z.unknown().optional() }).openapi("Heartbeat");
-  const Complete = z.object({ token: Token, result: z.unknown().optional() }).openapi("Complete");
-  const Fail = z.object({
+  const Heartbeat = closedObject({ token: Token, progress: z.unknown().optional() }).openapi("Heartbeat");
+  const Complete = closedObject({ token: Token, result: z.unknown().optional() }).openapi("Complete");
+  const Fail = closedObject({
     token: Token,
     error: z.union([
       z.string(),
-      z.object({
+      z.looseObject({
         name: z.string({ error: "expected a string" }).optional(),
         message: z.string({ error: "expected a string" }).optional(),
         stack: z.string({ error: "expected a string" }).optional(),
@@ -94,7 +95,7 @@ export const consumerRoutes: RouteModule = (app, ctx) => {
     ], { error: 'expected a message or {"name", "message", "stack"}' }).nullish(),
     retry: bool().nullish().openapi({ description: "false: no retry, the job goes to dead" }),
   }).openapi("Fail");
-  const Release = z.object({ token: Token }).openapi("Release");
+  const Release = closedObject({ token: Token }).openapi("Release");
   const lease = (action: string, summary: string, schema: z.ZodType, answer: z.ZodType) =>
     createRoute({
       method: "post",
