@@ -29,7 +29,7 @@ test("decodeRecord on 30,000 random, mutated and reshaped records: a job record,
   assert.ok(stats.decoded > 1000 && stats.refused > 1000, JSON.stringify(stats));
 });
 
-test("the sidecar on a real port under 1,500 generated requests: no unauthenticated mutation, no undocumented 5xx, the store unchanged by refused requests, RSS bounded", async () => {
+test("the sidecar on a real port under 1,500 generated requests: no unauthenticated mutation, no undocumented 5xx, the store unchanged by refused requests, memory bounded", async () => {
   const stats = await fuzzHttp(20261203, 1500, { concurrency: 8, round: 150 });
   assert.deepEqual(stats.failures, []);
   assert.equal(stats.requests, 1500);

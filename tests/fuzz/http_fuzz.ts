@@ -17,7 +17,9 @@
 // The properties: no request without the token mutates anything or reads data (every answer to it
 // on a non-open route is a 4xx), no 5xx that the document does not list for that route, no
 // dropped connection except where the request itself was abandoned (a body over the limit, huge
-// headers, a wrong length), the store unchanged by every hostile round, the server's RSS never
+// headers, a wrong length), the store unchanged by every hostile round, what the server holds
+// after a full collection (JS heap in use plus external memory) never more than `maxBodyBytes ×
+// concurrency` (plus 4 × the store's growth and 8 MiB) above its level after the first round, RSS never
 // more than `maxBodyBytes × concurrency` (plus 4 × the store's own growth and 16 MiB the runtime
 // may take on its own) above its level at half the run (a leak grows with the requests: at least
 // half of it shows after that point), and the server still healthy at the end.
@@ -50,8 +52,16 @@ export interface HttpFuzzStats {
    * difference, at the end, and at every tenth of the run (bytes).
    */
   rss: { baseline: number; peak: number; bound: number; final: number; trajectory: number[] };
-  /** The server's JS heap in use after a collection: at half the run, its peak, at the end. */
-  heapUsed: { baseline: number; peak: number; final: number };
+  /**
+   * The server's JS heap in use after a collection: at half the run, its peak, at the end; and
+   * at the end, the heap V8 holds (`total`) and memory outside it (`external`, e.g. buffers).
+   */
+  heapUsed: { baseline: number; peak: number; final: number; total: number; external: number };
+  /**
+   * What the server holds after a full collection (JS heap in use plus memory outside it): after
+   * the first round, its peak, the bound on the difference, at the end (bytes).
+   */
+  live: { baseline: number; peak: number; bound: number; final: number };
   /** Store entries and bytes at the end. */
   store: { entries: number; bytes: number };
   /** Wall time in ms. */
@@ -102,6 +112,8 @@ interface Child {
 
 /** RSS a runtime may take or give back on its own (collections, JIT, allocator arenas), in bytes. */
 const RUNTIME_SLACK = 16 * 1024 * 1024;
+/** Live memory (after a full collection) that may come and go on its own (caches, JIT), in bytes. */
+const LIVE_SLACK = 8 * 1024 * 1024;
 const SERVER = fileURLToPath(new URL("./http_server.ts", import.meta.url));
 
 async function startServer(maxBodyBytes: number): Promise<Child> {
@@ -620,7 +632,8 @@ export async function fuzzHttp(
     byKind: {},
     snapshots: 0,
     rss: { baseline: 0, peak: 0, bound: 0, final: 0, trajectory: [] },
-    heapUsed: { baseline: 0, peak: 0, final: 0 },
+    heapUsed: { baseline: 0, peak: 0, final: 0, total: 0, external: 0 },
+    live: { baseline: 0, peak: 0, bound: 0, final: 0 },
     store: { entries: 0, bytes: 0 },
     durationMs: 0,
     failures: [],
@@ -647,6 +660,7 @@ export async function fuzzHttp(
     };
     const gen = new Generator(doc, child.token, maxBodyBytes);
     let storeBaseline = 0;
+    let liveStore = 0;
 
     const one = async (i: number, hostileRound: boolean) => {
       const r = mulberry((seed * 0x9e3779b1) ^ i);
@@ -691,9 +705,18 @@ export async function fuzzHttp(
 
     const entries = async () => (await child.ask("entries")).entries as [string, string][];
     const rss = async () => {
-      const m = await child.ask("rss") as { rss: number; heapUsed: number };
+      const m = await child.ask("rss") as {
+        rss: number;
+        heapUsed: number;
+        heapTotal: number;
+        external: number;
+      };
       stats.heapUsed.peak = Math.max(stats.heapUsed.peak, m.heapUsed);
       stats.heapUsed.final = m.heapUsed;
+      stats.heapUsed.total = m.heapTotal;
+      stats.heapUsed.external = m.external;
+      stats.live.peak = Math.max(stats.live.peak, m.heapUsed + m.external);
+      stats.live.final = m.heapUsed + m.external;
       return m.rss;
     };
     const snapshot = async () =>
@@ -735,6 +758,15 @@ export async function fuzzHttp(
       if (done >= requests * (stats.rss.trajectory.length / 10) && stats.rss.trajectory.length <= 10) {
         stats.rss.trajectory.push(await rss());
       }
+      if (round === 1) {
+        await rss();
+        stats.live.baseline = stats.live.final;
+        stats.live.peak = stats.live.final;
+        liveStore = (await snapshot()).bytes;
+        sampler = setInterval(() => {
+          rss().then((v) => (stats.rss.peak = Math.max(stats.rss.peak, round > warmup ? v : 0)), () => {});
+        }, 250);
+      }
       if (round === warmup) {
         // The level at half the run. The first half grows the runtime's heap reservation and the
         // allocator's arenas to what this traffic needs (RSS climbs over the first third of the
@@ -744,9 +776,6 @@ export async function fuzzHttp(
         stats.heapUsed.baseline = stats.heapUsed.final;
         storeBaseline = (await snapshot()).bytes;
         stats.rss.peak = stats.rss.baseline;
-        sampler = setInterval(() => {
-          rss().then((v) => (stats.rss.peak = Math.max(stats.rss.peak, v)), () => {});
-        }, 250);
       }
       if (child.exited()) {
         fail(`the server process exited during round ${round}`);
@@ -764,6 +793,14 @@ export async function fuzzHttp(
     stats.rss.peak = Math.max(stats.rss.peak, stats.rss.final);
     stats.rss.bound = maxBodyBytes * concurrency + 4 * Math.max(0, end.bytes - storeBaseline) +
       RUNTIME_SLACK;
+    stats.live.bound = maxBodyBytes * concurrency + 4 * Math.max(0, end.bytes - liveStore) + LIVE_SLACK;
+    if (stats.live.baseline && stats.live.peak - stats.live.baseline > stats.live.bound) {
+      fail(
+        `Live memory grew by ${
+          stats.live.peak - stats.live.baseline
+        } bytes, over the bound of ${stats.live.bound}`,
+      );
+    }
     if (stats.rss.baseline && stats.rss.peak - stats.rss.baseline > stats.rss.bound) {
       fail(`RSS grew by ${stats.rss.peak - stats.rss.baseline} bytes, over the bound of ${stats.rss.bound}`);
     }

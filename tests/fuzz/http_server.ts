@@ -68,7 +68,9 @@ for await (const line of lines) {
     if (g.gc) g.gc();
     else g.Bun?.gc(true);
     const m = process.memoryUsage();
-    console.log(JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, external: m.external }));
+    console.log(
+      JSON.stringify({ rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external }),
+    );
   } else if (cmd === "snapshot") console.log(JSON.stringify(await snapshot()));
   else if (cmd === "mark") {
     seen = [];
