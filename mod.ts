@@ -66,6 +66,7 @@ export { DEFAULT_ROOT } from "./src/keys.ts";
 export type { AttemptOutcome, AttemptRecord, Counts, EndReason, ErrorInfo, JobState } from "./src/job.ts";
 export { QUEUE_EVENTS, QueueEvent, type QueueEventType } from "./src/events.ts";
 export {
+  BlobChecksumError,
   CanceledError,
   CorruptionError,
   IntegrityError,
@@ -77,6 +78,7 @@ export {
   LeaseLostError,
   LimitError,
   type LimitKind,
+  PayloadTooLargeError,
   PermanentError,
   QueueFullError,
   ShutdownError,
@@ -96,6 +98,8 @@ export {
   DEFAULT_BACKOFF,
 } from "./src/backoff.ts";
 export type { SigningKey } from "./src/signing.ts";
+export type { BlobStore, BlobStoreInfo } from "./src/blob_store.ts";
+export type { BlobOptions } from "./src/blobs.ts";
 export type {
   AtomicKv,
   AtomicOp,

@@ -55,14 +55,16 @@ try {
     }, 0);
   }
   const mod = await import(`./systems/${v.module}`) as SystemModule;
+  const name = `kvqbench_${Date.now().toString(36)}_${process.pid}`;
+  const kvqRoot = process.argv.includes("--kvq-root") ? arg("kvq-root") : undefined;
   const opened = await mod.open({
     dir,
-    name: `kvqbench_${Date.now().toString(36)}_${process.pid}`,
-    options: process.argv.includes("--kvq-root") ? { ...v.options, root: arg("kvq-root") } : v.options,
+    name,
+    options: kvqRoot ? { ...v.options, root: kvqRoot } : v.options,
   });
   inst = opened.instance;
   const full = { ...params, bulkChunk: opened.info.bulkChunk ?? 1000 };
-  const values = await s.run(inst, full);
+  const values = await s.run(inst, full, { variant: v.id, name, dir, kvqRoot });
   const closing = inst.close();
   inst = undefined;
   await Promise.race([closing, new Promise((r) => setTimeout(r, 60_000))]);

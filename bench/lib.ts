@@ -70,6 +70,11 @@ export interface OpenContext {
   name: string;
   /** Variant options from the registry. */
   options: Record<string, unknown>;
+  /**
+   * True in a worker process of the multi-process scenarios (bench/worker.ts): `name` is the queue
+   * another process opened, so create nothing it needs and remove nothing on close.
+   */
+  attach?: boolean;
 }
 
 /** A system module: `bench/systems/<name>.ts` exports `open`. */
@@ -95,6 +100,14 @@ export function runtimeVersion(): string {
   if (g.Deno) return `deno ${g.Deno.version.deno}`;
   if (g.Bun) return `bun ${g.Bun.version}`;
   return `node ${process.versions.node}`;
+}
+
+/**
+ * Milliseconds since the Unix epoch, sub-millisecond: comparable between processes on one machine
+ * (each runtime's `performance.timeOrigin` is read from the same system clock).
+ */
+export function wallNow(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 /** Milliseconds since an arbitrary origin, sub-millisecond. */

@@ -91,8 +91,10 @@ function referenceFor(
   s: Scenario,
 ): ResultLine | undefined {
   const rt = peer.runtime.split(" ")[0];
-  const r = rows.get(`kvq-store-${rt}|${s.id}`) ??
-    rows.get(`kvq-store-node|${s.id}`);
+  // The multi-process scenarios run only on shared stores: kvq there is its PostgreSQL store.
+  const store = s.processes ? "pg" : "store";
+  const r = rows.get(`kvq-${store}-${rt}|${s.id}`) ??
+    rows.get(`kvq-${store}-node|${s.id}`);
   return r && r.runs.length ? r : undefined;
 }
 
@@ -138,7 +140,7 @@ function reproduceTable(rows: ResultLine[]): string {
 function extraColumns(
   s: Scenario,
 ): { title: string; value: (r: ResultLine) => string }[] {
-  if (s.id === "e-latency") {
+  if (s.id.startsWith("e-latency")) {
     return [
       { title: "p99 ms", value: (r) => num(r.median.p99Ms) },
       { title: "samples/run", value: (r) => num(r.median.samples) },
@@ -529,6 +531,135 @@ function loadSummary(shown: ResultLine[], cores: number): string {
 }
 
 /** Writes docs/BENCHMARKS.md from the results; returns its path. */
+/** The scenarios of the PostgreSQL section, in its order. */
+const PG_SCENARIOS = ["d-drain-p1", "d-drain-p4", "c-bulk", "e-latency-xproc"];
+/** The PostgreSQL systems, in the section's order. */
+const PG_SYSTEMS = [
+  "kvq-pg-node",
+  "kvq-pg-bun",
+  "graphile-worker-best",
+  "graphile-worker",
+  "pg-boss-best",
+  "pg-boss",
+];
+
+/**
+ * kvq's PostgreSQL store beside the PostgreSQL peers, from ONE run (the newest that measured kvq-pg-node
+ * in d-drain-p1): same server, same run, interleaved; the targets of issue 11 item 7 below the tables.
+ */
+export function postgresSection(results: ResultLine[]): string {
+  const newest = results
+    .filter((r) => r.variant === "kvq-pg-node" && r.scenario === "d-drain-p1" && r.runs.length > 0)
+    .sort((a, b) => a.date.localeCompare(b.date)).at(-1);
+  if (!newest) return "";
+  const mine = results.filter((r) => r.runId === newest.runId && !r.baseline);
+  const row = (v: string, sc: string) =>
+    mine.find((r) => r.variant === v && r.scenario === sc && r.runs.length);
+  const out: string[] = [];
+  const run = runOf.get(newest.runId);
+  out.push("## PostgreSQL: kvq's postgres store beside graphile-worker and pg-boss");
+  out.push("");
+  out.push(
+    `Every row below comes from one run (\`${run?.command ?? newest.command}\`, ${
+      newest.runId.slice(0, 16).replace("T", " ")
+    } UTC, scale ${newest.scale}): the same PostgreSQL server, its runs interleaved with the peers' runs, ` +
+      "each run a fresh schema. The peers run at their defaults and at their best documented settings " +
+      "(graphile-worker: concurrency 24, maxPoolSize 25, localQueue 500, completeJobBatchDelay 0, " +
+      "failJobBatchDelay 0; pg-boss: 8 workers × batchSize 500 per process); every table is ANALYZEd after the " +
+      "fill (the server runs with autovacuum off). **N worker processes** = N child processes of the run's " +
+      "process, each opening the same queue with the row's concurrency, started before the clock and told " +
+      "to start together; the run's process filled the queue and counts the jobs they report. **Absolute " +
+      "figures are from a busy machine** (2 cores shared with ~8 engineers; the load column shows the " +
+      "1-minute load average before→after every run): compare rows with each other, not with other machines.",
+  );
+  out.push("");
+  for (const id of PG_SCENARIOS) {
+    const s = scenarios.find((x) => x.id === id)!;
+    const h = s.headline;
+    const latency = id.startsWith("e-");
+    const rows = PG_SYSTEMS.map((v) => row(v, id)).filter((r): r is ResultLine => !!r);
+    if (!rows.length) continue;
+    out.push(`### (${s.letter}) ${s.title}`, "");
+    out.push(
+      `| system | tuning | config | runtime | N | c | **${h.unit}** (median) | runs | ${
+        latency ? "p99 ms (median) | p99 per run | " : ""
+      }load 1-min, before→after, per run | kvq-pg-node / row | kvq-pg-bun / row |`,
+    );
+    out.push(`|${" --- |".repeat(latency ? 13 : 11)}`);
+    for (const r of rows) {
+      const rel = (k: string) => {
+        const kr = row(k, id);
+        if (!kr || r.group === "kvq") return "–";
+        const a = kr.median[h.metric];
+        const b = r.median[h.metric];
+        return ratio(latency ? b / a : a / b);
+      };
+      out.push(
+        `| ${r.group === "kvq" ? "**kvq**" : cell(r.system)} | ${tuningOf(r)} | ${cell(r.config)} | ${
+          cell(r.runtime)
+        } | ${num(r.params.n)} | ${r.params.concurrency || "–"} | **${num(r.median[h.metric])}**${
+          r.median.complete === 0 ? " (budget hit)" : ""
+        } | ${r.runs.map((x) => num(x[h.metric])).join(" / ")} | ${
+          latency ? `${num(r.median.p99Ms)} | ${r.runs.map((x) => num(x.p99Ms)).join(" / ")} | ` : ""
+        }${loadCell(r)} | ${rel("kvq-pg-node")} | ${rel("kvq-pg-bun")} |`,
+      );
+    }
+    const failed = mine.filter((r) => r.scenario === id && r.runs.length === 0);
+    out.push("");
+    out.push(
+      (latency
+        ? "Lower is better; the ratio columns say how many times kvq is faster (row / kvq, p50)."
+        : "Higher is better; the ratio columns are kvq / row.") +
+        (s.id === "c-bulk"
+          ? " The peers' best rows change consuming only, so (c) has their default rows."
+          : "") +
+        (failed.length
+          ? ` Failed: ${failed.map((r) => `\`${r.variant}\` (${cell(r.errors[0])})`).join("; ")}.`
+          : ""),
+    );
+    out.push("");
+  }
+  // Targets of issue 11 item 7.
+  const bestPeer = (sc: string) =>
+    ["graphile-worker-best", "graphile-worker", "pg-boss-best", "pg-boss"].map((v) => row(v, sc))
+      .filter((r): r is ResultLine => !!r)
+      .sort((a, b) => b.median.jobsPerSec - a.median.jobsPerSec)[0];
+  out.push("### Targets (issue 11 item 7)", "");
+  out.push("| target | kvq-pg-node | kvq-pg-bun | against | status |");
+  out.push("| --- | --- | --- | --- | --- |");
+  const status = (ok: boolean[]) =>
+    ok.length === 0
+      ? "pending"
+      : ok.every((x) => x)
+      ? "met"
+      : "**NOT met**: bench/NOTES.md, PostgreSQL profile";
+  for (const sc of ["d-drain-p1", "d-drain-p4"]) {
+    const peer = bestPeer(sc);
+    const k = ["kvq-pg-node", "kvq-pg-bun"].map((v) => row(v, sc));
+    const r = k.map((x) => (x && peer ? x.median.jobsPerSec / peer.median.jobsPerSec : undefined));
+    out.push(
+      `| drain, ${sc.slice(-1)} worker process${sc.endsWith("1") ? "" : "es"} ≥ 1.5× the fastest peer row | ${
+        r.map((x, i) => `${num(k[i]?.median.jobsPerSec)} jobs/s = ${ratio(x)}`).join(" | ")
+      } | ${peer ? `\`${peer.variant}\` ${num(peer.median.jobsPerSec)} jobs/s` : "–"} | ${
+        status(r.filter((x): x is number => x !== undefined).map((x) => x >= 1.5))
+      } |`,
+    );
+  }
+  const lat = ["kvq-pg-node", "kvq-pg-bun"].map((v) => row(v, "e-latency-xproc"));
+  out.push(
+    `| add → start across processes: p50 ≤ 1 ms | ${
+      lat.map((r) => `${num(r?.median.p50Ms)} ms`).join(" | ")
+    } | – | ${status(lat.filter((r) => r).map((r) => r!.median.p50Ms <= 1))} |`,
+  );
+  out.push(
+    `| add → start across processes: p99 ≤ 5 ms | ${
+      lat.map((r) => `${num(r?.median.p99Ms)} ms`).join(" | ")
+    } | – | ${status(lat.filter((r) => r).map((r) => r!.median.p99Ms <= 5))} |`,
+  );
+  out.push("");
+  return out.join("\n");
+}
+
 export function writeReport(out: string = docPath): string {
   const { results, runs, probes } = loadResults();
   const describe = (h: RunLine["host"]) => `${h.cpus} cores, ${h.model}`;
@@ -645,6 +776,8 @@ export function writeReport(out: string = docPath): string {
       'runs" means the two figures were not measured side by side.',
   );
   lines.push("");
+  const pgSection = postgresSection(results);
+  if (pgSection) lines.push(pgSection);
   const beforeAfter = beforeAfterSection(results, runs, probes);
   if (beforeAfter) lines.push(beforeAfter);
   try {

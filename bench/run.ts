@@ -596,7 +596,7 @@ async function main(): Promise<number> {
   const scenariosOf = (v: Variant) =>
     chosen.filter((s) =>
       (v.scenarios ?? scenarios.map((x) => x.id).filter((x) => x !== "fsync"))
-        .includes(s.id)
+        .includes(s.id) && (!s.processes || v.processes === true)
     );
   let failures = 0;
   const serviceBusy = new Map<Service, Promise<void>>();

@@ -1,6 +1,7 @@
 // The scenarios of issue 5, each a function of an opened system. Every scenario runs in a fresh child
 // process on a fresh, empty queue; sizes scale with `--scale` (1 = the issue's sizes).
-import { collectGarbage, type Instance, now, type Payload, percentile, rss, sleep } from "./lib.ts";
+import { collectGarbage, type Instance, now, type Payload, percentile, rss, sleep, wallNow } from "./lib.ts";
+import { type ScenarioContext, startWorkers } from "./procs.ts";
 
 /** Sizes and knobs of one scenario run, derived from the scale. */
 export interface ScenarioParams {
@@ -38,10 +39,15 @@ export interface Scenario {
    * stops after it) while this scenario runs: the busy-machine scenario.
    */
   readonly busy?: boolean;
+  /**
+   * True when the scenario consumes in separate worker processes on one shared store (bench/worker.ts):
+   * only systems whose store processes can share (`Variant.processes`) run it.
+   */
+  readonly processes?: boolean;
   /** Sizes at a scale, for a system whose best concurrency is `best`. */
   params(scale: number, best: number): Omit<ScenarioParams, "bulkChunk">;
-  /** Runs the measured part on a freshly opened instance. */
-  run(inst: Instance, p: ScenarioParams): Promise<Values>;
+  /** Runs the measured part on a freshly opened instance (`ctx` starts worker processes). */
+  run(inst: Instance, p: ScenarioParams, ctx: ScenarioContext): Promise<Values>;
 }
 
 const scaled = (base: number, scale: number, min: number): number => Math.max(min, Math.round(base * scale));
@@ -163,6 +169,72 @@ async function drainQueued(inst: Instance, p: ScenarioParams): Promise<Values> {
   await fill(inst, p.n, p.bulkChunk);
   await inst.afterFill?.();
   return await drain(inst, p.n, p.concurrency, true, p.budgetMs);
+}
+
+/**
+ * Fills `p.n` jobs, lets the system prepare (not timed), opens `procs` worker processes on the same
+ * queue (not timed), then tells them all to start and measures until the parent has counted `p.n`
+ * jobs run and the system reports none unfinished.
+ */
+async function drainInProcesses(
+  procs: number,
+  inst: Instance,
+  p: ScenarioParams,
+  ctx: ScenarioContext,
+): Promise<Values> {
+  await fill(inst, p.n, p.bulkChunk);
+  await inst.afterFill?.();
+  const c = counter(p.n);
+  const group = await startWorkers(ctx, procs, p.concurrency, "drain", {
+    onJobs: (k) => {
+      for (let i = 0; i < k; i++) c.handler();
+    },
+  });
+  let t0 = 0;
+  let ms = 0;
+  let complete = 1;
+  try {
+    t0 = now();
+    await group.go();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const over = new Promise<void>((
+      resolve,
+    ) => (timer = setTimeout(resolve, p.budgetMs)));
+    await Promise.race([c.done, over]);
+    clearTimeout(timer);
+    if (c.count() < p.n) complete = 0;
+    else await settle(inst);
+  } finally {
+    ms = now() - t0;
+    await group.stop();
+  }
+  const drained = Math.min(p.n, c.count());
+  return {
+    jobsPerSec: (drained / ms) * 1000,
+    ms,
+    drained,
+    complete,
+    processes: procs,
+  };
+}
+
+/** Scenario (d) in `procs` worker processes. */
+function drainProcs(procs: number): Scenario {
+  return {
+    id: `d-drain-p${procs}`,
+    letter: "d",
+    title: `drain queued jobs in ${procs} worker process${procs === 1 ? "" : "es"} on one store, ` +
+      "best concurrency in each",
+    headline: { metric: "jobsPerSec", unit: "jobs/s", better: "higher" },
+    processes: true,
+    params: (s, best) => ({
+      n: scaled(100_000, s, 100),
+      backlog: 0,
+      concurrency: best,
+      budgetMs: drainBudget(s),
+    }),
+    run: (inst, p, ctx) => drainInProcesses(procs, inst, p, ctx),
+  };
 }
 
 /** All scenarios, in the issue's order; `fsync` is the machine baseline. */
@@ -301,6 +373,63 @@ export const scenarios: readonly Scenario[] = [
         p99Ms: percentile(samples, 99),
         maxMs: Math.max(...samples),
         samples: samples.length,
+      };
+    },
+  },
+  drainProcs(1),
+  drainProcs(4),
+  {
+    id: "e-latency-xproc",
+    letter: "e",
+    title: "enqueue → handler start latency across processes (producer here, idle worker in another process)",
+    headline: { metric: "p50Ms", unit: "ms", better: "lower" },
+    processes: true,
+    params: (s) => ({
+      n: scaled(1000, s, 10),
+      backlog: 0,
+      concurrency: 1,
+      budgetMs: Math.max(5000, 30_000 * Math.min(1, s)),
+    }),
+    async run(inst, p, ctx) {
+      const waiting = new Map<number, (ms: number) => void>();
+      const group = await startWorkers(ctx, 1, 1, "latency", {
+        onLatency: (i, ms) => waiting.get(i)?.(ms),
+      });
+      const samples: number[] = [];
+      const acks: number[] = []; // how long each add took to be acknowledged (part of its sample)
+      try {
+        await group.go();
+        await sleep(300); // let the worker go idle (blocked in its wait / poll)
+        const t0 = now();
+        for (let i = 0; i < p.n && now() - t0 < p.budgetMs; i++) {
+          const started = new Promise<number>((resolve, reject) => {
+            const timer = setTimeout(
+              () => reject(new Error(`job ${i} did not start within 30 s`)),
+              30_000,
+            );
+            waiting.set(i, (ms) => {
+              clearTimeout(timer);
+              resolve(ms);
+            });
+          });
+          // The worker subtracts `t` from its own clock reading when the handler starts.
+          const t = wallNow();
+          await inst.add({ i, t });
+          acks.push(wallNow() - t);
+          samples.push(await started);
+          waiting.delete(i);
+          await sleep(5); // let the completion commit land: the next job meets an idle worker
+        }
+      } finally {
+        await group.stop();
+      }
+      return {
+        p50Ms: percentile(samples, 50),
+        p99Ms: percentile(samples, 99),
+        maxMs: Math.max(...samples),
+        samples: samples.length,
+        addP50Ms: percentile(acks, 50),
+        addP99Ms: percentile(acks, 99),
       };
     },
   },

@@ -52,6 +52,12 @@ export const limitCases: readonly CaseDef[] = [
           `info.${k} is ${info[k]}, not a positive integer`,
         );
       }
+      if (info.readKeys !== undefined) {
+        assert.ok(
+          Number.isSafeInteger(info.readKeys) && info.readKeys > 0,
+          `info.readKeys is ${info.readKeys}, not a positive integer`,
+        );
+      }
       assert.ok(["process", "machine", "cluster"].includes(info.scope), `info.scope is ${info.scope}`);
       assert.equal(typeof info.durable, "boolean", "info.durable");
       assert.equal(typeof info.watch, "boolean", "info.watch");

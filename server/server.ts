@@ -12,19 +12,27 @@ import { type AtomicKv, DEFAULT_ROOT, type Queue, type QueueOptions } from "../m
 import { bearerAuth } from "./_auth.ts";
 import { errorResponse, HttpError } from "./_errors.ts";
 import { Registry } from "./_registry.ts";
-import { Metrics } from "./_metrics.ts";
+import { type MetricsOptions, ServerMetrics } from "./metrics/collector.ts";
 import { Consumers } from "./_consumer.ts";
+import { ChartStats } from "./dashboard/_stats.ts";
 import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS, undeclaredBody } from "./_guard.ts";
 import { LeaseTags } from "./_lease.ts";
+import { SERVER_INTERNALS } from "./_internals.ts";
+import type { Delivery } from "./delivery/delivery.ts";
+import type { DeliveryOptions } from "./delivery/types.ts";
 import { jsonBody, type RouteContext, type RouteModule, validationHook } from "./routes/_route.ts";
 import { metricsRoutes, systemRoutes } from "./routes/system.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { consumerRoutes } from "./routes/consumer.ts";
+import { registerDashboardPage, registerDashboardRoutes } from "./dashboard/_routes.ts";
+import { readLimited } from "./_body.ts";
+import { registerDeliveryRoutes } from "./delivery/routes.ts";
 
 /**
  * Route modules that answer without a token (registered before the token check). A module here
- * must serve no data: the dashboard page, `/healthz`, `/openapi.json` and `/docs`.
+ * must serve no data: the dashboard page and its assets, `/healthz`, `/openapi.json`, `/docs`, and
+ * `/deliver` (a peer's message is authenticated by its HMAC signature instead).
  */
 const OPEN_ROUTES: readonly RouteModule[] = [systemRoutes];
 /** Route modules behind the token, one line each (see server/routes/_route.ts for the pattern). */
@@ -55,9 +63,11 @@ export interface ServerOptions {
    */
   signingKey?: QueueOptions["signingKey"];
   /**
-   * Who may call the API: a bearer token, several, or a function of the request. `GET /` (the
-   * dashboard page, which holds no data), `GET /healthz`, `GET /openapi.json` (the API's OpenAPI
-   * 3.1 document) and `GET /docs` (its reference page) are always open. @default open to all
+   * Who may call the API: a bearer token, several, or a function of the request. `GET /` and
+   * `GET /assets/*` (the dashboard page and its scripts, which hold no data), `GET /healthz`,
+   * `GET /openapi.json` (the API's OpenAPI 3.1 document) and `GET /docs` (its reference page) are
+   * always open, and so is `POST /deliver/:queue` (authenticated by each message's signature).
+   * @default open to all
    */
   auth?: string | readonly string[] | ((request: Request) => boolean | Promise<boolean>);
   /** Serve `GET /metrics` without auth. @default false */
@@ -84,6 +94,18 @@ export interface ServerOptions {
    * store: then tokens are accepted only by the server that handed them out.
    */
   leaseKey?: string | Uint8Array;
+  /**
+   * Periodic flushes of the metrics to sinks (`otlpSink`, `callbackSink`, your own), besides the
+   * Prometheus endpoint: `{ sinks, intervalMs, settleMs }`. @default no sinks
+   */
+  metrics?: MetricsOptions;
+  /**
+   * The id this sidecar sends and receives app-to-app messages as (`POST /send/:app/:queue`,
+   * `POST /deliver/:queue`); needed with `delivery`.
+   */
+  appId?: string;
+  /** App-to-app delivery: peers, keys, retry policies, poison sink (see `DeliveryOptions`). @default off */
+  delivery?: DeliveryOptions;
 }
 
 /** A sidecar server: a fetch handler plus its lifecycle. */
@@ -94,9 +116,14 @@ export interface KvqServer {
   queue(name: string): Queue;
   /** True when callers need a token (`auth` was given): {@linkcode serve} binds beyond loopback only then. */
   readonly authenticated: boolean;
+  /** The metrics: `snapshot()`, `flush()`, and `recordDelivery` / `recordPoison` for app-to-app delivery. */
+  readonly metrics: ServerMetrics;
+  /** App-to-app delivery (`send`, counters, outboxes), when `delivery` was given. */
+  readonly delivery: Delivery | undefined;
   /**
-   * Stops serving remote consumers (claims still waiting answer with nothing) and stops listening to
-   * queue events. Leases already handed out stay in the store: their consumers may report to
+   * Stops serving remote consumers (claims still waiting answer with nothing), stops the metrics
+   * timer and flushes the metrics to their sinks once more (when there are sinks). Leases already
+   * handed out stay in the store: their consumers may report to
    * another, or a restarted, server on the same store. The store and your queues' own workers stay
    * open.
    */
@@ -145,10 +172,10 @@ export function createServer(options: ServerOptions): KvqServer {
   if (options === null || typeof options !== "object") {
     throw new TypeError("Cannot create server: expected an options object");
   }
-  const metrics = new Metrics();
+  const stats = new ChartStats();
   const queueOptions: QueueOptions = { ...options.queueOptions };
   if (options.signingKey !== undefined) queueOptions.signingKey = options.signingKey;
-  const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => metrics.attach(q));
+  const registry = new Registry(options.queues ?? [], options.store, queueOptions, (q) => stats.attach(q));
   const tags = new LeaseTags(options.leaseKey, options.store, queueOptions.root ?? DEFAULT_ROOT);
   const consumers = new Consumers((name) => registry.open(name), tags);
   const maxBody = options.maxBodyBytes ?? 8 * 1024 * 1024;
@@ -165,6 +192,12 @@ export function createServer(options: ServerOptions): KvqServer {
     const bearer = bearerAuth(tokens);
     allowed = (req) => bearer.check(req.headers.get("authorization"));
   }
+
+  // Last before the routes: its flush timer starts only once no option can throw any more.
+  const metrics = new ServerMetrics(
+    async () => (await registry.names()).map((n) => registry.open(n)),
+    options.metrics,
+  );
 
   const ctx: RouteContext = {
     registry,
@@ -191,7 +224,37 @@ export function createServer(options: ServerOptions): KvqServer {
       : "This server was started without auth: no token is needed",
   });
 
+  if (options.dashboard !== false) registerDashboardPage(app);
   for (const routes of OPEN_ROUTES) routes(app, ctx);
+  // Before the bearer middleware: peers' deliveries are authenticated by their signatures.
+  // Deliveries and poisonings per peer also go to the metrics (kvq_deliveries_total,
+  // kvq_delivery_poison_total).
+  const userOnEvent = options.delivery?.onEvent;
+  const delivery = registerDeliveryRoutes(app, {
+    appId: options.appId,
+    options: options.delivery && {
+      ...options.delivery,
+      onEvent: (e) => {
+        if (e.type === "delivered") metrics.recordDelivery(e.peer);
+        else if (e.type === "poisoned") metrics.recordPoison(e.peer);
+        userOnEvent?.(e);
+      },
+    },
+    store: options.store,
+    root: queueOptions.root,
+    queue: (name) => registry.get(name),
+    maxBodyBytes: maxBody,
+    authorize: allowed,
+    readJson: async (c) => {
+      const bytes = await readLimited(c.req.raw, maxBody);
+      if (bytes.length === 0) return {};
+      try {
+        return JSON.parse(new TextDecoder().decode(bytes));
+      } catch (err) {
+        throw new HttpError(400, "SyntaxError", `Invalid JSON body: ${(err as Error).message}`);
+      }
+    },
+  });
   // The token is checked here, before any route below reads a body.
   app.use("*", async (c, next) => {
     if (!allowed) return await next();
@@ -208,10 +271,14 @@ export function createServer(options: ServerOptions): KvqServer {
     await next();
   });
   for (const routes of ROUTES) routes(app, ctx);
+  // Promote, remove, clean, search and chart series (server/dashboard/_routes.ts).
+  registerDashboardRoutes(app, { registry, stats, maxBodyBytes: maxBody });
 
   let closed: Promise<void> | undefined;
   const server: KvqServer = {
     authenticated: allowed !== undefined,
+    metrics,
+    delivery,
     fetch: async (request: Request): Promise<Response> => {
       try {
         // Before routing, so no route (not even the dashboard) answers a foreign host or a
@@ -225,10 +292,23 @@ export function createServer(options: ServerOptions): KvqServer {
     },
     queue: (name: string): Queue => registry.open(name),
     close: (): Promise<void> => {
-      closed ??= consumers.close().finally(() => metrics.close());
+      closed ??= Promise.all([consumers.close(), delivery?.close()]).then(() => {}).finally(() => {
+        stats.close();
+        return metrics.close();
+      });
       return closed;
     },
   };
+  // gRPC (server/grpc/) serves the same queues, leases, metrics and auth: see _internals.ts.
+  SERVER_INTERNALS.set(server, {
+    registry,
+    consumers,
+    metrics,
+    allowed,
+    hosts,
+    maxBodyBytes: maxBody,
+    claim: { defaultLeaseMs: defaultLease, minLeaseMs: minLease, maxWaitMs: maxWait },
+  });
   // Hono lists a route once per handler (its middleware, validators and handler): once is enough.
   const routes = new Map(
     app.routes.filter((r) => r.method !== "ALL").map((r) => [`${r.method} ${r.path}`, r]),

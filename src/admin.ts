@@ -1,15 +1,17 @@
 /**
- * Caller-driven changes: cancel, redrive, remove, pause and resume. Each change is the
+ * Caller-driven changes: cancel, promote (run a delayed job or a waiting retry now), redrive, remove,
+ * pause and resume, and the lookup of a job by its idempotency key. Each change is the
  * `transition` of its event, stored through the job store's units, retried on conflicts.
  *
  * @module
  */
 
+import { dropBlobs } from "./blobs.ts";
 import type { JobEvent, JobRecord } from "./job.ts";
 import { transition } from "./job.ts";
 import { JobNotFoundError, JobStateError, StorageError } from "./errors.ts";
 import { announce, publish, type QueueContext } from "./context.ts";
-import { applyUnit, type Entry, indexed, PAGE, read, views } from "./job_store.ts";
+import { applyUnit, byKey, type Entry, indexed, PAGE, read, views } from "./job_store.ts";
 import type { Job } from "./types.ts";
 
 const enc = new TextEncoder();
@@ -52,6 +54,22 @@ export async function cancel<T, R>(ctx: QueueContext<T, R>, id: string): Promise
   return true;
 }
 
+/** `Queue.promote()`: a scheduled job, or a failed one waiting for its retry, becomes ready now. */
+export async function promote<T, R>(ctx: QueueContext<T, R>, id: string): Promise<Job<T, R>> {
+  const done = await change(ctx, id, { type: "promote", early: true });
+  if (!done) throw new JobNotFoundError(id, ctx.name);
+  announce(ctx, done.after);
+  return (await views(ctx, [{ record: done.after, versionstamp: done.versionstamp }]))[0];
+}
+
+/** `Queue.getJobByKey()`. */
+export function getJobByKey<T, R>(ctx: QueueContext<T, R>, key: string): Promise<Job<T, R> | null> {
+  if (typeof key !== "string" || key === "") {
+    throw new TypeError(`Invalid idempotency key: expected a non-empty string, got ${JSON.stringify(key)}`);
+  }
+  return byKey(ctx, key);
+}
+
 /** `Queue.redrive()`. */
 export async function redrive<T, R>(ctx: QueueContext<T, R>, id: string): Promise<Job<T, R>> {
   const done = await change(ctx, id, { type: "redrive" });
@@ -78,7 +96,9 @@ export async function redriveAll<T, R>(ctx: QueueContext<T, R>): Promise<number>
 
 /** `Queue.remove()`: `false` when there is no such job; an active job is a `JobStateError`. */
 export async function remove<T, R>(ctx: QueueContext<T, R>, id: string): Promise<boolean> {
-  if (!(await change(ctx, id, { type: "remove" }))) return false;
+  const done = await change(ctx, id, { type: "remove" });
+  if (!done) return false;
+  await dropBlobs(ctx, done.before.record);
   ctx.signal({ type: "ended", id });
   return true;
 }

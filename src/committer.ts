@@ -28,6 +28,7 @@
 import type { AtomicKv, KvEntry, KvKey } from "./kv.ts";
 import { admits, type Counts, JOB_STATES, unfinished, zeroCounts } from "./job.ts";
 import { LimitError, StorageError } from "./errors.ts";
+import { encodeUtf8 } from "./utf8.ts";
 
 export { type Counts, unfinished, zeroCounts } from "./job.ts";
 
@@ -69,7 +70,6 @@ export type WriteResult =
   | { readonly ok: true; readonly versionstamp: string; readonly overflowed: boolean }
   | { readonly ok: false; readonly full: boolean };
 
-const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 /** Decodes a counts record or delta (absent: zeros; fields other than states are ignored). */
@@ -83,7 +83,7 @@ export function decodeCounts(value: Uint8Array | undefined): Counts {
 
 /** Encodes counts (with `at`, the wall time of a writer's delta, which the fold reads). */
 export function encodeCounts(c: Counts, at?: number): Uint8Array {
-  return enc.encode(JSON.stringify(at === undefined ? c : { ...c, at }));
+  return encodeUtf8(JSON.stringify(at === undefined ? c : { ...c, at }));
 }
 
 /** Adds `delta` to `c` in place. */
@@ -504,7 +504,10 @@ function randomId(): string {
 }
 
 /**
- * `getMany` in slices of 10 keys (the smallest limit among supported stores, Deno KV's).
+ * `getMany` for reads that need no single consistent point (each result is checked by its
+ * versionstamp when it is written back): one call, or, on a store that declares `info.readKeys`
+ * (Deno KV: 10), slices of that size read concurrently, so such a store never pays for a
+ * consistent read of a long list.
  *
  * @example
  * ```ts
@@ -514,8 +517,9 @@ function randomId(): string {
  * ```
  */
 export async function getMany(kv: AtomicKv, keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
-  if (keys.length <= 10) return keys.length ? await kv.getMany(keys) : [];
+  const slice = kv.info.readKeys ?? Infinity;
+  if (keys.length <= slice) return keys.length ? await kv.getMany(keys) : [];
   const parts: Promise<(KvEntry | null)[]>[] = [];
-  for (let i = 0; i < keys.length; i += 10) parts.push(kv.getMany(keys.slice(i, i + 10)));
+  for (let i = 0; i < keys.length; i += slice) parts.push(kv.getMany(keys.slice(i, i + slice)));
   return (await Promise.all(parts)).flat();
 }

@@ -11,6 +11,7 @@
 import { type AtomicKv, encodeKey } from "./kv.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type IdFactory, monotonicUlid } from "./ids.ts";
+import { type BlobSettings, blobSettings } from "./blobs.ts";
 import { type Backoff, DEFAULT_BACKOFF, validateBackoff } from "./backoff.ts";
 import { createSigner, type Signer } from "./signing.ts";
 import { eventsOf, isTerminal, type JobEventType, type JobRecord, type JobState } from "./job.ts";
@@ -88,6 +89,8 @@ export interface QueueContext<T = unknown, R = unknown> {
   readonly settings: QueueSettings;
   /** Signs and verifies payloads, when the queue has a signing key. */
   readonly signer: Signer | undefined;
+  /** The blob store for large payloads and results, when the queue has one (src/blobs.ts). */
+  readonly blobs: BlobSettings | undefined;
   /** Every write goes through it. */
   readonly committer: Committer;
   /** Middleware around handlers, outermost first. */
@@ -174,6 +177,7 @@ export function createContext<T, R>(
       retention: options.retention,
     },
     signer: options.signingKey !== undefined ? createSigner(options.signingKey) : undefined,
+    blobs: blobSettings(options.blobs),
     committer: new Committer(kv, ks.counts, ks.deltaPrefix, maxQueued),
     middleware: [],
     workers: new Set(),

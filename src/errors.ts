@@ -414,3 +414,49 @@ export class ShutdownError extends KvqError {
     super("The worker is shutting down", options);
   }
 }
+
+/**
+ * A payload or result is larger than the blob store takes (the queue's `blobs.maxBytes`, or the
+ * store's own `info.maxBytes`). Nothing is stored: a stream that runs over is cut and the chunks it
+ * wrote are deleted. A {@linkcode LimitError} of kind `payloadBytes`, so existing handlers still match.
+ *
+ * @example
+ * ```ts
+ * import { LimitError, PayloadTooLargeError } from "./errors.ts";
+ * const e = new PayloadTooLargeError(5_000_000_000, 4 * 2 ** 30);
+ * console.log(e instanceof LimitError, e.message);
+ * // true "blob: payload is 5000000000 bytes, the limit is 4294967296"
+ * ```
+ */
+export class PayloadTooLargeError extends LimitError {
+  /** Creates the error. */
+  constructor(actual: number, limit: number, options?: KvqErrorOptions) {
+    super("blob", "payloadBytes", actual, limit, options);
+  }
+}
+
+/**
+ * A payload or result read from the blob store does not match the SHA-256 checksum in its job record
+ * (a damaged, truncated or missing chunk). Not permanent: the attempt fails and is retried per the
+ * job's policy, so a transient read fault does not lose the job.
+ *
+ * @example
+ * ```ts
+ * import { BlobChecksumError } from "./errors.ts";
+ * const e = new BlobChecksumError("01J0", "q:01J0:p-1", "chunk 3 does not match its digest");
+ * console.log(e.message);
+ * // "Blob q:01J0:p-1 of job 01J0 failed its checksum: chunk 3 does not match its digest"
+ * ```
+ */
+export class BlobChecksumError extends KvqError {
+  /** The job id. */
+  readonly jobId: string;
+  /** The blob's key prefix. */
+  readonly blob: string;
+  /** Creates the error. */
+  constructor(jobId: string, blob: string, reason: string, options?: KvqErrorOptions) {
+    super(`Blob ${blob} of job ${jobId} failed its checksum: ${reason}`, options);
+    this.jobId = jobId;
+    this.blob = blob;
+  }
+}

@@ -7,6 +7,7 @@
  */
 
 import { canonicalBytes } from "./payload.ts";
+import { blobSignedBytes, isBlobRef, loadBlob, valueStream } from "./blobs.ts";
 import { CanceledError, IntegrityError, LeaseLostError, ShutdownError, TimeoutError } from "./errors.ts";
 import type { QueueContext } from "./context.ts";
 import { view } from "./job_store.ts";
@@ -24,7 +25,12 @@ export async function verify<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Prom
   if (!sig) return new IntegrityError(id, "the payload has no signature");
   let bytes: Uint8Array;
   try {
-    bytes = held.data instanceof Uint8Array ? held.data : canonicalBytes({ json: held.data });
+    const ref = held.record.payload;
+    bytes = isBlobRef(ref) // blob hook: a blob payload is signed by its checksum (src/blobs.ts)
+      ? blobSignedBytes(ref)
+      : held.data instanceof Uint8Array
+      ? held.data
+      : canonicalBytes({ json: held.data });
   } catch (e) {
     return new IntegrityError(id, "the payload cannot be read", { cause: e });
   }
@@ -138,7 +144,9 @@ export async function execute<T, R>(
     const bad = held.corrupt ?? (ctx.signer ? await verify(ctx, held) : null);
     if (bad) outcome = { ok: false, error: bad };
     else {
-      const job = view<T, R>(held.record, held.versionstamp, held.data);
+      const ref = held.record.payload; // blob hook: read and verify a blob payload (src/blobs.ts)
+      const data = isBlobRef(ref) ? await loadBlob(ctx, id, ref) as T : held.data;
+      const job = view<T, R>(held.record, held.versionstamp, data);
       const jc: JobContext = {
         get signal() {
           return ac.signal;
@@ -146,6 +154,7 @@ export async function execute<T, R>(
         attempt: held.record.attempt,
         heartbeat: async () => void await heartbeat(ctx, held, o.leaseMs),
         progress: async (value: unknown) => void await progress(ctx, held, value, o.leaseMs),
+        stream: () => valueStream(ctx, id, ref, data),
       };
       const mws = ctx.middleware;
       const chain = (i: number): Promise<R> =>

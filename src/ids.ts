@@ -1,10 +1,12 @@
 /**
- * Job ids: ULIDs (26 Crockford base32 characters, 48-bit ms timestamp then 80 random bits) from a
- * monotonic factory, so ids sort in creation order as strings. Also a seeded random generator for
+ * Job ids: ULIDs (26 Crockford base32 characters, 48-bit ms timestamp then 80 random bits) from the
+ * `ulid` package's monotonic factory, so ids sort in creation order as strings. Also a seeded random generator for
  * deterministic ids and jitter in tests.
  *
  * @module
  */
+
+import { monotonicFactory, ULIDError } from "ulid";
 
 /**
  * Makes an id for the given time. Successive calls return strictly increasing strings.
@@ -16,30 +18,33 @@ export type IdFactory = (now: number) => string;
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 const TIME_CHARS = 10;
-const RANDOM_CHARS = 16;
 const MAX_TIME = 2 ** 48 - 1;
 
-/** A random number in [0, 1) from `crypto.getRandomValues`. */
-function cryptoRandom(): number {
-  const buf = new Uint32Array(1);
-  crypto.getRandomValues(buf);
-  return buf[0]! / 2 ** 32;
-}
-
-function encodeTime(time: number): string {
-  let out = "";
-  for (let i = 0; i < TIME_CHARS; i++) {
-    out = ALPHABET[time % 32] + out;
-    time = Math.floor(time / 32);
-  }
-  return out;
-}
+/**
+ * A random number in [0, 1) from `crypto.getRandomValues`, drawn from a pool refilled 256 values at a
+ * time: the `ulid` package's own default makes one `getRandomValues` call per character, which made a
+ * fresh-millisecond id about 18x slower on Node (docs/BENCHMARKS.md, "Job ids").
+ */
+const cryptoRandom: () => number = (() => {
+  const pool = new Uint32Array(256);
+  let next = pool.length;
+  return () => {
+    if (next === pool.length) {
+      crypto.getRandomValues(pool);
+      next = 0;
+    }
+    return pool[next++]! / 2 ** 32;
+  };
+})();
 
 /**
- * Creates a monotonic ULID factory. Ids from one factory are strictly increasing as strings: within
- * the same millisecond, and when the clock goes backwards, the factory keeps the last timestamp and
- * increments the random part by one (if the random part is exhausted, it moves the timestamp on by
- * 1 ms). A fresh random part is drawn whenever time moves forward.
+ * Creates a monotonic ULID factory: the `ulid` package's `monotonicFactory` over the given random
+ * source, behind kvq's `(now) => id` signature. Ids from one factory are strictly increasing as
+ * strings: within the same millisecond, and when the clock goes backwards, the factory keeps the last
+ * timestamp and increments the random part by one (if the random part is exhausted, it moves the
+ * timestamp on by 1 ms). A fresh random part is drawn whenever time moves forward. Fractional times are
+ * floored; time 0 is taken as 1 ms (the package reads a falsy time as "now", which would put wall-clock
+ * time into the ids of a `FakeClock` starting at 0).
  *
  * @param random A generator of numbers in [0, 1); defaults to one based on `crypto.getRandomValues`.
  *   Pass {@linkcode seededRandom} for deterministic ids.
@@ -55,46 +60,41 @@ function encodeTime(time: number): string {
  * ```
  */
 export function monotonicUlid(random: () => number = cryptoRandom): IdFactory {
-  let lastTime = -1;
-  const digits = new Array<number>(RANDOM_CHARS).fill(0);
-  const bytes = new Uint8Array(RANDOM_CHARS);
-  const fresh = () => {
-    if (random === cryptoRandom) {
-      // One call for all digits; 256 is a multiple of 32, so `b & 31` is uniform.
-      crypto.getRandomValues(bytes);
-      for (let i = 0; i < RANDOM_CHARS; i++) digits[i] = bytes[i]! & 31;
-      return;
+  const checked = random === cryptoRandom ? random : () => {
+    const r = random();
+    if (!(r >= 0 && r < 1)) {
+      throw new RangeError(
+        `Cannot make ULID: random() must return a number in [0, 1), got ${r}`,
+      );
     }
-    for (let i = 0; i < RANDOM_CHARS; i++) {
-      const r = random();
-      if (!(r >= 0 && r < 1)) {
-        throw new RangeError(`Cannot make ULID: random() must return a number in [0, 1), got ${r}`);
-      }
-      digits[i] = Math.floor(r * 32);
-    }
+    return r;
   };
+  const make = monotonicFactory(checked);
+  let lastTime = 0;
   return (now: number): string => {
-    if (typeof now !== "number" || !Number.isFinite(now) || now < 0 || now > MAX_TIME) {
-      throw new RangeError(`Cannot make ULID: time must be a number of ms in [0, 2^48), got ${now}`);
+    if (
+      typeof now !== "number" || !Number.isFinite(now) || now < 0 ||
+      now > MAX_TIME
+    ) {
+      throw new RangeError(
+        `Cannot make ULID: time must be a number of ms in [0, 2^48), got ${now}`,
+      );
     }
-    const time = Math.floor(now);
-    if (time > lastTime) {
-      lastTime = time;
-      fresh();
-    } else {
-      // Same ms or clock went back: increment the random part, carrying to the left.
-      let i = RANDOM_CHARS - 1;
-      while (i >= 0 && digits[i] === 31) digits[i--] = 0;
-      if (i >= 0) digits[i]!++;
-      else {
-        if (lastTime === MAX_TIME) throw new RangeError("Cannot make ULID: the id space is exhausted");
-        lastTime++;
-        fresh();
+    const time = Math.max(1, Math.floor(now));
+    try {
+      const id = make(time);
+      if (time > lastTime) lastTime = time;
+      return id;
+    } catch (e) {
+      // The random part of `lastTime` is exhausted: the package refuses to increment it further.
+      if (!(e instanceof ULIDError) || lastTime >= MAX_TIME) {
+        if (e instanceof ULIDError) {
+          throw new RangeError("Cannot make ULID: the id space is exhausted");
+        }
+        throw e;
       }
+      return make(++lastTime);
     }
-    let out = encodeTime(lastTime);
-    for (const d of digits) out += ALPHABET[d];
-    return out;
   };
 }
 
@@ -157,9 +157,13 @@ export function isUlid(id: string): boolean {
  */
 export function ulidTime(id: string): number {
   if (!isUlid(id)) {
-    throw new TypeError(`Cannot read ULID time: ${JSON.stringify(id)} is not a 26-character ULID`);
+    throw new TypeError(
+      `Cannot read ULID time: ${JSON.stringify(id)} is not a 26-character ULID`,
+    );
   }
   let time = 0;
-  for (let i = 0; i < TIME_CHARS; i++) time = time * 32 + ALPHABET.indexOf(id[i]!);
+  for (let i = 0; i < TIME_CHARS; i++) {
+    time = time * 32 + ALPHABET.indexOf(id[i]!);
+  }
   return time;
 }

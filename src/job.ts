@@ -27,8 +27,11 @@ export * from "./job_record.ts";
  * An event that moves a job. See {@linkcode transition} for the rules.
  */
 export type JobEvent =
-  /** A `scheduled` or `failed` job whose `runAt` has come becomes `ready`. */
-  | { readonly type: "promote" }
+  /**
+   * A `scheduled` or `failed` job whose `runAt` has come becomes `ready`. `early`: a caller runs it
+   * now, before its `runAt` (`Queue.promote()`).
+   */
+  | { readonly type: "promote"; readonly early?: boolean }
   /** A worker claims a `ready` job: `active`, attempt + 1, a lease of `leaseMs`. */
   | {
     readonly type: "claim";
@@ -133,12 +136,25 @@ function requireToken(job: JobRecord, event: JobEventType, token: string): void 
   }
 }
 
-/** Ends the current attempt: a history entry and the fields every ending clears (the lease). */
+/** A copy of `job` without the fields named (one copy, no rest destructuring: it runs per job). */
+function without(job: JobRecord, a: keyof JobRecord, b?: keyof JobRecord): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k in job) {
+    if (k !== a && k !== b) out[k] = job[k as keyof JobRecord];
+  }
+  return out;
+}
+
+/**
+ * Ends the current attempt: a history entry and the fields every ending clears (the lease), and,
+ * with `terminal`, the terminal state (`finishedAt`, `reason`, no cancel request) in the same copy.
+ */
 function endAttempt(
   job: JobRecord,
   now: number,
   outcome: AttemptOutcome,
   error?: ErrorInfo,
+  terminal?: { state: "completed" | "dead" | "canceled"; reason?: EndReason },
 ): JobRecord {
   const entry: { -readonly [K in keyof AttemptRecord]: AttemptRecord[K] } = {
     attempt: job.attempt,
@@ -147,9 +163,16 @@ function endAttempt(
     outcome,
   };
   if (error) entry.error = error;
-  const { lease: _lease, ...rest } = job;
-  const next: JobRecord = { ...rest, history: [...job.history, entry], updatedAt: now };
-  return error ? { ...next, error } : next;
+  const next = terminal ? without(job, "lease", "cancelRequested") : without(job, "lease");
+  next.history = [...job.history, entry];
+  next.updatedAt = now;
+  if (error) next.error = error;
+  if (terminal) {
+    next.state = terminal.state;
+    next.finishedAt = now;
+    if (terminal.reason) next.reason = terminal.reason;
+  }
+  return next as unknown as JobRecord;
 }
 
 function toTerminal(
@@ -168,7 +191,8 @@ function toTerminal(
  * result depends only on the arguments (jitter uses the generator the event carries).
  *
  * Rules:
- * - `promote`: `scheduled`/`failed` with `runAt <= now` → `ready`.
+ * - `promote`: `scheduled`/`failed` with `runAt <= now` (any `runAt` when `early`) → `ready`,
+ *   `runAt = now`; the attempt count stays.
  * - `claim`: `ready` → `active`; `attempt + 1`; a lease `{ token, owner, expiresAt: now + leaseMs }`
  *   (`external` when claimed through `Queue.claim()`).
  * - `heartbeat` / `progress`: `active` with the matching token; extends the lease / stores progress.
@@ -214,7 +238,7 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
   switch (event.type) {
     case "promote": {
       requireState(job, "promote", "scheduled", "failed");
-      if (job.runAt > now) {
+      if (job.runAt > now && !event.early) {
         throw new JobStateError(
           job.id,
           job.state,
@@ -266,8 +290,9 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
           now,
         );
       }
-      const done = toTerminal(endAttempt(job, now, "completed"), "completed", now);
-      return event.result === undefined ? done : { ...done, result: event.result };
+      const done = endAttempt(job, now, "completed", undefined, { state: "completed" });
+      if (event.result !== undefined) (done as { result?: ValueRef }).result = event.result;
+      return done;
     }
     case "fail": {
       requireToken(job, "fail", event.token);

@@ -110,7 +110,15 @@ export interface AttemptRecord {
 export type ValueRef =
   | { readonly json: unknown }
   | { readonly b64: string }
-  | { readonly chunks: number; readonly bytes: number; readonly binary: boolean };
+  | { readonly chunks: number; readonly bytes: number; readonly binary: boolean }
+  // In the queue's blob store (src/blobs.ts): key, size, chunk count, SHA-256, binary or JSON.
+  | {
+    readonly blob: string;
+    readonly bytes: number;
+    readonly parts: number;
+    readonly sha256: string;
+    readonly binary: boolean;
+  };
 
 /** The lease of an active job. */
 export interface Lease {

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { isBlobRef, loadBlob } from "./blobs.ts";
 import type { KvKey } from "./kv.ts";
 import {
   disposition,
@@ -18,8 +19,8 @@ import {
 } from "./job.ts";
 import { Keyspace } from "./keys.ts";
 import { type Counts, getMany, keyId, type WriteUnit } from "./committer.ts";
-import { decodeRecord, decodeValue, encodeRecord } from "./payload.ts";
-import { IntegrityError } from "./errors.ts";
+import { chunk, decodeRecord, decodeValue, encodeRecord, valueBytes } from "./payload.ts";
+import { IntegrityError, LimitError } from "./errors.ts";
 import { checkNumber } from "./validate.ts";
 import type { QueueContext } from "./context.ts";
 import type { Job, JobPage, ListOptions } from "./types.ts";
@@ -183,7 +184,19 @@ export function applyUnit<T, R>(
   extra: Partial<WriteUnit> = {},
 ): Staged {
   if (disposition(event, next) === "remove") return { record: next, unit: removeUnit(ctx, from) };
-  return { record: next, unit: moveUnit(ctx, from, next, extra) };
+  try {
+    return { record: next, unit: moveUnit(ctx, from, next, extra) };
+  } catch (e) {
+    // The record outgrew the store's value limit (a claim's lease, a longer history, on a payload
+    // that nearly filled it when added): move an inline payload out into chunks, in the same commit.
+    if (!(e instanceof LimitError) || !("json" in next.payload || "b64" in next.payload)) throw e;
+    const { bytes, binary } = valueBytes(decodeValue(next.payload));
+    const chunks = chunk(bytes, ctx.kv.info.maxValueBytes);
+    const moved: JobRecord = { ...next, payload: { chunks: chunks.length, bytes: bytes.length, binary } };
+    const sets = chunks.map((c, i) => [ctx.ks.blob(next.id, "p", i), c] as const);
+    const unit = moveUnit(ctx, from, moved, { ...extra, sets: [...(extra.sets ?? []), ...sets] });
+    return { record: moved, unit };
+  }
 }
 
 /** Reads a job record; `null` when there is none. */
@@ -232,7 +245,9 @@ export async function loadValues<T, R>(
   };
   for (const r of records) {
     try {
-      out.set(r.id, { data: load(r, r.payload, "p"), result: load(r, r.result, "r") });
+      // blob hook: a result in the blob store is read (verified) when small enough (src/blobs.ts).
+      const result = isBlobRef(r.result) ? await loadBlob(ctx, r.id, r.result) : load(r, r.result, "r");
+      out.set(r.id, { data: load(r, r.payload, "p"), result });
     } catch (e) {
       if (!(e instanceof IntegrityError)) throw e;
       out.set(r.id, { data: undefined, result: undefined, error: e });

@@ -23,6 +23,8 @@
  *                                                     (deltas are folded into "counts" by maintenance)
  * root + ["meta", queue, "paused"]                 -> present while the queue is paused
  * root + ["cron", queue, name]                     -> repeating schedule (JSON)
+ * root + ["metrics", queue]                        -> the sidecar's metrics ledger (JSON): totals of the
+ *                                                     jobs that ended, read from the terminal indexes
  * ```
  *
  * Job keys include the queue, so queues with their own (e.g. deterministic) id factories never

@@ -114,6 +114,14 @@ export interface KvInfo {
    * @default false
    */
   readonly spaceReserve?: boolean;
+  /**
+   * Most keys one `getMany` reads in one native call. Longer lists are still answered at one
+   * consistent point, but at a higher cost (Deno KV, which reads 10 keys at a time, reads them
+   * twice and compares); a caller that needs no single point (the engine's claim and value reads,
+   * which check versionstamps at commit) slices its reads to this size instead. A positive
+   * integer; absent: no such limit, one call for any number of keys.
+   */
+  readonly readKeys?: number;
 }
 
 /**
@@ -249,6 +257,7 @@ export {
   encodeKeyBinary,
 } from "./key_codec.ts";
 export { type CheckedListOptions, checkListOptions, selectorRange } from "./list_range.ts";
+export type { BlobStore, BlobStoreInfo } from "./blob_store.ts";
 export {
   type AtomicBatch,
   type BatchCheck,

@@ -19,6 +19,7 @@ import {
 import { Keyspace } from "./keys.ts";
 import { getMany, type WriteUnit } from "./committer.ts";
 import { chunk, decodeRecord, inlineRef, valueBytes } from "./payload.ts";
+import { dropBlobs, isByteSource, placeResult } from "./blobs.ts";
 import { type IntegrityError, JobStateError, LeaseLostError, LimitError, PermanentError } from "./errors.ts";
 import { publish, type QueueContext } from "./context.ts";
 import { applyUnit, type Entry, loadValues, read, type Staged, view } from "./job_store.ts";
@@ -99,13 +100,14 @@ export async function claim<T, R>(
     pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
   }
   const paused = [[ctx.ks.paused, null] as const];
-  const results = await ctx.committer.writeMany(
-    // A claim lost in a power loss only makes the job run again: its commit need not wait for a sync.
-    pending.map((p) => applyUnit(ctx, "claim", p.entry, p.next, { checks: paused, relaxed: true }).unit),
+  // A claim lost in a power loss only makes the job run again: its commit need not wait for a sync.
+  const staged = pending.map((p) =>
+    applyUnit(ctx, "claim", p.entry, p.next, { checks: paused, relaxed: true })
   );
+  const results = await ctx.committer.writeMany(staged.map((s) => s.unit));
   const won: Entry[] = [];
   results.forEach((r, i) => {
-    if (r.ok) won.push({ record: pending[i].next, versionstamp: r.versionstamp });
+    if (r.ok) won.push({ record: staged[i].record, versionstamp: r.versionstamp });
   });
   const contended = won.length < ids.length;
   ctx.contended = contended;
@@ -195,6 +197,7 @@ async function settle<T, R>(
     return applyUnit(ctx, e.type, c, next, extra(next));
   });
   const removed = disposition(e.type, out.record) === "remove";
+  if (removed && ctx.blobs) await dropBlobs(ctx, out.record); // blob hook (src/blobs.ts)
   const job = view<T, R>(out.record, removed ? null : out.versionstamp, held.data, result);
   publish(ctx, e.type, "active", out.record, job, error);
   return job;
@@ -253,10 +256,10 @@ export async function complete<T, R>(
   unstorable: "throw" | "fail" = "throw",
 ): Promise<Job<T, R>> {
   const id = held.record.id;
-  const write = (refused?: PermanentError): Promise<Job<T, R>> => {
+  const write = (refused?: PermanentError, blob?: ValueRef): Promise<Job<T, R>> => {
     let chunks: Uint8Array[] = [];
-    let ref: ValueRef | undefined;
-    if (result !== undefined && !refused) {
+    let ref: ValueRef | undefined = refused ? undefined : blob;
+    if (result !== undefined && !refused && !blob) {
       const { bytes, binary } = valueBytes(result);
       const max = ctx.settings.maxPayloadBytes;
       if (bytes.length > max) throw new LimitError("queue", "payloadBytes", bytes.length, max);
@@ -278,7 +281,9 @@ export async function complete<T, R>(
     );
   };
   try {
-    return await write();
+    // blob hook (src/blobs.ts): a large result, a stream or a Blob goes to the blob store first.
+    const blob = ctx.blobs || isByteSource(result) ? await placeResult(ctx, id, result) : undefined;
+    return await write(undefined, blob);
   } catch (err) {
     if (unstorable === "throw" || !(err instanceof LimitError || err instanceof TypeError)) throw err;
     return await write(

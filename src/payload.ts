@@ -9,6 +9,7 @@
 
 import { type ErrorInfo, JOB_STATES, type JobRecord, type ValueRef } from "./job.ts";
 import { CorruptionError, LimitError } from "./errors.ts";
+import { encodeUtf8 } from "./utf8.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -34,7 +35,7 @@ export function valueBytes(value: unknown): { bytes: Uint8Array; binary: boolean
     });
   }
   text ??= "null";
-  return { bytes: enc.encode(text), binary: false, text };
+  return { bytes: encodeUtf8(text), binary: false, text };
 }
 
 /**
@@ -98,7 +99,7 @@ export function inlineRef(value: unknown): ValueRef {
  */
 export function encodeNewRecord(record: JobRecord, payloadText: string): Uint8Array {
   const { payload: _payload, ...rest } = record;
-  return enc.encode('{"payload":{"json":' + payloadText + "}," + JSON.stringify(rest).slice(1));
+  return encodeUtf8('{"payload":{"json":' + payloadText + "}," + JSON.stringify(rest).slice(1));
 }
 
 /**
@@ -129,6 +130,8 @@ export function chunk(bytes: Uint8Array, size: number): Uint8Array[] {
 export function decodeValue(ref: ValueRef | undefined, chunks?: readonly Uint8Array[]): unknown {
   if (ref === undefined) return undefined;
   if ("json" in ref) return ref.json;
+  if ("blob" in ref) return undefined; // read from the blob store (src/blobs.ts), not from the record
+
   if ("b64" in ref) return fromBase64(ref.b64);
   if (!chunks || chunks.length !== ref.chunks) {
     throw new TypeError(`Cannot decode value: expected ${ref.chunks} chunks, got ${chunks?.length ?? 0}`);
@@ -155,14 +158,16 @@ export function decodeValue(ref: ValueRef | undefined, chunks?: readonly Uint8Ar
 export function canonicalBytes(ref: ValueRef, chunks?: readonly Uint8Array[]): Uint8Array {
   if ("json" in ref) return enc.encode(JSON.stringify(ref.json) ?? "null");
   if ("b64" in ref) return fromBase64(ref.b64);
+  if ("blob" in ref) return enc.encode(ref.sha256); // its checksum covers every byte (blobSignedBytes)
   const value = decodeValue(ref, chunks);
   return value instanceof Uint8Array ? value : enc.encode(JSON.stringify(value) ?? "null");
 }
 
 /**
  * Encodes a job record as UTF-8 JSON, fitting it under `maxBytes` by dropping history stack traces
- * (oldest first), then shortening history messages. Throws {@linkcode LimitError} when it still does
- * not fit.
+ * (oldest first), then shortening history messages, then dropping the oldest history entries (the
+ * last attempt always stays). Throws {@linkcode LimitError} when it still does not fit (the caller,
+ * `applyUnit` in job_store.ts, then moves an inline payload out into chunks).
  *
  * @example
  * ```ts
@@ -172,7 +177,7 @@ export function canonicalBytes(ref: ValueRef, chunks?: readonly Uint8Array[]): U
  * ```
  */
 export function encodeRecord(record: JobRecord, maxBytes: number = Infinity, adapter = "queue"): Uint8Array {
-  let bytes = enc.encode(JSON.stringify(record));
+  let bytes = encodeUtf8(JSON.stringify(record));
   if (bytes.length <= maxBytes) return bytes;
   const history = record.history.map((h) => ({ ...h }));
   const shrink = (f: (e: ErrorInfo) => ErrorInfo) => {
@@ -180,11 +185,18 @@ export function encodeRecord(record: JobRecord, maxBytes: number = Infinity, ada
       const h = history[i];
       if (!h.error) continue;
       history[i] = { ...h, error: f(h.error) };
-      bytes = enc.encode(JSON.stringify({ ...record, history }));
+      bytes = encodeUtf8(JSON.stringify({ ...record, history }));
     }
   };
   shrink((e) => ({ name: e.name, message: e.message }));
   shrink((e) => ({ name: e.name, message: e.message.slice(0, 200) }));
+  // Still too long: the oldest attempts go (each entry keeps its attempt number, so the stored
+  // history shows where it starts); the last one always stays.
+  let first = 0;
+  while (bytes.length > maxBytes && first < history.length - 1) {
+    first++;
+    bytes = encodeUtf8(JSON.stringify({ ...record, history: history.slice(first) }));
+  }
   if (bytes.length > maxBytes) throw new LimitError(adapter, "valueBytes", bytes.length, maxBytes);
   return bytes;
 }

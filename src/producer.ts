@@ -16,15 +16,17 @@ import {
   type WriteResult,
   type WriteUnit,
 } from "./committer.ts";
-import { chunk, encodeNewRecord, inlineRef, valueBytes } from "./payload.ts";
+import { chunk, encodeNewRecord, inlineRef } from "./payload.ts";
 import { LimitError, QueueFullError, StorageError } from "./errors.ts";
 import { validateBackoff } from "./backoff.ts";
+import { blobSignedBytes, isByteSource, place, placeInline } from "./blobs.ts";
 import { checkNumber } from "./validate.ts";
 import { announce, publish, type QueueContext } from "./context.ts";
 import { byKey, encode, indexValue, view } from "./job_store.ts";
 import type { AddedJob, AddOptions } from "./types.ts";
 
 const enc = new TextEncoder();
+const NO_INLINE = { bytes: new Uint8Array(0), binary: true, text: undefined };
 
 /** A new job's record and unit, and what is stored instead when the queue is full. */
 export interface Prepared<T> {
@@ -108,15 +110,19 @@ export async function prepare<T, R>(
   const now = ctx.clock.now();
   const runAt = runAtOf(opts, now);
   const id = ctx.ids(now);
-  const { bytes, binary, text } = valueBytes(data);
-  if (bytes.length > s.maxPayloadBytes) {
+  // Large values, streams and Blobs go to the blob store first (src/blobs.ts); the record refers to them.
+  const placed = ctx.blobs || isByteSource(data) ? await place(ctx, id, "p", data) : placeInline(data);
+  const blob = placed.ref;
+  const { bytes, binary, text } = placed.inline ?? NO_INLINE;
+  if (!blob && bytes.length > s.maxPayloadBytes) {
     throw new LimitError("queue", "payloadBytes", bytes.length, s.maxPayloadBytes);
   }
-  const signature = ctx.signer ? await ctx.signer.sign(signedBytes(id, bytes)) : undefined;
+  const signed = blob ? blobSignedBytes(blob) : bytes;
+  const signature = ctx.signer ? await ctx.signer.sign(signedBytes(id, signed)) : undefined;
   const init = {
     id,
     queue: ctx.name,
-    payload: inlineRef(data),
+    payload: blob ?? inlineRef(placed.value),
     runAt,
     priority: opts.priority === undefined ? 0 : opts.priority + 0, // no -0
     maxAttempts: opts.maxAttempts ?? s.maxAttempts,
@@ -131,7 +137,9 @@ export async function prepare<T, R>(
   const info = ctx.kv.info;
   let chunks: Uint8Array[] = [];
   // The payload was JSON-encoded once above (to size and sign it); the record embeds that text.
-  let encoded: Uint8Array = text !== undefined
+  let encoded: Uint8Array = blob
+    ? encode(ctx, record)
+    : text !== undefined
     ? encodeNewRecord(record, text)
     : enc.encode(JSON.stringify(record));
   if (encoded.length > info.maxValueBytes) {
@@ -173,7 +181,7 @@ export async function prepare<T, R>(
     overflow = { ...build(overflowRecord, encode(ctx, overflowRecord)), room: 0 };
   }
   const unit = { ...build(record, encoded), overflow };
-  return { record, unit, overflow, overflowRecord, data };
+  return { record, unit, overflow, overflowRecord, data: placed.value as T };
 }
 
 /** Reports a committed new job (signals, and `dead` for an overflowed one). */

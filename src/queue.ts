@@ -13,7 +13,7 @@ import type { Counts, JobState } from "./job.ts";
 import { QUEUE_EVENTS, type QueueEvent, type QueueEventType } from "./events.ts";
 import { getJob, list } from "./job_store.ts";
 import { add, addBulk } from "./producer.ts";
-import { cancel, isPaused, redrive, redriveAll, remove, setPaused } from "./admin.ts";
+import { cancel, getJobByKey, isPaused, promote, redrive, redriveAll, remove, setPaused } from "./admin.ts";
 import {
   claimExternal,
   completeExternal,
@@ -23,6 +23,7 @@ import {
 } from "./external.ts";
 import { clean } from "./maintenance/cleaner.ts";
 import { runDue } from "./maintenance/run_due.ts";
+import { sweepBlobs } from "./blobs.ts";
 import { schedule, schedules, unschedule } from "./maintenance/schedules.ts";
 import { result } from "./result.ts";
 import type {
@@ -139,11 +140,14 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * a second add returns the existing job with `created: false` and stores nothing. Concurrent adds
    * in one process share commits.
    *
-   * @param data The payload: any JSON value or a `Uint8Array`.
+   * @param data The payload: any JSON value or a `Uint8Array`; or a `ReadableStream` of bytes or a
+   *   `Blob`, which go to the queue's blob store (`blobs` option) chunk by chunk, never whole in memory.
+   *   Values above `blobs.threshold` go there too.
    * @param options See {@linkcode AddOptions}.
    * @returns The job, with `created`.
    * @throws {QueueFullError} When `maxQueued` is reached and overflow is `"reject"`.
    * @throws {LimitError} When the payload is over `maxPayloadBytes` (kind `"payloadBytes"`).
+   * @throws {PayloadTooLargeError} When a payload for the blob store is over `blobs.maxBytes`.
    *
    * @example Delayed, prioritized, idempotent
    * ```ts
@@ -155,8 +159,8 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * console.log(a.state, a.id === b.id, b.created); // "scheduled" true false
    * ```
    */
-  add(data: T, options?: AddOptions): Promise<AddedJob<T, R>> {
-    return add(this.#ctx, data, options);
+  add(data: T | ReadableStream<Uint8Array> | Blob, options?: AddOptions): Promise<AddedJob<T, R>> {
+    return add(this.#ctx, data as T, options);
   }
 
   /**
@@ -499,6 +503,49 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
   }
 
   /**
+   * Runs a job now: a `scheduled` (delayed) job, or a `failed` one waiting for its retry, becomes
+   * `ready` at once instead of at its `runAt`. Its attempt count and history stay (a waiting retry
+   * still counts the attempt that failed). A cron schedule's next run is not changed.
+   *
+   * @param id The job id.
+   * @returns The job after the change (`ready`).
+   * @throws {JobNotFoundError} When there is no such job.
+   * @throws {JobStateError} When the job is neither scheduled nor failed.
+   *
+   * @example Run a delayed job now
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const job = await queue.add("report", { delay: 3_600_000 });
+   * console.log((await queue.promote(job.id)).state); // "ready"
+   * ```
+   */
+  promote(id: string): Promise<Job<T, R>> {
+    return promote(this.#ctx, id);
+  }
+
+  /**
+   * The job holding an idempotency key (the `key` it was added with), in any state.
+   *
+   * @param key The idempotency key.
+   * @returns The job, or `null` when no job holds the key (never added, or removed).
+   * @throws {TypeError} When `key` is not a non-empty string.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue(new MemoryKv(), "q");
+   * const job = await queue.add({ to: "a@example.com" }, { key: "welcome:42" });
+   * console.log((await queue.getJobByKey("welcome:42"))?.id === job.id); // true
+   * ```
+   */
+  getJobByKey(key: string): Promise<Job<T, R> | null> {
+    return getJobByKey(this.#ctx, key);
+  }
+
+  /**
    * Moves a dead job back to `ready` with fresh attempts; its history is kept.
    *
    * @param id The job id.
@@ -599,6 +646,23 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    */
   heal(): Promise<number> {
     return runDue(this.#ctx, this.#ctx.clock.now(), { heal: true }).then((r) => r.healed);
+  }
+
+  /**
+   * Deletes, now, the blobs no job references that are older than `blobs.grace` (what a crash between
+   * a blob write and its commit leaves). Workers' maintenance runs the same sweep at most once a minute.
+   *
+   * @returns How many blobs it deleted (0 without a blob store).
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * console.log(await new Queue(new MemoryKv(), "q").sweepBlobs()); // 0
+   * ```
+   */
+  sweepBlobs(): Promise<number> {
+    return sweepBlobs(this.#ctx, this.#ctx.clock.now(), true);
   }
 
   /**

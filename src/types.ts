@@ -11,6 +11,7 @@ import type { IdFactory } from "./ids.ts";
 import type { Backoff, BackoffOptions } from "./backoff.ts";
 import type { AttemptRecord, EndReason, ErrorInfo, JobState } from "./job.ts";
 import type { SigningKey } from "./signing.ts";
+import type { BlobOptions } from "./blobs.ts";
 
 /**
  * A job as read from the store, with its payload decoded.
@@ -151,6 +152,11 @@ export interface QueueOptions {
   maxPayloadBytes?: number;
   /** Sign payloads with HMAC-SHA256 at add, verify before the handler runs. */
   signingKey?: SigningKey;
+  /**
+   * A blob store for payloads and results above `blobs.threshold` and for `ReadableStream`/`Blob`
+   * payloads (see `BlobOptions`). Without one, streams are read into memory up to `maxPayloadBytes`.
+   */
+  blobs?: BlobOptions;
   /** Retention of ended jobs, applied by workers' maintenance. @default keep everything */
   retention?: RetentionOptions;
   /** Default of `removeOnComplete`. @default false */
@@ -169,6 +175,13 @@ export interface JobContext {
   heartbeat(): Promise<void>;
   /** Stores a progress value with the job (and renews the lease). Rejects with `LeaseLostError`. */
   progress(value: unknown): Promise<void>;
+  /**
+   * The payload as a stream of bytes (a new stream per call): a blob payload chunk by chunk, each
+   * verified against its SHA-256 (`BlobChecksumError` errors the stream), else the value's bytes
+   * (`Uint8Array` as is, anything else as UTF-8 JSON). For blob payloads above `blobs.loadBytes`,
+   * `job.data` is `undefined` and this is the way to read them.
+   */
+  stream(): ReadableStream<Uint8Array>;
 }
 
 /**

@@ -7,6 +7,7 @@
  * - {@link SortedMap}: the ordered map of binary-string keys under {@link MemoryEntries}.
  * - {@link WatchHub}: watchers by key prefix, woken after the commits that touch them.
  * - {@link WriteQueue}: commits waiting to be written, taken in groups (group commit).
+ * - {@link pagedList}: `list()` page by page over a store that reads key ranges.
  * - {@link storageError}, {@link errorCode}, {@link errorMessage}: driver errors as `StorageError`.
  * - {@link startsWith}, {@link plainBytes}, {@link copyBytes}, {@link bytesToBinary}, {@link binaryToBytes}: bytes.
  *
@@ -14,6 +15,7 @@
  */
 
 export { afterBytes, binaryToBytes, bytesToBinary, copyBytes, plainBytes, startsWith } from "./bytes.ts";
+export { LIST_PAGE, pagedList, type PageSource } from "./paged_list.ts";
 export { errorCode, errorMessage, storageError } from "./errors.ts";
 export { SortedMap } from "./sorted_map.ts";
 export { type AppliedMutation, type EntryStore, KvState, MemoryEntries, type StoredValue } from "./state.ts";

@@ -373,6 +373,7 @@ export class DenoKv implements AtomicKv {
       scope: options.scope ?? "machine",
       durable: options.durable ?? true,
       watch: false,
+      readKeys: GET_MANY_CHUNK,
     };
   }
 

@@ -37,9 +37,7 @@ import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
-  checkListOptions,
   compareBytes,
-  decodeKey,
   encodeKey,
   formatVersionstamp,
   type KvCommitResult,
@@ -49,9 +47,9 @@ import {
   type KvListOptions,
   type KvListSelector,
   type KvScope,
-  selectorRange,
 } from "../../src/kv.ts";
-import { afterBytes, plainBytes, startsWith } from "../_kit/bytes.ts";
+import { plainBytes, startsWith } from "../_kit/bytes.ts";
+import { pagedList } from "../_kit/paged_list.ts";
 import { storageError } from "../_kit/errors.ts";
 import { WatchHub } from "../_kit/watch_hub.ts";
 import type {
@@ -120,7 +118,6 @@ export interface IndexedDbKvOptions {
 
 const NAME = "indexeddb";
 const SEQ_KEY = "kvq:seq";
-const LIST_BATCH = 256;
 
 interface StoredRecord {
   readonly v: Uint8Array;
@@ -350,26 +347,25 @@ export class IndexedDbKv implements AtomicKv {
     return this.#list(selector, options);
   }
 
-  async *#list(selector: KvListSelector, options: KvListOptions | undefined): AsyncGenerator<KvEntry> {
-    let { start, end } = selectorRange(selector);
-    const { limit, reverse } = checkListOptions(options);
-    let remaining = limit;
-    while (remaining > 0 && compareBytes(start, end) < 0) {
-      this.#open("list");
-      const n = Math.min(LIST_BATCH, remaining);
-      let page: [Uint8Array, StoredRecord][];
-      try {
-        page = await this.#track(this.#page(start, end, n, reverse));
-      } catch (e) {
-        throw idbError("list", `cannot list "${this.dbName}"`, e);
-      }
-      for (const [k, r] of page) yield this.#entry(decodeKey(k), r);
-      if (page.length < n) return;
-      remaining -= page.length;
-      const last = page[page.length - 1][0];
-      if (reverse) end = last;
-      else start = afterBytes(last);
-    }
+  #list(selector: KvListSelector, options: KvListOptions | undefined): AsyncGenerator<KvEntry> {
+    return pagedList<[Uint8Array, StoredRecord]>(
+      {
+        page: async (start, end, n, reverse) => {
+          this.#open("list");
+          // An empty range is no page (IDBKeyRange refuses lower > upper).
+          if (compareBytes(start, end) >= 0) return [];
+          try {
+            return await this.#track(this.#page(start, end, n, reverse));
+          } catch (e) {
+            throw idbError("list", `cannot list "${this.dbName}"`, e);
+          }
+        },
+        keyOf: (row) => row[0],
+        entryOf: (key, row) => this.#entry(key, row[1]),
+      },
+      selector,
+      options,
+    );
   }
 
   /** Up to `n` records of `[start, end)` in one readonly transaction, through a cursor. */

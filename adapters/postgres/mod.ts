@@ -61,8 +61,6 @@ import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
-  checkListOptions,
-  decodeKey,
   encodeKey,
   formatVersionstamp,
   type KvCommitResult,
@@ -71,7 +69,6 @@ import {
   type KvKey,
   type KvListOptions,
   type KvListSelector,
-  selectorRange,
 } from "../../src/kv.ts";
 import {
   createPostgresClient,
@@ -82,7 +79,8 @@ import {
   postgresError,
   type PostgresQuery,
 } from "./client.ts";
-import { afterBytes, startsWith } from "../_kit/bytes.ts";
+import { startsWith } from "../_kit/bytes.ts";
+import { pagedList } from "../_kit/paged_list.ts";
 import { hex, notifyPayload, parseNotification, wakes } from "./notify.ts";
 import { checkName, type PostgresSql, postgresSql, SCHEMA_VERSION } from "./sql.ts";
 
@@ -164,7 +162,6 @@ export class CommitOutcomeUnknownError extends StorageError {
 }
 
 const NAME = "postgres";
-const LIST_BATCH = 256;
 /** Most checks + mutations in one transaction of grouped commits. */
 const GROUP_BUDGET = 20000;
 const PRUNE_EVERY_MS = 60_000;
@@ -411,30 +408,23 @@ export class PostgresKv implements AtomicKv {
     return this.#list(selector, options);
   }
 
-  async *#list(selector: KvListSelector, options: KvListOptions): AsyncGenerator<KvEntry> {
-    let { start, end } = selectorRange(selector);
-    const { limit, reverse } = checkListOptions(options);
-    let remaining = limit;
-    const text = reverse ? this.#sql.rangeReverse : this.#sql.range;
-    while (remaining > 0) {
-      this.#open("list");
-      const n = Math.min(LIST_BATCH, remaining);
-      let rows: readonly Row[];
-      try {
-        rows = await this.#query(text, [start, end, n]);
-      } catch (e) {
-        throw postgresError("list", e);
-      }
-      for (const row of rows) {
-        const k = bytes(row.k);
-        yield this.#entry(decodeKey(k), row);
-      }
-      if (rows.length < n) return;
-      remaining -= rows.length;
-      const last = bytes(rows[rows.length - 1].k);
-      if (reverse) end = last;
-      else start = afterBytes(last);
-    }
+  #list(selector: KvListSelector, options: KvListOptions): AsyncGenerator<KvEntry> {
+    return pagedList<Row>(
+      {
+        page: async (start, end, n, reverse) => {
+          this.#open("list");
+          try {
+            return await this.#query(reverse ? this.#sql.rangeReverse : this.#sql.range, [start, end, n]);
+          } catch (e) {
+            throw postgresError("list", e);
+          }
+        },
+        keyOf: (row) => bytes(row.k),
+        entryOf: (key, row) => this.#entry(key, row),
+      },
+      selector,
+      options,
+    );
   }
 
   /** {@inheritDoc AtomicKv.atomic} */

@@ -35,8 +35,6 @@ import {
   type AtomicKv,
   type AtomicOp,
   BufferedAtomicOp,
-  checkListOptions,
-  decodeKey,
   encodeKey,
   formatVersionstamp,
   type KvCommitResult,
@@ -45,9 +43,9 @@ import {
   type KvKey,
   type KvListOptions,
   type KvListSelector,
-  selectorRange,
 } from "../../src/kv.ts";
-import { afterBytes, plainBytes, startsWith } from "../_kit/bytes.ts";
+import { plainBytes, startsWith } from "../_kit/bytes.ts";
+import { pagedList } from "../_kit/paged_list.ts";
 import { errorMessage, storageError } from "../_kit/errors.ts";
 import { WatchHub } from "../_kit/watch_hub.ts";
 import { type Queued, WriteQueue } from "../_kit/write_queue.ts";
@@ -104,7 +102,6 @@ export interface SqliteKvOptions {
 }
 
 const NAME = "sqlite";
-const LIST_BATCH = 256;
 
 const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, vs INTEGER NOT NULL) WITHOUT ROWID",
@@ -371,31 +368,24 @@ export class SqliteKv implements AtomicKv {
     return this.#list(selector, options);
   }
 
-  async *#list(selector: KvListSelector, options: KvListOptions | undefined): AsyncGenerator<KvEntry> {
-    const range = selectorRange(selector);
-    const { limit, reverse } = checkListOptions(options);
-    let { start, end } = range;
-    let remaining = limit;
-    const stmt = reverse ? this.#st.rangeReverse : this.#st.range;
-    while (remaining > 0) {
-      this.#open("list");
-      const n = Math.min(LIST_BATCH, remaining);
-      let rows: { k: unknown; v: unknown; vs: unknown }[];
-      try {
-        rows = stmt.all(start, end, n) as { k: unknown; v: unknown; vs: unknown }[];
-      } catch (e) {
-        throw this.#error("list", e);
-      }
-      for (const row of rows) {
-        const k = plainBytes(row.k, NAME);
-        yield this.#entry(decodeKey(k), row);
-      }
-      if (rows.length < n) return;
-      remaining -= rows.length;
-      const last = plainBytes(rows[rows.length - 1].k, NAME);
-      if (reverse) end = last;
-      else start = afterBytes(last);
-    }
+  #list(selector: KvListSelector, options: KvListOptions | undefined): AsyncGenerator<KvEntry> {
+    type Row = { k: unknown; v: unknown; vs: unknown };
+    return pagedList<Row>(
+      {
+        page: (start, end, n, reverse) => {
+          this.#open("list");
+          try {
+            return (reverse ? this.#st.rangeReverse : this.#st.range).all(start, end, n) as Row[];
+          } catch (e) {
+            throw this.#error("list", e);
+          }
+        },
+        keyOf: (row) => plainBytes(row.k, NAME),
+        entryOf: (key, row) => this.#entry(key, row),
+      },
+      selector,
+      options,
+    );
   }
 
   /** {@inheritDoc AtomicKv.atomic} */

@@ -88,6 +88,7 @@ import type { UnstorageStorage } from "./types.ts";
 
 export type { StoreLayout } from "./keys.ts";
 export type { UnstorageStorage } from "./types.ts";
+export { UnstorageBlobStore, type UnstorageBlobStoreOptions } from "./blob.ts";
 
 /** Options of {@link UnstorageKv.open}. */
 export interface UnstorageKvOptions {

@@ -61,12 +61,19 @@ export function dropSchema(schema: string): Promise<void> {
   });
 }
 
-/** Drops every schema named kvqbench_* (left by a run that was killed); returns how many. */
-export function dropBenchSchemas(): Promise<number> {
+/**
+ * Drops every schema named kvqbench_<base-36 ms>_<pid> made more than `olderThanMs` ago (left by a run
+ * that was killed; a younger one may belong to another engineer's run on the same server); returns
+ * how many.
+ */
+export function dropBenchSchemas(olderThanMs = 3_600_000): Promise<number> {
   return withPg(async (c) => {
     const rows = (await c.query(
       "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'kvqbench\\_%'",
-    )).rows;
+    )).rows.filter((r) => {
+      const made = parseInt(String(r.nspname).split("_")[1] ?? "", 36);
+      return !(Date.now() - made < olderThanMs);
+    });
     for (const r of rows) {
       await c.query(`DROP SCHEMA IF EXISTS "${String(r.nspname)}" CASCADE`);
     }

@@ -63,7 +63,8 @@ export async function open(ctx: OpenContext): Promise<Opened> {
     schema,
     logger,
   });
-  await utils.migrate();
+  // A worker process of the multi-process scenarios finds the schema migrated by the process that made it.
+  if (!ctx.attach) await utils.migrate();
   let runner: Runner | null = null;
   let failure: unknown = null;
   const stopWork = async () => {
@@ -118,7 +119,7 @@ export async function open(ctx: OpenContext): Promise<Opened> {
       async close() {
         await stopWork();
         await utils.release();
-        await dropSchema(schema);
+        if (!ctx.attach) await dropSchema(schema);
       },
     },
   };

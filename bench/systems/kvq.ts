@@ -1,6 +1,9 @@
 // kvq itself, through its public API (Queue, add, addBulk, process, worker.close), on one store:
-// "memory" (transient), "file" (FileKv), "sqlite" (SqliteKv), "deno-kv" (DenoKv) or "store" (the
-// runtime's default, openStore). Each store's driver is imported only when chosen.
+// "memory" (transient), "file" (FileKv), "sqlite" (SqliteKv), "deno-kv" (DenoKv), "postgres"
+// (PostgresKv on the benchmark server, in a fresh schema per run, ANALYZEd after fills like the
+// PostgreSQL peers) or "store" (the runtime's default, openStore). Each store's driver is imported
+// only when chosen. With `attach` (a worker process of the multi-process scenarios) the postgres
+// store opens the schema another process made and leaves it in place on close.
 // The library comes from the checkout at option `root` (an absolute directory: `run.ts --baseline`
 // measures an older commit this way), else from this one; only types come from this checkout.
 import { readFileSync } from "node:fs";
@@ -10,9 +13,16 @@ import type { AtomicKv } from "../../src/kv.ts";
 import type { Queue } from "../../src/queue.ts";
 import type { Worker } from "../../src/worker.ts";
 import type { JobHandler, OpenContext, Opened, Payload } from "../lib.ts";
+import { analyzeSchema, dropSchema, pgFacts, pgUrl, schemaBytes } from "./_pg.ts";
 
 /** The store kvq runs on in one variant. */
-export type KvqStore = "memory" | "file" | "sqlite" | "deno-kv" | "store";
+export type KvqStore =
+  | "memory"
+  | "file"
+  | "sqlite"
+  | "deno-kv"
+  | "postgres"
+  | "store";
 
 /** The kvq checkout the library is imported from, as a directory URL ending in "/". */
 function rootUrl(root: unknown): URL {
@@ -30,10 +40,23 @@ function lib<T>(root: URL, path: string): Promise<T> {
   return import(new URL(path, root).href) as Promise<T>;
 }
 
+/** BENCH_PG_QUERIES=1 (bench/pg_profile.ts): count the postgres store's statements, by kind. */
+const counting = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env
+  .BENCH_PG_QUERIES === "1";
+const queryCounts = new Map<string, number>();
+function countQuery(text: string): void {
+  const kind = text.startsWith("SELECT pg_advisory_xact_lock")
+    ? "commit transactions"
+    : text.replace(/"kvqbench_[a-z0-9_]+"\./g, "").slice(0, 48);
+  queryCounts.set(kind, (queryCounts.get(kind) ?? 0) + 1);
+}
+
 async function openKv(
   root: URL,
   store: KvqStore,
   dir: string,
+  name: string,
+  attach: boolean,
 ): Promise<{ kv: AtomicKv; backend: string }> {
   type Adapters = typeof import("../../adapters/memory/mod.ts");
   if (store === "memory") {
@@ -69,6 +92,21 @@ async function openKv(
     );
     const kv = await DenoKv.open(join(dir, "jobs.denokv"));
     return { kv, backend: `deno-kv (${kv.implementation})` };
+  }
+  if (store === "postgres") {
+    const { PostgresKv } = await lib<
+      typeof import("../../adapters/postgres/mod.ts")
+    >(root, "adapters/postgres/mod.ts");
+    // application_name tells the worker processes' backends from the filler's (bench/pg_profile.ts).
+    const kv = await PostgresKv.open(pgUrl(), {
+      schema: name,
+      table: "kvq",
+      clientOptions: {
+        connection: { application_name: attach ? "kvqbench_worker" : "kvqbench_main" },
+        ...(counting ? { debug: (_c: unknown, text: string) => countQuery(text) } : {}),
+      },
+    });
+    return { kv, backend: (await pgFacts()).version };
   }
   const { openStore } = await lib<typeof import("../../adapters/store/mod.ts")>(
     root,
@@ -113,7 +151,8 @@ export async function open(ctx: OpenContext): Promise<Opened> {
     root,
     "src/queue.ts",
   );
-  const { kv, backend } = await openKv(root, store, ctx.dir);
+  const { kv, backend } = await openKv(root, store, ctx.dir, ctx.name, ctx.attach === true);
+  const pg = store === "postgres";
   const queue = new QueueClass<Payload>(kv, "bench");
   let worker: Worker<Payload> | null = null;
   const stopWork = async () => {
@@ -124,8 +163,14 @@ export async function open(ctx: OpenContext): Promise<Opened> {
     info: {
       version: kvqVersion(root),
       backend,
-      durability: durability(kv),
+      durability: pg ? (await pgFacts()).durability : durability(kv),
       bulkChunk: 1000,
+      ...(pg
+        ? {
+          notes:
+            "PostgresKv defaults (pool of 4, LISTEN/NOTIFY wake-ups), schema per run; ANALYZE after fills",
+        }
+        : {}),
     },
     instance: {
       add: (data: Payload) => queue.add(data),
@@ -141,10 +186,18 @@ export async function open(ctx: OpenContext): Promise<Opened> {
         const c = await queue.counts();
         return c.scheduled + c.ready + c.active + c.failed;
       },
+      ...(pg
+        ? {
+          afterFill: () => analyzeSchema(ctx.name),
+          serverBytes: () => schemaBytes(ctx.name),
+        }
+        : {}),
       async close() {
         await stopWork();
         await queue.close();
         await kv.close();
+        if (pg && !ctx.attach) await dropSchema(ctx.name);
+        if (counting) console.log(`statements sent: ${JSON.stringify(Object.fromEntries(queryCounts))}`);
       },
     },
   };

@@ -48,7 +48,8 @@ export async function open(ctx: OpenContext): Promise<Opened> {
   });
   boss.on("error", (e) => console.error("pg-boss error:", e));
   await boss.start();
-  await boss.createQueue(ctx.name, { notify: true });
+  // A worker process of the multi-process scenarios finds the queue made (createQueue is a no-op then).
+  if (!ctx.attach) await boss.createQueue(ctx.name, { notify: true });
   let working = false;
   const stopWork = async () => {
     if (working) await boss.offWork(ctx.name, { wait: true });
@@ -89,7 +90,7 @@ export async function open(ctx: OpenContext): Promise<Opened> {
       async close() {
         await stopWork();
         await boss.stop({ graceful: true, timeout: 5000, close: true });
-        await dropSchema(schema);
+        if (!ctx.attach) await dropSchema(schema);
       },
     },
   };

@@ -27,15 +27,15 @@ import type { OpenAPIHono, RouteConfig, z } from "@hono/zod-openapi";
 import { readLimited } from "../_body.ts";
 import { errorResponse, HttpError } from "../_errors.ts";
 import type { Registry } from "../_registry.ts";
-import type { Metrics } from "../_metrics.ts";
+import type { ServerMetrics } from "../metrics/collector.ts";
 import type { Consumers } from "../_consumer.ts";
 
 /** What route modules share: the server's queues, metrics, consumers and limits. */
 export interface RouteContext {
   /** The queues served. */
   readonly registry: Registry;
-  /** Counters of the server's queues. */
-  readonly metrics: Metrics;
+  /** The server's metrics (`GET /metrics` renders their snapshot). */
+  readonly metrics: ServerMetrics;
   /** The leases of remote consumers. */
   readonly consumers: Consumers;
   /** Reads a JSON body under the server's size limit: put it in a route's `middleware`. */

@@ -139,7 +139,6 @@ export const jobRoutes: RouteModule = (app, ctx) => {
       const { data, options } = addOptions(body as AddBody);
       const q = ctx.registry.get(params.queue);
       const job = await q.add(data, options);
-      if (job.created) ctx.metrics.added(q.name);
       return json({ job }, job.created ? 201 : 200);
     },
   );
@@ -161,7 +160,6 @@ export const jobRoutes: RouteModule = (app, ctx) => {
       const items = (body.jobs as AddBody[]).map(addOptions);
       const q = ctx.registry.get(params.queue);
       const jobs = await q.addBulk(items);
-      ctx.metrics.added(q.name, jobs.filter((j) => j.created).length);
       return json({ jobs }, 201);
     },
   );

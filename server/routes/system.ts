@@ -1,13 +1,14 @@
 /**
- * The routes that are not about one queue: the dashboard page, `/healthz`, the OpenAPI document and
- * its reference page (all open), and `/metrics` (behind the token unless `publicMetrics`).
+ * The routes that are not about one queue: `/healthz`, the OpenAPI document and its reference page
+ * (all open), and `/metrics` (behind the token unless `publicMetrics`). The dashboard page is in
+ * `../dashboard/_routes.ts`.
  *
  * @module
  */
 
 import { createRoute, z } from "@hono/zod-openapi";
 import { Scalar } from "@scalar/hono-api-reference";
-import { DASHBOARD_HTML } from "../_dashboard.ts";
+import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "../metrics/prometheus.ts";
 import { define, json, type RouteModule } from "./_route.ts";
 import { errors, jsonAnswer } from "./schemas.ts";
 
@@ -18,29 +19,6 @@ const html = (description: string) => ({
 
 /** Open routes (registered before the token check): none of them serves data. */
 export const systemRoutes: RouteModule = (app, ctx) => {
-  if (ctx.dashboard) {
-    define(
-      app,
-      createRoute({
-        method: "get",
-        path: "/",
-        tags: ["system"],
-        summary: "The dashboard page (no data: it calls the API with your token)",
-        security: [],
-        responses: { 200: html("The page") },
-      }),
-      () =>
-        new Response(DASHBOARD_HTML, {
-          headers: {
-            "content-type": "text/html; charset=utf-8",
-            "content-security-policy":
-              "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
-            "x-content-type-options": "nosniff",
-            "referrer-policy": "no-referrer",
-          },
-        }),
-    );
-  }
   define(
     app,
     createRoute({
@@ -88,7 +66,8 @@ export const metricsRoutes: RouteModule = (app, ctx) => {
       method: "get",
       path: "/metrics",
       tags: ["system"],
-      summary: "Prometheus metrics: jobs per state per queue, counters, attempt durations",
+      summary:
+        "Prometheus metrics: jobs per state per queue, totals from the store, wait and run times, deliveries",
       responses: {
         200: {
           description: "Prometheus text format 0.0.4",
@@ -98,9 +77,8 @@ export const metricsRoutes: RouteModule = (app, ctx) => {
       },
     }),
     async () => {
-      const names = await ctx.registry.names();
-      const text = await ctx.metrics.render(names.map((n) => ctx.registry.open(n)));
-      return new Response(text, { headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" } });
+      const text = renderPrometheus(await ctx.metrics.snapshot());
+      return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
     },
   );
 };

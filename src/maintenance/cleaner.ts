@@ -7,6 +7,7 @@
 import { isTerminal } from "../job.ts";
 import type { QueueContext } from "../context.ts";
 import { checkNumber } from "../validate.ts";
+import { dropBlobs } from "../blobs.ts";
 import { type Entry, indexed, PAGE, removeUnit } from "../job_store.ts";
 import type { RetentionRule } from "../types.ts";
 
@@ -23,9 +24,9 @@ export async function clean<T, R>(
   if (rule.count !== undefined) checkNumber("retention count", rule.count, 0, true);
   let removed = 0;
   const sweep = async (entries: Entry[]) => {
-    const res = await ctx.committer.writeMany(
-      entries.filter((e) => e.record.state === state).map((e) => removeUnit(ctx, e)),
-    );
+    const gone = entries.filter((e) => e.record.state === state);
+    const res = await ctx.committer.writeMany(gone.map((e) => removeUnit(ctx, e)));
+    if (ctx.blobs) await Promise.all(gone.map((e, i) => res[i]!.ok && dropBlobs(ctx, e.record)));
     const n = res.filter((r) => r.ok).length;
     removed += n;
     return n;

@@ -1,8 +1,8 @@
 /**
  * `runDue`: the one entry to maintenance that every caller uses — a worker's rounds, external
  * claims (`Queue.claim()`), `Queue.heal()` (which the sidecar runs on a timer). It runs, in this
- * order, what the caller asks for: the healer, the schedule enqueuer, the delta fold, the cleaner,
- * the promoter.
+ * order, what the caller asks for: the healer, the schedule enqueuer, the delta fold (and with it, when
+ * the queue has a blob store, the blob sweep), the cleaner, the promoter.
  *
  * @module
  */
@@ -11,6 +11,7 @@ import type { QueueContext } from "../context.ts";
 import { applyRetention } from "./cleaner.ts";
 import { heal } from "./healer.ts";
 import { promote } from "./promoter.ts";
+import { sweepBlobs } from "../blobs.ts";
 import { runSchedules } from "./schedules.ts";
 
 /** What `runDue` runs. */
@@ -59,6 +60,7 @@ export async function runDue<T, R>(ctx: QueueContext<T, R>, now: number, work: D
   }
   if (work.schedules) nextSchedule = await runSchedules(ctx);
   if (work.fold) await ctx.committer.foldDeltas();
+  if (work.fold && ctx.blobs) await sweepBlobs(ctx, now); // at most once a minute (src/blobs.ts)
   if (work.retention) await applyRetention(ctx);
   if (work.promote) promoted = await promote(ctx, ctx.clock.now());
   return { healed, promoted, nextSchedule };

@@ -87,6 +87,7 @@ test("DenoKv.info declares Deno KV's measured limits", async () => {
     scope: "process",
     durable: false,
     watch: false,
+    readKeys: 10,
   });
   await kv.close();
 });

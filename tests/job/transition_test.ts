@@ -52,6 +52,16 @@ test("promote moves a due scheduled job to ready and refuses one not yet due", (
   assert.equal(r.state, "ready");
 });
 
+test("promote with early runs a scheduled job or a waiting retry now, keeping its attempt count", () => {
+  const s = transition(job({ runAt: 500 }, 0), { type: "promote", early: true }, 10);
+  assert.deepEqual([s.state, s.runAt, s.updatedAt, s.attempt], ["ready", 10, 10, 0]);
+  const failed = transition(claimed(job({ backoff: 60_000 })), { type: "fail", token: "t1", error: err }, 5);
+  assert.equal(failed.state, "failed");
+  const retry = transition(failed, { type: "promote", early: true }, 6);
+  assert.deepEqual([retry.state, retry.runAt, retry.attempt, retry.history.length], ["ready", 6, 1, 1]);
+  assert.throws(() => transition(job(), { type: "promote", early: true }, 0), JobStateError);
+});
+
 test("claim makes a ready job active, counts the attempt and records the lease", () => {
   const a = claimed(job(), 1000);
   assert.equal(a.state, "active");

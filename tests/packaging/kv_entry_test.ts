@@ -27,11 +27,12 @@ function closure(entry: string): { files: string[]; bare: string[] } {
   return { files: [...files].sort(), bare: [...bare].sort() };
 }
 
-test("kvq/kv loads from src/ only the contract and the errors, and no engine, cron library or runtime module", () => {
+test("kvq/kv loads from src/ only the contracts (AtomicKv, BlobStore) and the errors, and no engine, cron library or runtime module", () => {
   const { files, bare } = closure("kv.ts");
   assert.ok(files.includes("adapters/_kit/mod.ts"), files.join("\n"));
   assert.deepEqual(files.filter((f) => f.startsWith("src/")), [
     "src/atomic_op.ts",
+    "src/blob_store.ts",
     "src/errors.ts",
     "src/key_codec.ts",
     "src/kv.ts",
@@ -40,7 +41,7 @@ test("kvq/kv loads from src/ only the contract and the errors, and no engine, cr
   for (const f of files) {
     assert.match(
       f,
-      /^(kv\.ts|src\/(kv|errors|key_codec|list_range|atomic_op)\.ts|adapters\/_kit\/[a-z_]+\.ts)$/,
+      /^(kv\.ts|src\/(kv|errors|key_codec|list_range|atomic_op|blob_store)\.ts|adapters\/_kit\/[a-z_]+\.ts)$/,
       f,
     );
   }

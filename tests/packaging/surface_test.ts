@@ -15,6 +15,7 @@ const entries = JSON.parse(readFileSync(new URL("deno.json", root), "utf8")).exp
 /** What each entry point exports, sorted (code-unit order, as `Array.prototype.sort`). */
 const SURFACE: Record<string, string[]> = {
   ".": [
+    "BlobChecksumError",
     "CanceledError",
     "CorruptionError",
     "DEFAULT_BACKOFF",
@@ -28,6 +29,7 @@ const SURFACE: Record<string, string[]> = {
     "KvqError",
     "LeaseLostError",
     "LimitError",
+    "PayloadTooLargeError",
     "PermanentError",
     "QUEUE_EVENTS",
     "Queue",
@@ -54,6 +56,7 @@ const SURFACE: Record<string, string[]> = {
     "CorruptionError",
     "KvState",
     "KvqError",
+    "LIST_PAGE",
     "LimitError",
     "MemoryEntries",
     "SortedMap",
@@ -75,6 +78,7 @@ const SURFACE: Record<string, string[]> = {
     "errorCode",
     "errorMessage",
     "formatVersionstamp",
+    "pagedList",
     "plainBytes",
     "selectorRange",
     "startsWith",
@@ -107,6 +111,7 @@ const SURFACE: Record<string, string[]> = {
     "openPostgresKv",
   ],
   "./unstorage": [
+    "UnstorageBlobStore",
     "UnstorageKv",
     "openUnstorageKv",
   ],
@@ -122,9 +127,30 @@ const SURFACE: Record<string, string[]> = {
     "storePreference",
   ],
   "./server": [
+    "APP_ID",
+    "DELIVERY_HEADERS",
+    "Delivery",
+    "DeliveryRefusedError",
     "InsecureBindError",
+    "OtlpExportError",
+    "OtlpUnavailableError",
+    "PeerUnavailableError",
+    "PoisonedError",
+    "UnknownPeerError",
+    "callbackSink",
     "createServer",
+    "otlpSink",
+    "outboxName",
+    "renderPrometheus",
+    "resolverOf",
     "serve",
+    "signDelivery",
+    "verifyDelivery",
+  ],
+  "./grpc": [
+    "ERROR_NAME_TRAILER",
+    "createGrpcService",
+    "serveGrpc",
   ],
 };
 
