@@ -25,22 +25,23 @@ import { metricsRoutes, systemRoutes } from "./routes/system.ts";
 import { queueRoutes } from "./routes/queues.ts";
 import { jobRoutes } from "./routes/jobs.ts";
 import { consumerRoutes } from "./routes/consumer.ts";
-import { registerDashboardPage, registerDashboardRoutes } from "./dashboard/_routes.ts";
-import { readLimited } from "./_body.ts";
-import { registerDeliveryRoutes } from "./delivery/routes.ts";
+import { dashboardPageRoutes, dashboardRoutes } from "./dashboard/_routes.ts";
+import { createDelivery, deliverRoutes, sendRoutes } from "./delivery/routes.ts";
 
 /**
  * Route modules that answer without a token (registered before the token check). A module here
  * must serve no data: the dashboard page and its assets, `/healthz`, `/openapi.json`, `/docs`, and
  * `/deliver` (a peer's message is authenticated by its HMAC signature instead).
  */
-const OPEN_ROUTES: readonly RouteModule[] = [systemRoutes];
+const OPEN_ROUTES: readonly RouteModule[] = [dashboardPageRoutes, systemRoutes, deliverRoutes];
 /** Route modules behind the token, one line each (see server/routes/_route.ts for the pattern). */
 const ROUTES: readonly RouteModule[] = [
   metricsRoutes,
   queueRoutes,
+  dashboardRoutes,
   jobRoutes,
   consumerRoutes,
+  sendRoutes,
 ];
 
 /** Options of {@linkcode createServer}. */
@@ -193,6 +194,24 @@ export function createServer(options: ServerOptions): KvqServer {
     allowed = (req) => bearer.check(req.headers.get("authorization"));
   }
 
+  // Deliveries and poisonings per peer also go to the metrics (kvq_deliveries_total,
+  // kvq_delivery_poison_total).
+  const userOnEvent = options.delivery?.onEvent;
+  const delivery = createDelivery({
+    appId: options.appId,
+    options: options.delivery && {
+      ...options.delivery,
+      onEvent: (e) => {
+        if (e.type === "delivered") metrics.recordDelivery(e.peer);
+        else if (e.type === "poisoned") metrics.recordPoison(e.peer);
+        userOnEvent?.(e);
+      },
+    },
+    store: options.store,
+    root: queueOptions.root,
+    queue: (name) => registry.get(name),
+    maxBodyBytes: maxBody,
+  });
   // Last before the routes: its flush timer starts only once no option can throw any more.
   const metrics = new ServerMetrics(
     async () => (await registry.names()).map((n) => registry.open(n)),
@@ -203,6 +222,8 @@ export function createServer(options: ServerOptions): KvqServer {
     registry,
     metrics,
     consumers,
+    stats,
+    delivery,
     body: jsonBody(maxBody),
     limits: { maxBodyBytes: maxBody, maxWaitMs: maxWait, minLeaseMs: minLease, defaultLeaseMs: defaultLease },
     dashboard: options.dashboard !== false,
@@ -224,37 +245,7 @@ export function createServer(options: ServerOptions): KvqServer {
       : "This server was started without auth: no token is needed",
   });
 
-  if (options.dashboard !== false) registerDashboardPage(app);
   for (const routes of OPEN_ROUTES) routes(app, ctx);
-  // Before the bearer middleware: peers' deliveries are authenticated by their signatures.
-  // Deliveries and poisonings per peer also go to the metrics (kvq_deliveries_total,
-  // kvq_delivery_poison_total).
-  const userOnEvent = options.delivery?.onEvent;
-  const delivery = registerDeliveryRoutes(app, {
-    appId: options.appId,
-    options: options.delivery && {
-      ...options.delivery,
-      onEvent: (e) => {
-        if (e.type === "delivered") metrics.recordDelivery(e.peer);
-        else if (e.type === "poisoned") metrics.recordPoison(e.peer);
-        userOnEvent?.(e);
-      },
-    },
-    store: options.store,
-    root: queueOptions.root,
-    queue: (name) => registry.get(name),
-    maxBodyBytes: maxBody,
-    authorize: allowed,
-    readJson: async (c) => {
-      const bytes = await readLimited(c.req.raw, maxBody);
-      if (bytes.length === 0) return {};
-      try {
-        return JSON.parse(new TextDecoder().decode(bytes));
-      } catch (err) {
-        throw new HttpError(400, "SyntaxError", `Invalid JSON body: ${(err as Error).message}`);
-      }
-    },
-  });
   // The token is checked here, before any route below reads a body.
   app.use("*", async (c, next) => {
     if (!allowed) return await next();
@@ -271,8 +262,6 @@ export function createServer(options: ServerOptions): KvqServer {
     await next();
   });
   for (const routes of ROUTES) routes(app, ctx);
-  // Promote, remove, clean, search and chart series (server/dashboard/_routes.ts).
-  registerDashboardRoutes(app, { registry, stats, maxBodyBytes: maxBody });
 
   let closed: Promise<void> | undefined;
   const server: KvqServer = {

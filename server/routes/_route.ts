@@ -29,8 +29,10 @@ import { errorResponse, HttpError } from "../_errors.ts";
 import type { Registry } from "../_registry.ts";
 import type { ServerMetrics } from "../metrics/collector.ts";
 import type { Consumers } from "../_consumer.ts";
+import type { ChartStats } from "../dashboard/_stats.ts";
+import type { Delivery } from "../delivery/delivery.ts";
 
-/** What route modules share: the server's queues, metrics, consumers and limits. */
+/** What route modules share: the server's queues, metrics, consumers, delivery and limits. */
 export interface RouteContext {
   /** The queues served. */
   readonly registry: Registry;
@@ -38,6 +40,10 @@ export interface RouteContext {
   readonly metrics: ServerMetrics;
   /** The leases of remote consumers. */
   readonly consumers: Consumers;
+  /** The dashboard's chart series. */
+  readonly stats: ChartStats;
+  /** App-to-app delivery, when the server has `delivery` options (its routes exist only then). */
+  readonly delivery: Delivery | undefined;
   /** Reads a JSON body under the server's size limit: put it in a route's `middleware`. */
   readonly body: MiddlewareHandler;
   /** The server's limits (they appear in the document as the schemas' bounds). */

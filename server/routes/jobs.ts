@@ -6,11 +6,13 @@
  */
 
 import { createRoute, z } from "@hono/zod-openapi";
-import { type AddOptions, JobNotFoundError, type JobState, type Queue } from "../../mod.ts";
+import { JobNotFoundError, type JobState, type Queue } from "../../mod.ts";
 import { HttpError } from "../_errors.ts";
 import { define, json, type RouteContext, type RouteModule } from "./_route.ts";
 import {
-  bool,
+  type AddBody,
+  AddJob,
+  addOptions,
   closedObject,
   errors,
   intIn,
@@ -19,55 +21,9 @@ import {
   JobSchema,
   JobStateSchema,
   jsonAnswer,
-  MAX_ATTEMPTS,
-  MAX_KEY,
-  MAX_MS,
-  MAX_PRIORITY,
-  MAX_RUN_AT,
   QueueJobParams,
   QueueParams,
 } from "./schemas.ts";
-
-const isDate = (s: string) => {
-  const t = Date.parse(s);
-  return !Number.isNaN(t) && t >= 0 && t <= MAX_RUN_AT;
-};
-
-const Backoff = z.union([
-  intIn(0, MAX_MS).openapi({ description: "A fixed delay in ms" }),
-  z.looseObject({
-    type: z.enum(["fixed", "linear", "exponential"], {
-      error: (i) => `expected "fixed", "linear" or "exponential", got ${JSON.stringify(i.input)}`,
-    }),
-    delay: intIn(0, MAX_MS),
-    max: intIn(0, MAX_MS).nullish(),
-    factor: z.number({ error: "expected a number" }).nullish(),
-    jitter: z.number({ error: "expected a number" }).nullish(),
-  }),
-], { error: 'expected a number of ms or an object like {"type": "exponential", "delay": 1000}' });
-
-/** The body of an add: the payload and the options, each checked. */
-const AddJob = closedObject({
-  data: z.unknown().refine((v) => v !== undefined, { error: 'the "data" field (the payload) is missing' })
-    .openapi({ description: "The payload (any JSON)" }),
-  priority: intIn(-MAX_PRIORITY, MAX_PRIORITY).nullish().openapi({ description: "Higher runs first" }),
-  delay: intIn(0, MAX_MS).nullish().openapi({ description: "Run after this many ms" }),
-  runAt: z.union([
-    intIn(0, MAX_RUN_AT),
-    z.string().refine(isDate, {
-      error: (i) => `${JSON.stringify(i.input)} is not a date from 1970 to 9999`,
-    }),
-  ], { error: "expected ms since the epoch or an ISO 8601 date" }).nullish()
-    .openapi({ description: "Run at this time: ms since the epoch, or an ISO 8601 date" }),
-  maxAttempts: intIn(1, MAX_ATTEMPTS).nullish(),
-  backoff: Backoff.nullish(),
-  key: z.string({ error: `expected a string of at most ${MAX_KEY} characters` })
-    .max(MAX_KEY, { error: `expected a string of at most ${MAX_KEY} characters` }).nullish()
-    .openapi({ description: "Idempotency key: a second add with the same key returns the first job" }),
-  timeout: intIn(1, MAX_MS).nullish().openapi({ description: "An attempt's time limit in ms" }),
-  removeOnComplete: bool().nullish(),
-}).openapi("AddJob");
-type AddBody = z.infer<typeof AddJob>;
 
 const Bulk = z.preprocess(
   (v) => Array.isArray(v) ? { jobs: v } : v,
@@ -93,25 +49,6 @@ const ListQuery = z.object({
 const Page = z.object({ jobs: z.array(JobSchema), cursor: z.string().nullable() }).openapi("JobPage");
 const Canceled = z.object({ canceled: z.boolean(), job: JobSchema.nullable() }).openapi("Canceled");
 
-/** The engine's options from a checked body (absent and `null` fields left out). */
-function addOptions(b: AddBody): { data: unknown; options: AddOptions } {
-  const runAt = typeof b.runAt === "string" ? Date.parse(b.runAt) : b.runAt;
-  const options: AddOptions = {
-    priority: b.priority ?? undefined,
-    delay: b.delay ?? undefined,
-    runAt: runAt ?? undefined,
-    maxAttempts: b.maxAttempts ?? undefined,
-    backoff: (b.backoff ?? undefined) as AddOptions["backoff"],
-    key: b.key ?? undefined,
-    timeout: b.timeout ?? undefined,
-    removeOnComplete: b.removeOnComplete ?? undefined,
-  };
-  for (const k of Object.keys(options) as (keyof AddOptions)[]) {
-    if (options[k] === undefined) delete options[k];
-  }
-  return { data: b.data, options };
-}
-
 /** Add, bulk add, list, get, cancel, redrive. */
 export const jobRoutes: RouteModule = (app, ctx) => {
   const tags = ["jobs"];
@@ -136,7 +73,7 @@ export const jobRoutes: RouteModule = (app, ctx) => {
     }),
     async (_c, { params, body }) => {
       // The body was read and checked before the queue is opened: a refused add opens nothing.
-      const { data, options } = addOptions(body as AddBody);
+      const { data, options } = addOptions(body as unknown as AddBody);
       const q = ctx.registry.get(params.queue);
       const job = await q.add(data, options);
       return json({ job }, job.created ? 201 : 200);

@@ -7,8 +7,9 @@
  */
 
 import { z } from "@hono/zod-openapi";
-import { JOB_STATES } from "../../mod.ts";
+import { type AddOptions, JOB_STATES } from "../../mod.ts";
 import { QUEUE_NAME } from "../_registry.ts";
+import { validationError } from "./_route.ts";
 
 /** The longest delay, timeout or backoff a request may ask for: 100 years, in ms. */
 export const MAX_MS: number = 100 * 365 * 24 * 3600_000;
@@ -144,4 +145,132 @@ export function jsonAnswer(
   description: string,
 ): { description: string; content: { "application/json": { schema: z.ZodType } } } {
   return { description, content: { "application/json": { schema } } };
+}
+
+const isDate = (s: string) => {
+  const t = Date.parse(s);
+  return !Number.isNaN(t) && t >= 0 && t <= MAX_RUN_AT;
+};
+
+const Backoff = z.union([
+  intIn(0, MAX_MS).openapi({ description: "A fixed delay in ms" }),
+  z.looseObject({
+    type: z.enum(["fixed", "linear", "exponential"], {
+      error: (i) => `expected "fixed", "linear" or "exponential", got ${JSON.stringify(i.input)}`,
+    }),
+    delay: intIn(0, MAX_MS),
+    max: intIn(0, MAX_MS).nullish(),
+    factor: z.number({ error: "expected a number" }).nullish(),
+    jitter: z.number({ error: "expected a number" }).nullish(),
+  }),
+], { error: 'expected a number of ms or an object like {"type": "exponential", "delay": 1000}' });
+
+/** A checked add body (absent and `null` options are left to the queue's defaults). */
+export interface AddBody {
+  /** The payload. */
+  data: unknown;
+  /** Higher runs first. */
+  priority?: number | null;
+  /** Run after this many ms. */
+  delay?: number | null;
+  /** Run at this time: ms since the epoch, or an ISO 8601 date. */
+  runAt?: number | string | null;
+  /** Attempts before the job is dead. */
+  maxAttempts?: number | null;
+  /** A fixed delay in ms, or `{ type, delay, max?, factor?, jitter? }`. */
+  backoff?: unknown;
+  /** Idempotency key. */
+  key?: string | null;
+  /** An attempt's time limit in ms. */
+  timeout?: number | null;
+  /** Drop the job when it completes. */
+  removeOnComplete?: boolean | null;
+}
+
+const AddJobSchema: z.ZodType<AddBody> = closedObject({
+  data: z.unknown().refine((v) => v !== undefined, { error: 'the "data" field (the payload) is missing' })
+    .openapi({ description: "The payload (any JSON)" }),
+  priority: intIn(-MAX_PRIORITY, MAX_PRIORITY).nullish().openapi({ description: "Higher runs first" }),
+  delay: intIn(0, MAX_MS).nullish().openapi({ description: "Run after this many ms" }),
+  runAt: z.union([
+    intIn(0, MAX_RUN_AT),
+    z.string().refine(isDate, {
+      error: (i) => `${JSON.stringify(i.input)} is not a date from 1970 to 9999`,
+    }),
+  ], { error: "expected ms since the epoch or an ISO 8601 date" }).nullish()
+    .openapi({ description: "Run at this time: ms since the epoch, or an ISO 8601 date" }),
+  maxAttempts: intIn(1, MAX_ATTEMPTS).nullish(),
+  backoff: Backoff.nullish(),
+  key: z.string({ error: `expected a string of at most ${MAX_KEY} characters` })
+    .max(MAX_KEY, { error: `expected a string of at most ${MAX_KEY} characters` }).nullish()
+    .openapi({ description: "Idempotency key: a second add with the same key returns the first job" }),
+  timeout: intIn(1, MAX_MS).nullish().openapi({ description: "An attempt's time limit in ms" }),
+  removeOnComplete: bool().nullish(),
+}).openapi("AddJob");
+/** The body of an add (and each of a bulk add's jobs). */
+export const AddJob: z.ZodType = AddJobSchema;
+
+/** The engine's options from a checked body (absent and `null` fields left out). */
+export function addOptions(b: AddBody): { data: unknown; options: AddOptions } {
+  const runAt = typeof b.runAt === "string" ? Date.parse(b.runAt) : b.runAt;
+  const options: AddOptions = {
+    priority: b.priority ?? undefined,
+    delay: b.delay ?? undefined,
+    runAt: runAt ?? undefined,
+    maxAttempts: b.maxAttempts ?? undefined,
+    backoff: (b.backoff ?? undefined) as AddOptions["backoff"],
+    key: b.key ?? undefined,
+    timeout: b.timeout ?? undefined,
+    removeOnComplete: b.removeOnComplete ?? undefined,
+  };
+  for (const k of Object.keys(options) as (keyof AddOptions)[]) {
+    if (options[k] === undefined) delete options[k];
+  }
+  return { data: b.data, options };
+}
+
+/**
+ * `add` arguments from a body checked by {@linkcode AddJob}, for callers that are not HTTP routes
+ * (gRPC): the same rules and messages as `POST /queues/{queue}/jobs`.
+ *
+ * @throws {TypeError | RangeError} For a bad body; the message names the field (`where` for the
+ * body itself).
+ */
+export function addArgs(body: unknown, where: string): { data: unknown; options: AddOptions } {
+  return addOptions(checked(AddJobSchema, body, where));
+}
+
+/**
+ * `value` checked by `schema`; otherwise the error a route answers with (see `validationError`),
+ * naming `field` when the problem is the value itself.
+ *
+ * @throws {TypeError | RangeError} When `value` does not match.
+ */
+export function checked<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const r = schema.safeParse(value);
+  if (!r.success) throw validationError(r.error, field);
+  return r.data;
+}
+
+/**
+ * An integer field in `[min, max]`, or `fallback` when absent (`undefined` or `null`), checked by
+ * {@linkcode intIn} (for gRPC, whose fields are not a route's schema).
+ *
+ * @throws {RangeError} When present and not such an integer; the message names `field`.
+ */
+export function intField(v: unknown, field: string, min: number, max: number, fallback: number): number;
+export function intField(v: unknown, field: string, min: number, max: number): number | undefined;
+export function intField(v: unknown, field: string, min: number, max: number, fallback?: number) {
+  if (v === undefined || v === null) return fallback;
+  return checked(intIn(min, max), v, field);
+}
+
+/**
+ * `true`, `false`, or `undefined` when absent, checked by {@linkcode bool}.
+ *
+ * @throws {TypeError} When present and not a boolean; the message names `field`.
+ */
+export function boolField(v: unknown, field: string): boolean | undefined {
+  if (v === undefined || v === null) return undefined;
+  return checked(bool(), v, field);
 }

@@ -138,10 +138,14 @@ export function violatingCalls(doc: Doc): Call[] {
       const pathGood = Object.fromEntries(
         params.filter((p) => p.in === "path").map((p) => [p.name, good[p.name]]),
       );
+      // Required query parameters keep valid values, so each request breaks just one thing.
+      const queryGood = Object.fromEntries(
+        params.filter((p) => p.in === "query" && p.required).map((p) => [p.name, good[p.name]]),
+      );
       for (const p of params) {
         for (const v of violations(doc, p.schema, p.name, true)) {
           const pathValues = p.in === "path" ? { ...pathGood, [p.name]: String(v.value) } : pathGood;
-          const query = p.in === "query" ? { [p.name]: String(v.value) } : {};
+          const query = p.in === "query" ? { ...queryGood, [p.name]: String(v.value) } : queryGood;
           calls.push({
             what: `${method.toUpperCase()} ${template} ${p.in} ${v.what}`,
             field: p.name,
@@ -157,7 +161,7 @@ export function violatingCalls(doc: Doc): Call[] {
             what: `${method.toUpperCase()} ${template} body ${v.what}`,
             field: v.field,
             method,
-            path: build(pathGood, {}),
+            path: build(pathGood, queryGood),
             body: v.value,
           });
         }

@@ -34,6 +34,33 @@ describe("GET /openapi.json", () => {
       assert.deepEqual(documented, served);
     }));
 
+  test("with app-to-app delivery, /send and /deliver are documented too (/deliver open: its credential is the signature) and /send's constraints are enforced", () =>
+    withServer({
+      auth: "tok",
+      appId: "a",
+      delivery: { key: "shared-delivery-key", peers: "http://{app}", acceptFrom: "*" },
+    }, async ({ app, call }) => {
+      const doc = (await call("GET", "/openapi.json")).body;
+      const served = routesOf(app).map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`).sort();
+      const documented = Object.entries(doc.paths as Record<string, object>)
+        .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
+      assert.ok(served.includes("POST /send/{app}/{queue}") && served.includes("POST /deliver/{queue}"));
+      assert.deepEqual(documented, served);
+      assert.deepEqual(doc.paths["/deliver/{queue}"].post.security, []);
+      assert.equal(doc.paths["/send/{app}/{queue}"].post.security, undefined);
+      const calls = violatingCalls(doc).filter((c) => c.path.startsWith("/send/"));
+      assert.ok(calls.length >= 5, `only ${calls.length} violations of /send generated`);
+      const failures: string[] = [];
+      for (const c of calls) {
+        const res = await call(c.method.toUpperCase(), c.path, c.body);
+        const message: string = res.body?.error?.message ?? res.text;
+        if (res.status !== 400 || !message.includes(c.field)) {
+          failures.push(`${c.what}: ${res.status} ${message}`);
+        }
+      }
+      assert.deepEqual(failures, []);
+    }));
+
   test("every documented bound, enum, pattern, length, type, required field and closed object is enforced with a 400 naming the field", () =>
     withServer({}, async ({ call }) => {
       const doc = (await call("GET", "/openapi.json")).body;
