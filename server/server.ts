@@ -194,6 +194,12 @@ export function createServer(options: ServerOptions): KvqServer {
     allowed = (req) => bearer.check(req.headers.get("authorization"));
   }
 
+  // Its flush timer starts only once no option but `delivery`'s (next) can throw any more.
+  const metrics = new ServerMetrics(
+    async () => (await registry.names()).map((n) => registry.open(n)),
+    options.metrics,
+  );
+
   // Deliveries and poisonings per peer also go to the metrics (kvq_deliveries_total,
   // kvq_delivery_poison_total).
   const userOnEvent = options.delivery?.onEvent;
@@ -212,11 +218,6 @@ export function createServer(options: ServerOptions): KvqServer {
     queue: (name) => registry.get(name),
     maxBodyBytes: maxBody,
   });
-  // Last before the routes: its flush timer starts only once no option can throw any more.
-  const metrics = new ServerMetrics(
-    async () => (await registry.names()).map((n) => registry.open(n)),
-    options.metrics,
-  );
 
   const ctx: RouteContext = {
     registry,

@@ -96,7 +96,7 @@ type CleanState = (typeof CLEAN_STATES)[number];
 const CleanBody = closedObject({
   state: z.enum(CLEAN_STATES, {
     error: (i) => `expected ${CLEAN_STATES.join(", ")} (jobs that ended), got ${JSON.stringify(i.input)}`,
-  }).optional().openapi({ description: "The ended state to clean", default: "completed" }),
+  }).nullish().openapi({ description: "The ended state to clean", default: "completed" }),
   age: intIn(0, MAX_MS).nullish().openapi({
     description: "Remove jobs that ended more than this many ms ago",
   }),
