@@ -16,6 +16,7 @@ import {
   StorageError,
   StoreClosedError,
 } from "../mod.ts";
+import { HTTPException } from "hono/http-exception";
 
 /** An error that carries its own HTTP status (routing and request errors of the server). */
 export class HttpError extends Error {
@@ -34,6 +35,7 @@ export class HttpError extends Error {
  *
  * | error | status |
  * | --- | --- |
+ * | {@linkcode HttpError}, Hono's `HTTPException` | its own |
  * | `TypeError`, `RangeError`, `SyntaxError` (bad input) | 400 |
  * | `JobNotFoundError` | 404 |
  * | `JobStateError`, `LeaseLostError`, `CanceledError` | 409 |
@@ -43,7 +45,7 @@ export class HttpError extends Error {
  * | anything else | 500 |
  */
 export function statusOf(err: unknown): number {
-  if (err instanceof HttpError) return err.status;
+  if (err instanceof HttpError || err instanceof HTTPException) return err.status;
   if (err instanceof QueueFullError) return 429;
   if (err instanceof LimitError) return 413;
   if (err instanceof JobNotFoundError) return 404;
@@ -58,6 +60,14 @@ export function statusOf(err: unknown): number {
 
 /** The JSON body for an error. */
 export function errorBody(err: unknown): { error: { name: string; message: string } } {
+  if (err instanceof HTTPException) {
+    const name = err.status === 415
+      ? "UnsupportedMediaTypeError"
+      : err.status === 400
+      ? "TypeError"
+      : "HttpError";
+    return { error: { name, message: err.message } };
+  }
   if (err instanceof Error) return { error: { name: err.name, message: err.message } };
   return { error: { name: "Error", message: String(err) } };
 }

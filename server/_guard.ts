@@ -90,13 +90,60 @@ export function checkMutation(request: Request): void {
     }
   }
   const type = request.headers.get("content-type");
-  const length = request.headers.get("content-length");
-  const hasBody = type !== null || (request.body !== null && length?.trim() !== "0");
-  if (hasBody && !/^application\/json\s*(;|$)/i.test(type ?? "")) {
+  if (declaresBody(request) && !/^application\/json\s*(;|$)/i.test(type ?? "")) {
     throw new HttpError(
       415,
       "UnsupportedMediaTypeError",
       `A ${request.method} body must be sent as Content-Type: application/json, got ${type ?? "none"}`,
     );
   }
+}
+
+/** True when the request's headers say it has a body (a type, a length above 0, or chunks). */
+function declaresBody(request: Request): boolean {
+  const length = request.headers.get("content-length");
+  return request.headers.get("content-type") !== null || request.headers.has("transfer-encoding") ||
+    (length !== null && length.trim() !== "0");
+}
+
+/**
+ * A mutation whose headers declare no body, but whose `Request` has a body stream (Deno.serve gives
+ * one to every bodiless DELETE and to a POST sent without `Content-Length`): the stream is read for
+ * its first chunk. Empty, the request is answered as the bodiless request it is; not empty (a
+ * stream handed to the fetch handler in-process without a type), it is refused like any body not
+ * sent as JSON. Nothing past the first chunk is read.
+ *
+ * @param request The request (already through {@linkcode checkMutation}).
+ * @returns The request, or a copy without a body.
+ * @throws {HttpError} 415 `UnsupportedMediaTypeError` for a body that is not empty.
+ */
+export async function undeclaredBody(request: Request): Promise<Request> {
+  if (SAFE_METHODS.has(request.method) || request.body === null || declaresBody(request)) return request;
+  const reader = request.body.getReader();
+  let empty = false;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) {
+        empty = true;
+        break;
+      }
+      if (value.length > 0) break;
+    }
+  } finally {
+    if (!empty) await reader.cancel().catch(() => {});
+    reader.releaseLock();
+  }
+  if (!empty) {
+    throw new HttpError(
+      415,
+      "UnsupportedMediaTypeError",
+      `A ${request.method} body must be sent as Content-Type: application/json, got none`,
+    );
+  }
+  return new Request(request.url, {
+    method: request.method,
+    headers: request.headers,
+    signal: request.signal,
+  });
 }

@@ -10,14 +10,16 @@
  * | --- | --- |
  * | `GET /`, `GET /assets/*` | the dashboard page, its script and styles, uPlot (no auth; no data in them) |
  * | `GET /healthz` | `{ "ok": true }` (no auth) |
+ * | `GET /openapi.json`, `GET /docs` | this API as OpenAPI 3.1, and its interactive reference (no auth) |
  * | `GET /metrics` | Prometheus text: jobs per state, oldest ready age, totals and histograms from the store, deliveries per peer |
  * | `GET /queues` | every queue with its counts and paused flag |
+ * | `GET /queues/:queue` | one queue: its name, counts and paused flag (404 when it does not exist) |
  * | `GET /queues/:queue/counts` | jobs per state |
  * | `POST /queues/:queue/jobs` | add: `{ data, priority?, delay?, runAt?, maxAttempts?, backoff?, key?, timeout?, removeOnComplete? }` |
  * | `POST /queues/:queue/jobs/bulk` | add many: `{ jobs: [{ data, ... }] }` |
  * | `GET /queues/:queue/jobs?state=&limit=&cursor=&order=&payloads=` | one page of jobs in a state (`order=newest`: newest first), without `data`, `result` and `progress` unless `payloads=true` |
  * | `GET /queues/:queue/jobs/:id`, `GET /jobs/:id` | one job |
- * | `DELETE /queues/:queue/jobs/:id`, `DELETE /jobs/:id` | cancel |
+ * | `DELETE /queues/:queue/jobs/:id`, `DELETE /jobs/:id` (or `POST .../cancel`) | cancel → `{ canceled, job }` |
  * | `POST /queues/:queue/jobs/:id/redrive`, `POST /jobs/:id/redrive` | a dead job back to ready |
  * | `POST /queues/:queue/pause`, `POST /queues/:queue/resume` | stop / restart claiming |
  * | `POST /queues/:queue/dead/redrive` | every dead job back to ready |
@@ -32,7 +34,7 @@
  * | `POST /jobs/:id/fail` | `{ token, error: "message" \| { name, message, stack }, retry? }` |
  * | `POST /jobs/:id/release` | give the job back without counting the attempt: `{ token }` |
  * | `POST /send/:app/:queue` | app-to-app: `{ data, transient?, key? }` → 202 `{ message: { id, transient, ... } }` once in the outbox (with `appId` and `delivery`) |
- * | `POST /deliver/:queue` | peer-to-peer receiving end: HMAC-signed `x-kvq-*` headers, no bearer token; 201 stored, 200 duplicate, 401 refused |
+ * | `POST /deliver/:queue` | peer-to-peer receiving end: HMAC-signed `x-kvq-*` headers, no bearer token (`security: []` in the document); 201 stored, 200 duplicate, 401 refused |
  *
  * @example Run the sidecar on the default store
  * ```ts

@@ -1,37 +1,48 @@
 /**
  * The HTTP sidecar: a web-standard `(Request) => Promise<Response>` handler (built with Hono) that
- * lets any language enqueue, inspect, manage and consume jobs, with a dashboard and Prometheus
- * metrics.
+ * lets any language enqueue, inspect, manage and consume jobs, with a dashboard, Prometheus
+ * metrics and an OpenAPI 3.1 document generated from the routes' own schemas. The routes live in
+ * `routes/` (one module per concern); this file applies the checks every request passes, in order.
  *
  * @module
  */
 
-import { Hono } from "hono";
-import type { Context } from "hono";
-import {
-  type AtomicKv,
-  DEFAULT_ROOT,
-  JobNotFoundError,
-  type JobState,
-  type Queue,
-  type QueueOptions,
-} from "../mod.ts";
+import { OpenAPIHono } from "@hono/zod-openapi";
+import { type AtomicKv, DEFAULT_ROOT, type Queue, type QueueOptions } from "../mod.ts";
 import { bearerAuth } from "./_auth.ts";
 import { errorResponse, HttpError } from "./_errors.ts";
 import { Registry } from "./_registry.ts";
 import { type MetricsOptions, ServerMetrics } from "./metrics/collector.ts";
-import { PROMETHEUS_CONTENT_TYPE, renderPrometheus } from "./metrics/prometheus.ts";
-import { Consumers, type FailureReport } from "./_consumer.ts";
-import { registerDashboardPage, registerDashboardRoutes } from "./dashboard/_routes.ts";
+import { Consumers } from "./_consumer.ts";
 import { ChartStats } from "./dashboard/_stats.ts";
-import { readLimited } from "./_body.ts";
-import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS } from "./_guard.ts";
-import { addArgs, boolField, intField } from "./_input.ts";
+import { checkHost, checkMutation, hostName, LOOPBACK_HOSTS, undeclaredBody } from "./_guard.ts";
 import { LeaseTags } from "./_lease.ts";
 import { SERVER_INTERNALS } from "./_internals.ts";
-import { registerDeliveryRoutes } from "./delivery/routes.ts";
 import type { Delivery } from "./delivery/delivery.ts";
 import type { DeliveryOptions } from "./delivery/types.ts";
+import { jsonBody, type RouteContext, type RouteModule, validationHook } from "./routes/_route.ts";
+import { metricsRoutes, systemRoutes } from "./routes/system.ts";
+import { queueRoutes } from "./routes/queues.ts";
+import { jobRoutes } from "./routes/jobs.ts";
+import { consumerRoutes } from "./routes/consumer.ts";
+import { dashboardPageRoutes, dashboardRoutes } from "./dashboard/_routes.ts";
+import { createDelivery, deliverRoutes, sendRoutes } from "./delivery/routes.ts";
+
+/**
+ * Route modules that answer without a token (registered before the token check). A module here
+ * must serve no data: the dashboard page and its assets, `/healthz`, `/openapi.json`, `/docs`, and
+ * `/deliver` (a peer's message is authenticated by its HMAC signature instead).
+ */
+const OPEN_ROUTES: readonly RouteModule[] = [dashboardPageRoutes, systemRoutes, deliverRoutes];
+/** Route modules behind the token, one line each (see server/routes/_route.ts for the pattern). */
+const ROUTES: readonly RouteModule[] = [
+  metricsRoutes,
+  queueRoutes,
+  dashboardRoutes,
+  jobRoutes,
+  consumerRoutes,
+  sendRoutes,
+];
 
 /** Options of {@linkcode createServer}. */
 export interface ServerOptions {
@@ -54,8 +65,10 @@ export interface ServerOptions {
   signingKey?: QueueOptions["signingKey"];
   /**
    * Who may call the API: a bearer token, several, or a function of the request. `GET /` and
-   * `GET /assets/*` (the dashboard page and its scripts, which hold no data) and `GET /healthz` are
-   * always open. @default open to all
+   * `GET /assets/*` (the dashboard page and its scripts, which hold no data), `GET /healthz`,
+   * `GET /openapi.json` (the API's OpenAPI 3.1 document) and `GET /docs` (its reference page) are
+   * always open, and so is `POST /deliver/:queue` (authenticated by each message's signature).
+   * @default open to all
    */
   auth?: string | readonly string[] | ((request: Request) => boolean | Promise<boolean>);
   /** Serve `GET /metrics` without auth. @default false */
@@ -118,41 +131,10 @@ export interface KvqServer {
   close(): Promise<void>;
 }
 
-const JSON_TYPE = "application/json; charset=utf-8";
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-/** JSON with `Uint8Array` values as `{ "$bytes": "<base64>" }`. */
-function json(body: unknown, status = 200): Response {
-  const text = JSON.stringify(
-    body,
-    (_k, v) => v instanceof Uint8Array ? { $bytes: toBase64(v) } : v,
-  );
-  return new Response(text, { status, headers: { "content-type": JSON_TYPE } });
-}
-
-function optionalNumber(
-  query: string | undefined,
-  what: string,
-  min: number,
-  max: number,
-): number | undefined {
-  if (query === undefined || query === "") return undefined;
-  const n = Number(query);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new RangeError(
-      `Invalid ${what}: expected an integer from ${min} to ${max}, got ${JSON.stringify(query)}`,
-    );
-  }
-  return n;
-}
-
 /**
  * Creates the sidecar: a fetch handler for the JSON API, the consumer API for other languages,
- * `GET /metrics` (Prometheus), `GET /healthz` and the dashboard at `GET /`.
+ * `GET /metrics` (Prometheus), `GET /healthz`, the dashboard at `GET /`, the OpenAPI 3.1
+ * document at `GET /openapi.json` and its interactive reference at `GET /docs`.
  *
  * Errors are answered as `{ "error": { "name", "message" } }`: bad input 400, missing or wrong
  * token 401, cross-site mutation 403, unknown job or queue 404, wrong state or lost lease 409, too
@@ -212,62 +194,16 @@ export function createServer(options: ServerOptions): KvqServer {
     allowed = (req) => bearer.check(req.headers.get("authorization"));
   }
 
-  const readBody = async (c: Context): Promise<unknown> => {
-    const bytes = await readLimited(c.req.raw, maxBody);
-    if (bytes.length === 0) return {};
-    const text = new TextDecoder().decode(bytes);
-    try {
-      return JSON.parse(text);
-    } catch (err) {
-      throw new HttpError(400, "SyntaxError", `Invalid JSON body: ${(err as Error).message}`);
-    }
-  };
-  const object = (v: unknown, where: string): Record<string, unknown> => {
-    if (v === null || typeof v !== "object" || Array.isArray(v)) {
-      throw new TypeError(`Invalid ${where}: expected a JSON object`);
-    }
-    return v as Record<string, unknown>;
-  };
-  /** The queue named in the path, opened (for adds and pause/resume). */
-  const queueOf = (c: Context): Queue => registry.get(c.req.param("queue") ?? "");
-  /** The queue named in the path when it exists; 404 (and nothing opened) otherwise. */
-  const existing = (c: Context): Promise<Queue> => registry.existing(c.req.param("queue") ?? "");
-  const jobOr404 = async (q: Queue, id: string) => {
-    const job = await q.getJob(id);
-    if (!job) throw new JobNotFoundError(id, q.name);
-    return job;
-  };
-  const findQueue = async (id: string): Promise<Queue> => {
-    const q = await registry.find(id);
-    if (!q) throw new HttpError(404, "JobNotFoundError", `Job ${id} was not found in any queue`);
-    return q;
-  };
-  const queueInfo = async (q: Queue) => ({
-    name: q.name,
-    counts: await q.counts(),
-    paused: await q.isPaused(),
-  });
-
-  // Last before the routes: its flush timer starts only once no option can throw any more.
+  // Its flush timer starts only once no option but `delivery`'s (next) can throw any more.
   const metrics = new ServerMetrics(
     async () => (await registry.names()).map((n) => registry.open(n)),
     options.metrics,
   );
 
-  const app = new Hono();
-  app.onError((err) => errorResponse(err));
-  app.notFound((c) =>
-    errorResponse(
-      new HttpError(404, "NotFoundError", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`),
-    )
-  );
-
-  if (options.dashboard !== false) registerDashboardPage(app);
-  app.get("/healthz", () => json({ ok: true }));
-  // Before the bearer middleware: peers' deliveries are authenticated by their signatures.
-  // Deliveries and poisonings per peer also go to the metrics (kvq_deliveries_total, kvq_delivery_poison_total).
+  // Deliveries and poisonings per peer also go to the metrics (kvq_deliveries_total,
+  // kvq_delivery_poison_total).
   const userOnEvent = options.delivery?.onEvent;
-  const delivery = registerDeliveryRoutes(app, {
+  const delivery = createDelivery({
     appId: options.appId,
     options: options.delivery && {
       ...options.delivery,
@@ -281,10 +217,37 @@ export function createServer(options: ServerOptions): KvqServer {
     root: queueOptions.root,
     queue: (name) => registry.get(name),
     maxBodyBytes: maxBody,
-    authorize: allowed,
-    readJson: readBody,
   });
 
+  const ctx: RouteContext = {
+    registry,
+    metrics,
+    consumers,
+    stats,
+    delivery,
+    body: jsonBody(maxBody),
+    limits: { maxBodyBytes: maxBody, maxWaitMs: maxWait, minLeaseMs: minLease, defaultLeaseMs: defaultLease },
+    dashboard: options.dashboard !== false,
+    authenticated: allowed !== undefined,
+  };
+  const app = new OpenAPIHono({ defaultHook: validationHook });
+  app.onError((err) => errorResponse(err));
+  app.notFound((c) =>
+    errorResponse(
+      new HttpError(404, "NotFoundError", `No route for ${c.req.method} ${new URL(c.req.url).pathname}`),
+    )
+  );
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    description: allowed
+      ? "Every route but the open ones (`security: []`) needs `Authorization: Bearer <token>`" +
+        (options.publicMetrics ? "; `/metrics` is open on this server" : "")
+      : "This server was started without auth: no token is needed",
+  });
+
+  for (const routes of OPEN_ROUTES) routes(app, ctx);
+  // The token is checked here, before any route below reads a body.
   app.use("*", async (c, next) => {
     if (!allowed) return await next();
     if (options.publicMetrics && c.req.path === "/metrics") return await next();
@@ -299,144 +262,7 @@ export function createServer(options: ServerOptions): KvqServer {
     }
     await next();
   });
-
-  app.get("/metrics", async () => {
-    const text = renderPrometheus(await metrics.snapshot());
-    return new Response(text, { headers: { "content-type": PROMETHEUS_CONTENT_TYPE } });
-  });
-
-  // ---------------------------------------------------------------- queues
-  app.get("/queues", async () => {
-    const names = await registry.names();
-    return json({ queues: await Promise.all(names.map((n) => queueInfo(registry.open(n)))) });
-  });
-  app.get("/queues/:queue", async (c) => json(await queueInfo(await existing(c))));
-  app.get("/queues/:queue/counts", async (c) => json(await (await existing(c)).counts()));
-  app.post("/queues/:queue/pause", async (c) => {
-    const q = queueOf(c);
-    await q.pause();
-    return json({ paused: true });
-  });
-  app.post("/queues/:queue/resume", async (c) => {
-    const q = queueOf(c);
-    await q.resume();
-    return json({ paused: false });
-  });
-  app.post(
-    "/queues/:queue/dead/redrive",
-    async (c) => json({ redriven: await (await existing(c)).redriveAll() }),
-  );
-
-  // Promote, remove, clean, search and chart series (server/dashboard/_routes.ts).
-  registerDashboardRoutes(app, { registry, stats, maxBodyBytes: maxBody });
-
-  // ---------------------------------------------------------------- jobs
-  app.post("/queues/:queue/jobs", async (c) => {
-    // The body is read and checked before the queue is opened: a refused add opens nothing.
-    const { data, options } = addArgs(await readBody(c), "job");
-    const q = queueOf(c);
-    const job = await q.add(data, options);
-    return json({ job }, job.created ? 201 : 200);
-  });
-  app.post("/queues/:queue/jobs/bulk", async (c) => {
-    const body = await readBody(c);
-    const list = Array.isArray(body) ? body : (body as { jobs?: unknown })?.jobs;
-    if (!Array.isArray(list)) {
-      throw new TypeError('Invalid bulk body: expected {"jobs": [{"data": ...}, ...]}');
-    }
-    const items = list.map((item, i) => addArgs(item, `job ${i}`));
-    const q = queueOf(c);
-    const jobs = await q.addBulk(items);
-    return json({ jobs }, 201);
-  });
-  app.get("/queues/:queue/jobs", async (c) => {
-    const q = await existing(c);
-    const state = (c.req.query("state") ?? "ready") as JobState;
-    const limit = optionalNumber(c.req.query("limit"), "limit", 1, 1000) ?? 50;
-    const order = c.req.query("order") ?? "oldest";
-    if (order !== "oldest" && order !== "newest") {
-      throw new TypeError(`Invalid order: expected "oldest" or "newest", got ${JSON.stringify(order)}`);
-    }
-    const page = await q.list(state, {
-      limit,
-      cursor: c.req.query("cursor") || null,
-      reverse: order === "newest",
-    });
-    // A page carries no payloads, results or progress values (they can be large, and the dashboard
-    // refreshes its list every 2 s): `payloads=true` asks for them, `GET .../jobs/:id` has them.
-    if (c.req.query("payloads") === "true") return json(page);
-    const jobs = page.jobs.map(({ data: _d, result: _r, progress: _p, ...rest }) => rest);
-    return json({ ...page, jobs });
-  });
-  app.get("/queues/:queue/jobs/:id", async (c) => {
-    const q = await existing(c);
-    return json({ job: await jobOr404(q, c.req.param("id")) });
-  });
-  const cancel = async (q: Queue, id: string) => {
-    const canceled = await q.cancel(id);
-    return json({ canceled, job: await q.getJob(id) });
-  };
-  const redrive = async (q: Queue, id: string) => json({ job: await q.redrive(id) });
-  app.delete("/queues/:queue/jobs/:id", async (c) => await cancel(await existing(c), c.req.param("id")));
-  app.post(
-    "/queues/:queue/jobs/:id/cancel",
-    async (c) => await cancel(await existing(c), c.req.param("id")),
-  );
-  app.post(
-    "/queues/:queue/jobs/:id/redrive",
-    async (c) => await redrive(await existing(c), c.req.param("id")),
-  );
-  app.get("/jobs/:id", async (c) => {
-    const id = c.req.param("id");
-    return json({ job: await jobOr404(await findQueue(id), id) });
-  });
-  app.delete("/jobs/:id", async (c) => await cancel(await findQueue(c.req.param("id")), c.req.param("id")));
-  app.post(
-    "/jobs/:id/cancel",
-    async (c) => await cancel(await findQueue(c.req.param("id")), c.req.param("id")),
-  );
-  app.post(
-    "/jobs/:id/redrive",
-    async (c) => await redrive(await findQueue(c.req.param("id")), c.req.param("id")),
-  );
-
-  // ---------------------------------------------------------------- remote consumers
-  app.post("/queues/:queue/claim", async (c) => {
-    const body = object(await readBody(c), "claim body");
-    const leaseMs = intField(body.leaseMs, "leaseMs", minLease, 24 * 3600_000, defaultLease);
-    const wait = intField(body.wait, "wait", 0, maxWait, 0);
-    const limit = intField(body.limit, "limit", 1, 100, 1);
-    // A claim may wait for a queue's first job, so it opens the queue (reads do not).
-    const q = queueOf(c);
-    const claimed = await consumers.claim(q, { leaseMs, wait, limit, signal: c.req.raw.signal });
-    // With `limit`, a list; without, the single-job answer.
-    if (body.limit !== undefined) return json({ jobs: claimed });
-    return json(claimed[0] ?? { job: null });
-  });
-  app.post("/jobs/:id/heartbeat", async (c) => {
-    const body = object(await readBody(c), "heartbeat body");
-    return json(await consumers.heartbeat(c.req.param("id"), body.token, body.progress));
-  });
-  app.post("/jobs/:id/complete", async (c) => {
-    const body = object(await readBody(c), "complete body");
-    return json({ job: await consumers.complete(c.req.param("id"), body.token, body.result) });
-  });
-  app.post("/jobs/:id/fail", async (c) => {
-    const body = object(await readBody(c), "fail body");
-    const e = body.error;
-    const report: FailureReport = typeof e === "string"
-      ? { message: e }
-      : e !== null && typeof e === "object"
-      ? { ...(e as FailureReport) }
-      : { message: "" };
-    const retry = boolField(body.retry, "retry");
-    if (retry !== undefined) report.retry = retry;
-    return json({ job: await consumers.fail(c.req.param("id"), body.token, report) });
-  });
-  app.post("/jobs/:id/release", async (c) => {
-    const body = object(await readBody(c), "release body");
-    return json({ job: await consumers.release(c.req.param("id"), body.token) });
-  });
+  for (const routes of ROUTES) routes(app, ctx);
 
   let closed: Promise<void> | undefined;
   const server: KvqServer = {
@@ -449,7 +275,7 @@ export function createServer(options: ServerOptions): KvqServer {
         // cross-site mutation.
         if (!allowed) checkHost(request, hosts);
         checkMutation(request);
-        return await app.fetch(request);
+        return await app.fetch(await undeclaredBody(request));
       } catch (err) {
         return errorResponse(err);
       }
@@ -473,5 +299,23 @@ export function createServer(options: ServerOptions): KvqServer {
     maxBodyBytes: maxBody,
     claim: { defaultLeaseMs: defaultLease, minLeaseMs: minLease, maxWaitMs: maxWait },
   });
+  // Hono lists a route once per handler (its middleware, validators and handler): once is enough.
+  const routes = new Map(
+    app.routes.filter((r) => r.method !== "ALL").map((r) => [`${r.method} ${r.path}`, r]),
+  );
+  served.set(server, [...routes.values()].map(({ method, path }) => ({ method, path })));
   return server;
+}
+
+const served = new WeakMap<KvqServer, { method: string; path: string }[]>();
+
+/**
+ * The routes a server answers (method and Hono path, `:param` style), middleware left out: what
+ * `tests/server/openapi_test.ts` compares with the document. Not part of the public API.
+ *
+ * @param server A server made by {@linkcode createServer}.
+ * @returns Its routes, in registration order.
+ */
+export function routesOf(server: KvqServer): { method: string; path: string }[] {
+  return [...(served.get(server) ?? [])];
 }

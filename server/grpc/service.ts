@@ -6,7 +6,7 @@
  * Nothing about leases is redone here: claims and reports go through the server's `Consumers`
  * (`_consumer.ts`), so tokens carry the same HMAC tag (`_lease.ts`), a token handed out over gRPC
  * is accepted by the HTTP API and the other way round, and a lost lease is refused the same way
- * (FAILED_PRECONDITION here, 409 there). Field checks reuse `_input.ts`; errors map to codes in
+ * (FAILED_PRECONDITION here, 409 there). Field checks reuse the HTTP routes' schemas (`routes/schemas.ts`); errors map to codes in
  * `_status.ts`.
  *
  * @module
@@ -19,7 +19,7 @@ import type { KvqServer } from "../server.ts";
 import type { FailureReport } from "../_consumer.ts";
 import { HttpError } from "../_errors.ts";
 import { checkHost } from "../_guard.ts";
-import { addArgs, boolField, intField, MAX_ATTEMPTS, MAX_MS, MAX_RUN_AT } from "../_input.ts";
+import { addArgs, boolField, intField, MAX_ATTEMPTS, MAX_MS, MAX_RUN_AT } from "../routes/schemas.ts";
 import { SERVER_INTERNALS, type ServerInternals } from "../_internals.ts";
 import { fromValue, ms, stateOf, toCounts, toJob, toLease } from "./_convert.ts";
 import { toConnectError } from "./_status.ts";

@@ -1,7 +1,9 @@
 // The heavy tier of the fuzzers: `npm run test:fuzz` (or node tests/fuzz/run.ts [options]).
 //
-//   --target log|keys|records|all   which decoder (default all)
-//   --iterations N                  mutations per target (default 1,000,000 for log, 10x for the others)
+//   --target log|keys|records|http|all   which target (default all): a decoder, or the HTTP sidecar
+//   --iterations N                  per target (default 1,000,000 for log, 10x for the decoders,
+//                                   100,000 requests for http)
+//   --concurrency C                 http: requests in flight (default 16)
 //   --seed S                        the run's seed (default 1)
 //   --only I                        replay just iteration I (what a failure message names)
 //
@@ -11,6 +13,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { fuzzKeys, fuzzRecords } from "./codec_fuzz.ts";
 import { fuzzLog } from "./log_fuzz.ts";
+import { fuzzHttp } from "./http_fuzz.ts";
 
 const { values } = parseArgs({
   options: {
@@ -18,17 +21,25 @@ const { values } = parseArgs({
     iterations: { type: "string" },
     seed: { type: "string", default: "1" },
     only: { type: "string" },
+    concurrency: { type: "string", default: "16" },
   },
 });
 const seed = Number(values.seed);
 const only = values.only === undefined ? undefined : Number(values.only);
-const targets = values.target === "all" ? ["log", "keys", "records"] : [values.target!];
+const TARGETS = ["log", "keys", "records", "http"];
+const targets = values.target === "all" ? TARGETS : [values.target!];
 for (const t of targets) {
-  if (!["log", "keys", "records"].includes(t)) throw new RangeError(`unknown target ${t}`);
+  if (!TARGETS.includes(t)) throw new RangeError(`unknown target ${t}`);
 }
+const DEFAULT_ITERATIONS: Record<string, number> = {
+  log: 1_000_000,
+  keys: 10_000_000,
+  records: 10_000_000,
+  http: 100_000,
+};
 
 for (const target of targets) {
-  const n = only !== undefined ? 1 : Number(values.iterations ?? (target === "log" ? 1_000_000 : 10_000_000));
+  const n = only !== undefined ? 1 : Number(values.iterations ?? DEFAULT_ITERATIONS[target]);
   const from = only ?? 0;
   const started = performance.now();
   const progress = (done: number) => {
@@ -36,6 +47,26 @@ for (const target of targets) {
       console.error(`  ${target}: ${done} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     }
   };
+  if (target === "http") {
+    const stats = await fuzzHttp(seed, n, {
+      concurrency: Number(values.concurrency),
+      progress: (done) => {
+        if (done % 10_000 === 0) {
+          console.error(`  http: ${done} (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+        }
+      },
+    });
+    console.log(
+      `http: seed ${seed}, ${stats.requests} requests in ${(stats.durationMs / 1000).toFixed(1)} s: ${
+        JSON.stringify(stats)
+      }`,
+    );
+    if (stats.failures.length > 0) {
+      console.error(stats.failures.join("\n"));
+      process.exit(1);
+    }
+    continue;
+  }
   const stats = target === "log"
     ? await fuzzLog(seed, n, from, progress)
     : target === "keys"

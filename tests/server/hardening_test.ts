@@ -304,3 +304,31 @@ describe("sidecar input", () => {
       assert.equal((await call("GET", "/queues/q/counts")).status, 404, "nothing was added or opened");
     }));
 });
+
+describe("sidecar bodies the headers do not declare", () => {
+  test("a bodiless DELETE or POST with an empty body stream (as Deno.serve gives) is answered; a stream with bytes and no type is 415", () =>
+    withServer({}, async ({ app, call }) => {
+      const job = (await call("POST", "/queues/q/jobs", { data: 1 })).body.job;
+      const stream = (text: string) =>
+        new ReadableStream<Uint8Array>({
+          start(c) {
+            if (text) c.enqueue(new TextEncoder().encode(text));
+            c.close();
+          },
+        });
+      const send = (method: string, path: string, text: string) =>
+        app.fetch(
+          new Request(
+            `http://localhost${path}`,
+            { method, body: stream(text), duplex: "half" } as RequestInit,
+          ),
+        );
+      const canceled = await send("DELETE", `/jobs/${job.id}`, "");
+      assert.equal(canceled.status, 200);
+      assert.equal(((await canceled.json()) as { canceled: boolean }).canceled, true);
+      assert.equal((await send("POST", "/queues/q/pause", "")).status, 200);
+      const withBytes = await send("POST", "/queues/q/jobs", '{"data": 2}');
+      assert.equal(withBytes.status, 415);
+      assert.equal((await call("GET", "/queues/q/counts")).body.ready, 0, "nothing added");
+    }));
+});
