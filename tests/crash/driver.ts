@@ -9,9 +9,11 @@
 //   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv|postgres]
 //                              [--runtime node|bun|deno] [--matrix default|all] [--parallel]
 //                              [--chaos] [--min-ms 50] [--max-ms 500] [--lease 1000]
-//   node tests/crash/driver.ts --fleet [--cycles 500] [--seed 1] [--lease 1000]
-//     4 worker and 2 producer processes (Node, Bun, Deno) on one PostgreSQL store, SIGKILLs of
-//     random workers (tests/crash/fleet.ts)
+//   node tests/crash/driver.ts --fleet [--adapter sqlite|deno-kv|postgres] [--cycles 500] [--seed 1]
+//                              [--lease 1000] [--stop-share 0.2] [--throwaway] [--server-crash-every 250]
+//     4 worker and 2 producer processes on one shared store (each store in turn by default),
+//     SIGKILLs of random workers, SIGSTOPs of others past their lease (tests/crash/fleet.ts);
+//     --throwaway runs PostgreSQL on a server of its own and crashes it every N kills
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +24,8 @@ import { Keyspace, STATE_INDEX } from "../../src/keys.ts";
 import { JOB_STATES, type JobRecord } from "../../src/job.ts";
 import { CRASH_QUEUE, type Dump, parseDump } from "./protocol.ts";
 import { dropStore, POSTGRES_URL, tableName } from "../postgres/_pg.ts";
+import type { FleetAdapter } from "./fleet.ts";
+import type { ThrowawayServer } from "../postgres/_server.ts";
 
 /** A durable adapter under test. */
 export type CrashAdapter = "file" | "sqlite" | "deno-kv" | "postgres";
@@ -631,14 +635,40 @@ async function main(argv: string[]): Promise<number> {
   if (argv.includes("--fleet")) {
     // Loaded here only: fleet.ts imports this module.
     const { formatFleetReport, runFleet } = await import("./fleet.ts");
-    const report = await runFleet({
-      cycles,
-      seed,
-      leaseMs: Number(opt("lease", "1000")),
-      log: (l) => console.log(l),
-    });
-    console.log(`\n=== fleet summary (${cycles} kills, seed ${seed})\n${formatFleetReport(report)}`);
-    return report.problems.length ? 1 : 0;
+    const pick = opt("adapter", "");
+    const adapters = (pick ? [pick] : ["sqlite", "deno-kv", "postgres"]) as FleetAdapter[];
+    const texts: string[] = [];
+    let failed = 0;
+    for (const adapter of adapters) {
+      // --throwaway: PostgreSQL on a server of this run's own, crashed every --server-crash-every kills.
+      let server: ThrowawayServer | undefined;
+      if (adapter === "postgres" && argv.includes("--throwaway")) {
+        const { startThrowaway, throwawayUnavailable } = await import("../postgres/_server.ts");
+        const why = throwawayUnavailable();
+        if (why) throw new TypeError(`--throwaway: ${why}`);
+        server = await startThrowaway();
+      }
+      try {
+        const report = await runFleet({
+          adapter,
+          cycles,
+          seed,
+          leaseMs: Number(opt("lease", "1000")),
+          stopShare: Number(opt("stop-share", "0.2")),
+          server,
+          serverCrashEvery: Number(opt("server-crash-every", "250")),
+          log: (l) => console.log(l),
+        });
+        const text = formatFleetReport(report);
+        console.log(text);
+        texts.push(text);
+        if (report.problems.length) failed++;
+      } finally {
+        await server?.destroy();
+      }
+    }
+    console.log(`\n=== fleet summary (${cycles} kills per store, seed ${seed})\n${texts.join("\n")}`);
+    return failed ? 1 : 0;
   }
   const adapter = opt("adapter", "");
   const runtime = opt("runtime", "");
