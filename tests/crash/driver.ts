@@ -8,7 +8,8 @@
 // CLI (npm run test:crash runs the heavy tier):
 //   node tests/crash/driver.ts [--cycles 500] [--seed 1] [--adapter file|sqlite|deno-kv|postgres]
 //                              [--runtime node|bun|deno] [--matrix default|all] [--parallel]
-//                              [--chaos] [--min-ms 50] [--max-ms 500] [--lease 1000]
+//                              [--chaos] [--min-ms 50] [--max-ms 500] [--lease 1000] [--stop-share 0]
+//                              [--until <ISO time>]
 //   node tests/crash/driver.ts --fleet [--adapter sqlite|deno-kv|postgres] [--cycles 500] [--seed 1]
 //                              [--lease 1000] [--stop-share 0.2] [--throwaway] [--server-crash-every 250]
 //     4 worker and 2 producer processes on one shared store (each store in turn by default),
@@ -40,6 +41,8 @@ export interface CrashOptions {
   runtime: CrashRuntime;
   /** Kill cycles. */
   cycles: number;
+  /** Stop killing at this time (ms since the epoch) even if fewer cycles ran; the final run and checks follow. */
+  deadline?: number;
   /** Seed of the kill schedule. @default 1 */
   seed?: number;
   /** Shortest time the child works before the kill, in ms (from its "go"). @default 50 */
@@ -58,6 +61,13 @@ export interface CrashOptions {
   final?: boolean;
   /** Chaos workload: failing, delayed, prioritized and event-loop-blocking jobs (see child.ts). @default false */
   chaos?: boolean;
+  /**
+   * Share of work cycles in which the child is also SIGSTOPped, at a random moment before its kill,
+   * for 1.5-2.5 leases, then resumed (SIGCONT) and killed later. Its leases expire while it is
+   * frozen; once it runs again its own healer takes them back and its handlers' late completions
+   * must be refused (`LeaseLostError`). @default 0
+   */
+  stopShare?: number;
 }
 
 /** The figures of one run. */
@@ -105,6 +115,10 @@ export interface CrashReport {
   readonly errorEvents: number;
   /** Log compactions the children reported (file store). */
   readonly compactions: number;
+  /** Cycles in which the child was SIGSTOPped past its lease and resumed before its kill. */
+  readonly stops: number;
+  /** `LeaseLostError` error events (stale writes refused). */
+  readonly leaseLost: number;
   /** Open + first claim after a restart, in ms. */
   readonly recovery: {
     readonly samples: number;
@@ -161,11 +175,14 @@ interface ChildRun {
   stderr: string;
 }
 
-/** Runs one child; `killAt` decides when to SIGKILL it (from spawn, or from its "go" line). */
+/**
+ * Runs one child; `kill` decides when to SIGKILL it (from spawn, or from its "go" line), and
+ * `kill.stop` when to SIGSTOP it and for how long first (the kill comes that much later).
+ */
 function runChild(
   runtime: CrashRuntime,
   args: string[],
-  kill: { early: boolean; ms: number } | null,
+  kill: { early: boolean; ms: number; stop?: { at: number; ms: number } } | null,
   watchdogMs: number,
 ): Promise<ChildRun> {
   const [cmd, argv] = command(runtime, args);
@@ -189,7 +206,19 @@ function runChild(
     for (const line of parts) {
       run.lines.push(line);
       if (kill && timer === undefined && line === (kill.early ? "opening" : "go")) {
-        timer = setTimeout(doKill, kill.ms);
+        const stop = kill.stop;
+        if (!stop) timer = setTimeout(doKill, kill.ms);
+        else {
+          timer = setTimeout(() => {
+            if (run.killed) return;
+            child.kill("SIGSTOP");
+            timer = setTimeout(() => {
+              if (run.killed) return;
+              child.kill("SIGCONT");
+              timer = setTimeout(doKill, kill.ms - stop.at);
+            }, stop.ms);
+          }, stop.at);
+        }
       }
     }
   });
@@ -239,7 +268,8 @@ interface Start {
  * @returns The figures; `problems` is empty when nothing was lost, inconsistent or unexplained.
  */
 export async function runCrash(options: CrashOptions): Promise<CrashReport> {
-  const { adapter, runtime, cycles } = options;
+  const { adapter, runtime } = options;
+  let cycles = options.cycles;
   const seed = options.seed ?? 1;
   const minMs = options.minMs ?? 50;
   const maxMs = options.maxMs ?? 500;
@@ -272,7 +302,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   const lost = new Set<number>();
   const lostCompletions = new Set<string>();
   let earlyKills = 0, verified = 0, inconsistent = 0, notCompleted = 0;
-  let openErrors = 0, stalls = 0, errorEvents = 0, compactions = 0;
+  let openErrors = 0, stalls = 0, errorEvents = 0, compactions = 0, stops = 0, leaseLost = 0;
 
   const verify = (dump: Dump, label: string) => {
     verified++;
@@ -387,6 +417,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
           break;
         case "err":
           errorEvents++;
+          if (rest.startsWith("LeaseLostError")) leaseLost++;
           break;
         case "fatal":
           if (rest.startsWith("open")) openErrors++;
@@ -428,10 +459,19 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
   let final: Dump | null = null;
   try {
     for (let cycle = 1; cycle <= cycles; cycle++) {
+      if (options.deadline !== undefined && Date.now() > options.deadline) {
+        log(`${adapter}/${runtime}: deadline reached after ${cycle - 1} cycles`);
+        cycles = cycle - 1;
+        break;
+      }
       const early = rnd() < earlyKill;
       const ms = early ? rnd() * 100 : minMs + rnd() * (maxMs - minMs);
+      const stop = !early && rnd() < (options.stopShare ?? 0)
+        ? { at: rnd() * ms, ms: leaseMs * (1.5 + rnd()) }
+        : undefined;
+      if (stop) stops++;
       const dumpFile = join(dir, `dump-${cycle}.jsonl`);
-      const run = await runChild(runtime, childArgs(cycle, "work", dumpFile), { early, ms }, 60_000);
+      const run = await runChild(runtime, childArgs(cycle, "work", dumpFile), { early, ms, stop }, 60_000);
       if (!run.killed || run.signal !== "SIGKILL") {
         problem(
           `cycle ${cycle}: the child ended by itself (code ${run.code}, signal ${run.signal}): ` +
@@ -573,6 +613,8 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
     stalls,
     errorEvents,
     compactions,
+    stops,
+    leaseLost,
     recovery: summary(recovery),
     open: summary(opens),
     durationMs: Date.now() - began,
@@ -599,6 +641,7 @@ export function formatReport(r: CrashReport): string {
     `  recovery (open + first claim) p50 ${ms(r.recovery.p50)}, p99 ${ms(r.recovery.p99)}, max ${
       ms(r.recovery.max)
     } (${r.recovery.samples} restarts); open alone p50 ${ms(r.open.p50)}, p99 ${ms(r.open.p99)}`,
+    `  SIGSTOPped past the lease ${r.stops} cycles, stale writes refused (LeaseLostError) ${r.leaseLost}`,
     `  stalled leases healed ${r.stalls}, error events ${r.errorEvents}, compactions ${r.compactions}, wall time ${
       (r.durationMs / 1000).toFixed(1)
     } s`,
@@ -686,8 +729,11 @@ async function main(argv: string[]): Promise<number> {
       seed,
       minMs: Number(opt("min-ms", "50")),
       maxMs: Number(opt("max-ms", "500")),
+      // --until <ISO time>: as many cycles as fit before then (the report says how many ran).
+      ...(opt("until", "") ? { deadline: Date.parse(opt("until", "")) } : {}),
       leaseMs: Number(opt("lease", "1000")),
       chaos: argv.includes("--chaos"),
+      stopShare: Number(opt("stop-share", "0")),
       log: (l) => console.log(l),
     });
     const text = formatReport(report);

@@ -399,7 +399,12 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
 
     // Every job ends; the workers left standing finish the work.
     checker.child.stdin!.write("drain\n");
-    const timedOut = await Promise.race([drained.then(() => false), wait(180_000).then(() => true)]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 180_000))),
+    ]);
+    clearTimeout(timer);
     if (timedOut) problem("jobs left 180 s after the last kill");
     await Promise.all(workers.map(stopMember));
     await stopMember(checker);
