@@ -15,7 +15,8 @@
 //     4 worker and 2 producer processes on one shared store (each store in turn by default),
 //     SIGKILLs of random workers, SIGSTOPs of others past their lease (tests/crash/fleet.ts);
 //     --throwaway runs PostgreSQL on a server of its own and crashes it every N kills
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -150,6 +151,20 @@ export function command(runtime: CrashRuntime, args: string[], script: string = 
   return [bin, ["run", "-A", "--quiet", "--unstable-kv", script, ...args]];
 }
 
+/**
+ * Sends a signal to a child process. Through `process.kill(pid)`, not `ChildProcess.kill()`: under
+ * Bun 1.4 and Deno 2.9 a ChildProcess that was sent one signal (SIGSTOP) refuses every later one
+ * (`kill()` returns false and sends nothing), so SIGCONT and SIGKILL would never arrive.
+ */
+export function signal(child: ChildProcess, sig: "SIGKILL" | "SIGSTOP" | "SIGCONT"): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  try {
+    process.kill(child.pid, sig);
+  } catch {
+    // Already gone.
+  }
+}
+
 function storeFile(adapter: CrashAdapter): string {
   return adapter === "file" ? "store.kvq" : adapter === "sqlite" ? "store.db" : "store.denokv";
 }
@@ -192,7 +207,7 @@ function runChild(
   const doKill = () => {
     if (run.killed) return;
     run.killed = true;
-    child.kill("SIGKILL");
+    signal(child, "SIGKILL");
   };
   const watchdog = setTimeout(() => {
     run.stderr += `\n[crash driver: watchdog killed the child after ${watchdogMs} ms]`;
@@ -211,10 +226,10 @@ function runChild(
         else {
           timer = setTimeout(() => {
             if (run.killed) return;
-            child.kill("SIGSTOP");
+            signal(child, "SIGSTOP");
             timer = setTimeout(() => {
               if (run.killed) return;
-              child.kill("SIGCONT");
+              signal(child, "SIGCONT");
               timer = setTimeout(doKill, kill.ms - stop.at);
             }, stop.ms);
           }, stop.at);

@@ -22,7 +22,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { seededRandom } from "../../src/ids.ts";
 import type { AttemptOutcome, JobState } from "../../src/job.ts";
-import { command, type CrashRuntime } from "./driver.ts";
+import { command, type CrashRuntime, signal } from "./driver.ts";
 import { dropStore, POSTGRES_URL, tableName } from "../postgres/_pg.ts";
 import type { ThrowawayServer } from "../postgres/_server.ts";
 
@@ -321,11 +321,11 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   const freeze = (m: Member, ms: number) => {
     m.stopped = true;
     const from = Date.now();
-    m.child.kill("SIGSTOP");
+    signal(m.child, "SIGSTOP");
     stops++;
     pendingStops.push(
       wait(ms).then(() => {
-        m.child.kill("SIGCONT");
+        signal(m.child, "SIGCONT");
         m.stops.push({ from, to: Date.now() });
         m.stopped = false;
       }),
@@ -366,9 +366,9 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       while (workers[slot].stopped) slot = (slot + 1) % workers.length;
       const victim = workers[slot];
       victim.killedAt = Date.now();
-      victim.child.kill("SIGKILL");
-      const { signal } = await victim.closed;
-      if (signal !== "SIGKILL") problem(`${victim.name} ended by itself before its kill (${signal})`);
+      signal(victim.child, "SIGKILL");
+      const { signal: how } = await victim.closed;
+      if (how !== "SIGKILL") problem(`${victim.name} ended by itself before its kill (${how})`);
       current.delete(victim);
       kills++;
       killsByRuntime[victim.runtime] = (killsByRuntime[victim.runtime] ?? 0) + 1;
@@ -416,8 +416,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   } finally {
     for (const m of [...all, checker]) {
       if (m.child.exitCode === null && m.child.signalCode === null) {
-        m.child.kill("SIGCONT");
-        m.child.kill("SIGKILL");
+        signal(m.child, "SIGCONT");
+        signal(m.child, "SIGKILL");
       }
     }
     rmSync(dir, { recursive: true, force: true });
