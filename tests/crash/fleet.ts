@@ -33,6 +33,8 @@ export type FleetAdapter = "sqlite" | "deno-kv" | "postgres";
 export interface FleetOptions {
   /** SIGKILLs of a random worker process. */
   cycles: number;
+  /** Stop the faults at this time (ms since the epoch) even if fewer kills ran; the drain and checks follow. */
+  deadline?: number;
   /** The shared store. @default "postgres" */
   adapter?: FleetAdapter;
   /** Seed of the fault schedule. @default 1 */
@@ -90,6 +92,8 @@ export interface FleetReport {
   readonly notCompleted: number;
   /** Pairs of hold intervals of one job that overlap (two live holders at once). */
   readonly overlaps: number;
+  /** Handlers that started after their lease had been healed (frozen between claim and start): held nothing. */
+  readonly lateStarts: number;
   /** Jobs whose handler started more than once. */
   readonly rerunJobs: number;
   /** Extra starts explained by a SIGKILL of the holder. */
@@ -360,6 +364,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     );
     await Promise.all([...workers, ...producers].map((m) => m.ready));
     for (let cycle = 1; cycle <= options.cycles; cycle++) {
+      if (options.deadline !== undefined && Date.now() > options.deadline) {
+        log(`fleet ${adapter}: deadline reached after ${kills} kills`);
+        break;
+      }
       await wait(minMs + rnd() * (maxMs - minMs));
       // The victim: a random worker that is not frozen (SIGKILL would end a stopped one too).
       let slot = Math.floor(rnd() * workers.length);
@@ -425,7 +433,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   }
 
   // The checks.
-  let lost = 0, notCompleted = 0, overlaps = 0, rerunJobs = 0, unacknowledged = 0;
+  let lost = 0, notCompleted = 0, overlaps = 0, rerunJobs = 0, unacknowledged = 0, lateStarts = 0;
   let explainedByCrash = 0, explainedByLease = 0, explainedByStop = 0, unexplained = 0, completions = 0;
   for (const [id, n] of acked) {
     if (!final.has(id)) {
@@ -452,7 +460,11 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       const ends = [h.end ?? Infinity, h.member.killedAt ?? Infinity];
       if (healed?.outcome === "stalled") ends.push(healed.endedAt);
       return { h, from: h.start, to: Math.min(...ends) };
-    }).sort((x, y) => x.from - y.from);
+    })
+      // A handler that started after its lease was already healed held nothing: its process was
+      // frozen (SIGSTOP) between the claim and the handler's start. Its completion must be refused.
+      .filter((x) => x.to > x.from || (lateStarts++, false))
+      .sort((x, y) => x.from - y.from);
     for (let i = 1; i < intervals.length; i++) {
       const prev = intervals[i - 1], cur = intervals[i];
       if (cur.from < prev.to) {
@@ -527,6 +539,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     lost,
     notCompleted,
     overlaps,
+    lateStarts,
     rerunJobs,
     explainedByCrash,
     explainedByLease,
@@ -561,7 +574,7 @@ export function formatFleetReport(r: FleetReport): string {
     `handler starts by runtime ${JSON.stringify(r.startsByRuntime)}`,
     `  jobs ${r.jobs} acknowledged (+${r.unacknowledged} stored unacknowledged, ${r.addFailures} adds rejected), ` +
     `completions reported ${r.completions}; lost ${r.lost}, not completed ${r.notCompleted}, ` +
-    `overlapping holds ${r.overlaps}`,
+    `overlapping holds ${r.overlaps} (handlers started after their lease was healed: ${r.lateStarts})`,
     `  reruns: ${r.rerunJobs} jobs; explained by a kill ${r.explainedByCrash}, by lease expiry ` +
     `${r.explainedByLease} (holder SIGSTOPped: ${r.explainedByStop}); unexplained ${r.unexplained}; ` +
     `stale writes refused (LeaseLostError) ${r.leaseLost}`,
