@@ -344,7 +344,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     "--dump",
     dumpFile,
   ]);
-  let final = new Map<string, StoredJob>();
+  const final = new Map<string, StoredJob>();
   try {
     await checker.ready;
     if (checker.child.exitCode !== null) {
