@@ -1,34 +1,47 @@
-// A fleet on one PostgreSQL store: worker processes and producer processes on mixed runtimes
-// (tests/crash/fleet_child.ts), while this parent SIGKILLs a random worker again and again and
-// starts a new one in its place. The producers run throughout; after the last kill the parent
-// stops them, waits until every acknowledged job ended, stops the workers, and checks:
+// A fleet on one shared store (SQLite or Deno KV on one file, or PostgreSQL): worker processes and
+// producer processes on mixed runtimes (tests/crash/fleet_child.ts), while this parent SIGKILLs a
+// random worker again and again and starts a new one in its place, SIGSTOPs other workers past
+// their lease and resumes them (SIGCONT), and for PostgreSQL on a throwaway server of its own
+// crashes the server itself (immediate shutdown) now and then. The producers run throughout;
+// after the last kill the parent stops them, waits until every job ended, stops the workers, has
+// the checker process read every job record back, and checks:
 //   - no job held by two live workers at once: per job, the hold intervals of its attempts (from
 //     the handler's start to its end, to the holder's SIGKILL, or to the heal that took the lease
 //     back, whichever comes first) never overlap;
-//   - none lost: every acknowledged add is stored and ends `completed`;
+//   - none lost: every acknowledged add is stored and ends `completed` (every stored job does);
 //   - each completes once: every start but the completing one is explained by a SIGKILL of its
 //     holder or by an expired lease (its attempt ended `stalled` in the store), and no job's
-//     completion is reported twice.
-// npm run test:crash runs it with 500 kills (driver.ts --fleet); tests/postgres/fleet_test.ts with 20.
+//     completion is reported twice; a SIGSTOPped worker's late completion must be refused
+//     (`LeaseLostError`), since the job's completing attempt is another's.
+// npm run test:crash runs it on every shared store (driver.ts --fleet); crash_test.ts and
+// tests/postgres/fleet_test.ts run short slices.
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { seededRandom } from "../../src/ids.ts";
-import { Queue } from "../../src/queue.ts";
-import { openStore } from "../../adapters/store/mod.ts";
-import type { AttemptRecord, JobState } from "../../src/job.ts";
-import { command, type CrashRuntime } from "./driver.ts";
-import { FLEET_QUEUE } from "./protocol.ts";
+import type { AttemptOutcome, JobState } from "../../src/job.ts";
+import { command, type CrashRuntime, signal } from "./driver.ts";
 import { dropStore, POSTGRES_URL, tableName } from "../postgres/_pg.ts";
+import type { ThrowawayServer } from "../postgres/_server.ts";
+
+/** A store several processes may share at once. */
+export type FleetAdapter = "sqlite" | "deno-kv" | "postgres";
 
 /** Options of {@link runFleet}. */
 export interface FleetOptions {
   /** SIGKILLs of a random worker process. */
   cycles: number;
-  /** Seed of the kill schedule. @default 1 */
+  /** Stop the faults at this time (ms since the epoch) even if fewer kills ran; the drain and checks follow. */
+  deadline?: number;
+  /** The shared store. @default "postgres" */
+  adapter?: FleetAdapter;
+  /** Seed of the fault schedule. @default 1 */
   seed?: number;
-  /** The worker processes' runtimes, one process each. @default ["node", "bun", "deno", "node"] */
+  /** The worker processes' runtimes, one process each. @default per adapter, see {@link fleetRuntimes} */
   workers?: CrashRuntime[];
-  /** The producer processes' runtimes. @default ["bun", "deno"] */
+  /** The producer processes' runtimes. @default per adapter, see {@link fleetRuntimes} */
   producers?: CrashRuntime[];
   /** Shortest time between two kills, in ms. @default 150 */
   minMs?: number;
@@ -36,6 +49,19 @@ export interface FleetOptions {
   maxMs?: number;
   /** The workers' lease, in ms. @default 1000 */
   leaseMs?: number;
+  /**
+   * Chance, per kill, of also SIGSTOPping a worker (one at a time; the next one to start a handler,
+   * so it holds a lease) for 1.5-2.5 leases and resuming it with SIGCONT: its leases expire while it lives, others heal and rerun its jobs, and
+   * its late completions must be refused. @default 0
+   */
+  stopShare?: number;
+  /**
+   * PostgreSQL only: a throwaway server of the caller's own (tests/postgres/_server.ts), used
+   * instead of KVQ_POSTGRES_URL; with `serverCrashEvery` the fleet crashes it. Never the shared one.
+   */
+  server?: ThrowawayServer;
+  /** With `server`: every this many kills, crash the server (immediate shutdown), wait 1 s, start it. */
+  serverCrashEvery?: number;
   /** Progress lines go here. */
   log?: (line: string) => void;
   /** A fault every worker injects, to prove the checks catch it (see fleet_child.ts). */
@@ -44,31 +70,50 @@ export interface FleetOptions {
 
 /** The figures of one fleet run. */
 export interface FleetReport {
+  readonly adapter: FleetAdapter;
   readonly seed: number;
   /** Workers SIGKILLed. */
   readonly kills: number;
+  /** Workers SIGSTOPped past their lease, then resumed. */
+  readonly stops: number;
+  /** Times the PostgreSQL server was crashed (immediate shutdown) and restarted. */
+  readonly serverCrashes: number;
   /** Worker processes started (the first ones and every replacement). */
   readonly workerProcesses: number;
   /** Acknowledged adds. */
   readonly jobs: number;
+  /** Adds that rejected (not acknowledged, so not owed). */
+  readonly addFailures: number;
+  /** Stored jobs no producer acknowledged (an add whose commit landed but whose caller saw an error). */
+  readonly unacknowledged: number;
   /** Acknowledged adds missing from the store. */
   readonly lost: number;
-  /** Acknowledged jobs not `completed` at the end. */
+  /** Stored jobs not `completed` at the end. */
   readonly notCompleted: number;
   /** Pairs of hold intervals of one job that overlap (two live holders at once). */
   readonly overlaps: number;
+  /** Handlers that started after their lease had been healed (frozen between claim and start): held nothing. */
+  readonly lateStarts: number;
   /** Jobs whose handler started more than once. */
   readonly rerunJobs: number;
   /** Extra starts explained by a SIGKILL of the holder. */
   readonly explainedByCrash: number;
   /** Extra starts explained by a lease that expired while its holder lived. */
   readonly explainedByLease: number;
+  /** Of those, the holder was SIGSTOPped during the attempt. */
+  readonly explainedByStop: number;
+  /** Extra starts of one attempt number explained by a server crash that lost a relaxed claim. */
+  readonly explainedByServerCrash: number;
   /** Extra starts or completions nothing explains. */
   readonly unexplained: number;
   /** Completions reported by a live worker. */
   readonly completions: number;
+  /** Stale writes refused (`LeaseLostError` error events: late completions and heartbeats). */
+  readonly leaseLost: number;
   /** Handler starts per worker runtime. */
   readonly startsByRuntime: Readonly<Record<string, number>>;
+  /** SIGKILLs per worker runtime. */
+  readonly killsByRuntime: Readonly<Record<string, number>>;
   /** `error` events by kind. */
   readonly errorEvents: Readonly<Record<string, number>>;
   /** Wall time, in ms. */
@@ -79,6 +124,26 @@ export interface FleetReport {
 
 const FLEET_CHILD = fileURLToPath(new URL("./fleet_child.ts", import.meta.url));
 
+/**
+ * The default runtimes of a fleet: Deno KV's workers are Deno (the only runtime with
+ * `Deno.openKv`), SQLite's are Node (`node:sqlite`) and Bun (`bun:sqlite`) on one file, and
+ * PostgreSQL's all three.
+ *
+ * @param adapter The shared store.
+ * @returns The workers' and the producers' runtimes, and the checker's.
+ */
+export function fleetRuntimes(
+  adapter: FleetAdapter,
+): { workers: CrashRuntime[]; producers: CrashRuntime[]; checker: CrashRuntime } {
+  if (adapter === "deno-kv") {
+    return { workers: ["deno", "deno", "deno", "deno"], producers: ["deno", "deno"], checker: "deno" };
+  }
+  if (adapter === "sqlite") {
+    return { workers: ["node", "bun", "node", "bun"], producers: ["bun", "node"], checker: "node" };
+  }
+  return { workers: ["node", "bun", "deno", "node"], producers: ["bun", "deno"], checker: "node" };
+}
+
 /** One process of the fleet. */
 interface Member {
   readonly name: string;
@@ -86,6 +151,9 @@ interface Member {
   readonly child: ChildProcess;
   /** When the parent sent SIGKILL (Date.now()), if it did. */
   killedAt?: number;
+  /** When the parent SIGSTOPped it and sent SIGCONT again. */
+  readonly stops: { from: number; to: number }[];
+  stopped: boolean;
   readonly ready: Promise<void>;
   readonly closed: Promise<{ code: number | null; signal: string | null; stderr: string }>;
 }
@@ -97,25 +165,46 @@ interface Hold {
   end?: number;
 }
 
+interface StoredJob {
+  readonly id: string;
+  readonly state: JobState;
+  readonly history: readonly { attempt: number; outcome: AttemptOutcome; endedAt: number }[];
+}
+
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * Runs a fleet with kills, then checks what every process reported against the store.
+ * Runs a fleet with faults, then checks what every process reported against the store.
  *
  * @param options See {@link FleetOptions}.
  * @returns The figures; `problems` is empty when nothing was lost, held twice or unexplained.
  */
 export async function runFleet(options: FleetOptions): Promise<FleetReport> {
+  const adapter = options.adapter ?? "postgres";
   const seed = options.seed ?? 1;
   const rnd = seededRandom(seed);
-  const workerRuntimes = options.workers ?? ["node", "bun", "deno", "node"];
-  const producerRuntimes = options.producers ?? ["bun", "deno"];
+  const defaults = fleetRuntimes(adapter);
+  const workerRuntimes = options.workers ?? defaults.workers;
+  const producerRuntimes = options.producers ?? defaults.producers;
   const minMs = options.minMs ?? 150, maxMs = options.maxMs ?? 600;
   const leaseMs = options.leaseMs ?? 1000;
+  const stopShare = options.stopShare ?? 0;
+  const server = options.server;
+  const crashEvery = server ? options.serverCrashEvery ?? 0 : 0;
   const log = options.log ?? (() => {});
   const began = Date.now();
-  const table = tableName("fleet");
-  const url = `${POSTGRES_URL}${POSTGRES_URL.includes("?") ? "&" : "?"}table=${table}`;
+  const dir = mkdtempSync(join(tmpdir(), `kvq-fleet-${adapter}-`));
+  let url: string, drop: () => Promise<void>;
+  if (adapter === "postgres") {
+    const table = tableName("fleet");
+    const base = server?.url ?? POSTGRES_URL;
+    url = `${base}${base.includes("?") ? "&" : "?"}table=${table}`;
+    // A throwaway server is removed whole by its owner.
+    drop = server ? () => Promise.resolve() : () => dropStore(table);
+  } else {
+    url = join(dir, adapter === "sqlite" ? "fleet.db" : "fleet.denokv");
+    drop = () => Promise.resolve();
+  }
 
   const problems: string[] = [];
   const problem = (s: string) => {
@@ -126,6 +215,10 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   const doneBy = new Map<string, Member[]>();
   const errorEvents: Record<string, number> = {};
   const startsByRuntime: Record<string, number> = {};
+  const killsByRuntime: Record<string, number> = {};
+  let addFailures = 0;
+  let markDrained!: () => void;
+  const drained = new Promise<void>((r) => (markDrained = r));
 
   const onLine = (m: Member, line: string) => {
     const [word, a, b, c] = line.split(" ");
@@ -133,11 +226,19 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       case "added":
         acked.set(b, Number(a));
         break;
+      case "addfail":
+        addFailures++;
+        break;
       case "start": {
         const list = holds.get(a) ?? [];
         list.push({ member: m, attempt: Number(b), start: Number(c) });
         holds.set(a, list);
         startsByRuntime[m.runtime] = (startsByRuntime[m.runtime] ?? 0) + 1;
+        // A stop is due: freeze this worker now, while it holds this job's lease.
+        if (stopDue > 0 && current.has(m) && !m.stopped && m.killedAt === undefined) {
+          freeze(m, stopDue);
+          stopDue = 0;
+        }
         break;
       }
       case "end": {
@@ -152,8 +253,12 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       case "err":
         errorEvents[a] = (errorEvents[a] ?? 0) + 1;
         break;
+      case "drained":
+        markDrained();
+        break;
       case "ready":
       case "stopped":
+      case "dumped":
         break;
       default:
         problem(`${m.name}: ${line.slice(0, 1500)}`);
@@ -161,7 +266,7 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   };
 
   const startMember = (name: string, runtime: CrashRuntime, args: string[]): Member => {
-    const [cmd, argv] = command(runtime, ["--url", url, ...args], FLEET_CHILD);
+    const [cmd, argv] = command(runtime, ["--adapter", adapter, "--url", url, ...args], FLEET_CHILD);
     const child = spawn(cmd, argv, { stdio: ["pipe", "pipe", "pipe"] });
     let partial = "", stderr = "";
     let markReady!: () => void;
@@ -169,6 +274,8 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       name,
       runtime,
       child,
+      stops: [],
+      stopped: false,
       ready: new Promise<void>((r) => (markReady = r)),
       closed: new Promise((resolve) => {
         child.on("close", (code, signal) => (markReady(), resolve({ code, signal, stderr })));
@@ -195,7 +302,13 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   };
 
   const all: Member[] = [];
-  let kills = 0;
+  /** The workers in their slots now (not the killed ones). */
+  const current = new Set<Member>();
+  /** A SIGSTOP of this many ms is due: the next worker to start a handler gets it. */
+  let stopDue = 0;
+  let kills = 0, stops = 0, serverCrashes = 0;
+  /** When each server crash began and when the server accepted connections again. */
+  const crashTimes: [number, number][] = [];
   const newWorker = (slot: number) => {
     const m = startMember(`w${slot}.${all.length}(${workerRuntimes[slot]})`, workerRuntimes[slot], [
       "--role",
@@ -207,13 +320,41 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       ...(options.fault ? ["--fault", options.fault] : []),
     ]);
     all.push(m);
+    current.add(m);
     return m;
   };
 
-  const kv = await openStore(url, { adapter: "postgres" }); // the schema, once, before the fleet
-  const queue = new Queue<{ n: number }, number>(kv, FLEET_QUEUE);
-  let final: Map<string, { state: JobState; history: readonly AttemptRecord[] } | null> = new Map();
+  // SIGSTOP a worker for 1.5-2.5 leases, then SIGCONT: resolves once it runs again.
+  const pendingStops: Promise<void>[] = [];
+  const freeze = (m: Member, ms: number) => {
+    m.stopped = true;
+    const from = Date.now();
+    signal(m.child, "SIGSTOP");
+    stops++;
+    pendingStops.push(
+      wait(ms).then(() => {
+        signal(m.child, "SIGCONT");
+        m.stops.push({ from, to: Date.now() });
+        m.stopped = false;
+      }),
+    );
+  };
+
+  const dumpFile = join(dir, "final.jsonl");
+  // The checker opens the store first (the schema, once, before the fleet) and reads it at the end.
+  const checker = startMember(`checker(${defaults.checker})`, defaults.checker, [
+    "--role",
+    "checker",
+    "--dump",
+    dumpFile,
+  ]);
+  const final = new Map<string, StoredJob>();
   try {
+    await checker.ready;
+    if (checker.child.exitCode !== null) {
+      const { stderr } = await checker.closed;
+      throw new Error(`the checker did not start: ${stderr.slice(-1500)}`);
+    }
     const workers = workerRuntimes.map((_, slot) => newWorker(slot));
     const producers = producerRuntimes.map((rt, i) =>
       startMember(`p${i}(${rt})`, rt, [
@@ -227,63 +368,96 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     );
     await Promise.all([...workers, ...producers].map((m) => m.ready));
     for (let cycle = 1; cycle <= options.cycles; cycle++) {
+      if (options.deadline !== undefined && Date.now() > options.deadline) {
+        log(`fleet ${adapter}: deadline reached after ${kills} kills`);
+        break;
+      }
       await wait(minMs + rnd() * (maxMs - minMs));
-      const slot = Math.floor(rnd() * workers.length);
+      // The victim: a random worker that is not frozen (SIGKILL would end a stopped one too).
+      let slot = Math.floor(rnd() * workers.length);
+      while (workers[slot].stopped) slot = (slot + 1) % workers.length;
       const victim = workers[slot];
       victim.killedAt = Date.now();
-      victim.child.kill("SIGKILL");
-      const { signal } = await victim.closed;
-      if (signal !== "SIGKILL") problem(`${victim.name} ended by itself before its kill (${signal})`);
+      signal(victim.child, "SIGKILL");
+      const { signal: how } = await victim.closed;
+      if (how !== "SIGKILL") problem(`${victim.name} ended by itself before its kill (${how})`);
+      current.delete(victim);
       kills++;
+      killsByRuntime[victim.runtime] = (killsByRuntime[victim.runtime] ?? 0) + 1;
       workers[slot] = newWorker(slot);
+      if (stopShare > 0 && rnd() < stopShare && stopDue === 0 && !workers.some((w) => w.stopped)) {
+        stopDue = leaseMs * (1.5 + rnd());
+      }
+      if (crashEvery > 0 && cycle % crashEvery === 0) {
+        // Not while a process opens the store: an open during the outage fails (ECONNREFUSED), as it should.
+        await Promise.all(workers.map((w) => w.ready));
+        const down = Date.now();
+        await server!.crash();
+        await wait(1000);
+        await server!.start();
+        crashTimes.push([down, Date.now()]);
+        serverCrashes++;
+        log(`fleet ${adapter}: server crashed and restarted after kill ${cycle}`);
+      }
       if (cycle % 50 === 0 || cycle === options.cycles) {
         log(
-          `fleet: kill ${cycle}/${options.cycles}, ${acked.size} jobs acknowledged, ${problems.length} problems`,
+          `fleet ${adapter}: kill ${cycle}/${options.cycles}, ${stops} stops, ${acked.size} jobs acknowledged, ` +
+            `${problems.length} problems`,
         );
       }
       if (problems.length >= 50) break;
     }
+    stopDue = 0;
+    await Promise.all(pendingStops);
     await Promise.all(producers.map(stopMember));
 
-    // Every acknowledged job ends; the workers left standing finish the work.
-    const deadline = Date.now() + 180_000;
-    for (;;) {
-      const c = await queue.counts();
-      if (c.scheduled + c.ready + c.active + c.failed === 0) break;
-      if (Date.now() > deadline) {
-        problem(`jobs left 180 s after the last kill: ${JSON.stringify(c)}`);
-        break;
-      }
-      await wait(100);
-    }
+    // Every job ends; the workers left standing finish the work.
+    checker.child.stdin!.write("drain\n");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = await Promise.race([
+      drained.then(() => false),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(true), 180_000))),
+    ]);
+    clearTimeout(timer);
+    if (timedOut) problem("jobs left 180 s after the last kill");
     await Promise.all(workers.map(stopMember));
-    const ids = [...acked.keys()];
-    const jobs = await Promise.all(ids.map((id) => queue.getJob(id)));
-    final = new Map(
-      ids.map((id, i) => [id, jobs[i] ? { state: jobs[i]!.state, history: jobs[i]!.history } : null]),
-    );
-  } finally {
-    for (const m of all) {
-      if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill("SIGKILL");
+    await stopMember(checker);
+    for (const line of readFileSync(dumpFile, "utf8").split("\n")) {
+      if (!line) continue;
+      const job = JSON.parse(line) as StoredJob;
+      final.set(job.id, job);
     }
-    await queue.close().catch(() => {});
-    await kv.close().catch(() => {});
-    await dropStore(table).catch((e) => problem(`could not drop the fleet's table: ${(e as Error).message}`));
+  } finally {
+    for (const m of [...all, checker]) {
+      if (m.child.exitCode === null && m.child.signalCode === null) {
+        signal(m.child, "SIGCONT");
+        signal(m.child, "SIGKILL");
+      }
+    }
+    rmSync(dir, { recursive: true, force: true });
+    await drop().catch((e) => problem(`could not drop the fleet's table: ${(e as Error).message}`));
   }
 
   // The checks.
-  let lost = 0, notCompleted = 0, overlaps = 0, rerunJobs = 0;
-  let explainedByCrash = 0, explainedByLease = 0, unexplained = 0, completions = 0;
+  let lost = 0, notCompleted = 0, overlaps = 0, rerunJobs = 0, unacknowledged = 0, lateStarts = 0;
+  let explainedByCrash = 0, explainedByLease = 0, explainedByStop = 0, unexplained = 0, completions = 0;
+  let explainedByServerCrash = 0;
   for (const [id, n] of acked) {
-    const job = final.get(id);
-    if (!job) {
+    if (!final.has(id)) {
       lost++;
       problem(`job ${id} (n=${n}) was acknowledged and is missing`);
-      continue;
+    }
+  }
+  for (const [id, job] of final) {
+    if (!acked.has(id)) {
+      unacknowledged++;
+      if (addFailures === 0) {
+        problem(`job ${id} is stored, but no producer acknowledged it and no add failed`);
+      }
     }
     if (job.state !== "completed") {
       notCompleted++;
-      problem(`job ${id} (n=${n}) ended ${job.state}`);
+      problem(`job ${id} (n=${acked.get(id)}) ended ${job.state}`);
     }
     const history = new Map(job.history.map((h) => [h.attempt, h]));
     const list = holds.get(id) ?? [];
@@ -293,7 +467,11 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
       const ends = [h.end ?? Infinity, h.member.killedAt ?? Infinity];
       if (healed?.outcome === "stalled") ends.push(healed.endedAt);
       return { h, from: h.start, to: Math.min(...ends) };
-    }).sort((x, y) => x.from - y.from);
+    })
+      // A handler that started after its lease was already healed held nothing: its process was
+      // frozen (SIGSTOP) between the claim and the handler's start. Its completion must be refused.
+      .filter((x) => x.to > x.from || (lateStarts++, false))
+      .sort((x, y) => x.from - y.from);
     for (let i = 1; i < intervals.length; i++) {
       const prev = intervals[i - 1], cur = intervals[i];
       if (cur.from < prev.to) {
@@ -309,18 +487,45 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     const completing = job.history.find((h) => h.outcome === "completed")?.attempt;
     for (const h of list) {
       if (seen.has(h.attempt)) {
+        // A claim is a relaxed commit (PostgreSQL: synchronous_commit = off): it resolves before its
+        // WAL flush, so a server crash right after can lose it, and the job is claimed again under
+        // the same attempt number. Explained when the first start came at most 1 s before a crash
+        // ended (the WAL writer flushes within 3 x wal_writer_delay = 600 ms) and the other after it.
+        const first = list.find((x) => x.attempt === h.attempt)!;
+        if (
+          crashTimes.some(([down, up]) => first.start >= down - 1000 && first.start <= up && h.start >= down)
+        ) {
+          explainedByServerCrash++;
+          continue;
+        }
         unexplained++;
-        problem(`job ${id}: attempt ${h.attempt} started twice`);
+        const both = list.filter((x) => x.attempt === h.attempt).map((x) =>
+          `${x.member.name} at ${x.start}${x.end !== undefined ? ` (ended ${x.end})` : ""}${
+            x.member.killedAt !== undefined ? ` (killed ${x.member.killedAt})` : ""
+          }`
+        );
+        problem(
+          `job ${id}: attempt ${h.attempt} started twice: ${both.join(", ")}; history ` +
+            `${JSON.stringify(job.history)}; server crashes at ${JSON.stringify(crashTimes)}`,
+        );
         continue;
       }
       seen.add(h.attempt);
       if (h.attempt === completing) continue;
-      const outcome = history.get(h.attempt)?.outcome;
-      if (outcome === "stalled" && h.member.killedAt !== undefined) explainedByCrash++;
-      else if (outcome === "stalled") explainedByLease++;
-      else {
+      const ended = history.get(h.attempt);
+      // By a kill when the heal came after the holder's SIGKILL; else the lease expired in a live holder.
+      if (
+        ended?.outcome === "stalled" && h.member.killedAt !== undefined && ended.endedAt >= h.member.killedAt
+      ) {
+        explainedByCrash++;
+      } else if (ended?.outcome === "stalled") {
+        explainedByLease++;
+        if (h.member.stops.some((s) => s.from < ended.endedAt && s.to > h.start)) explainedByStop++;
+      } else {
         unexplained++;
-        problem(`job ${id}: attempt ${h.attempt} on ${h.member.name} ran again, its history says ${outcome}`);
+        problem(
+          `job ${id}: attempt ${h.attempt} on ${h.member.name} ran again, its history says ${ended?.outcome}`,
+        );
       }
     }
     if (job.state === "completed" && !seen.has(completing!)) {
@@ -343,24 +548,37 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
     }
   }
   for (const [id, list] of holds) {
-    if (!acked.has(id)) problem(`job ${id} ran on ${list[0].member.name}, but no producer acknowledged it`);
+    if (!final.has(id)) problem(`job ${id} ran on ${list[0].member.name}, but it is not in the store`);
   }
   if (holds.size === 0) problem("no handler ever started");
 
   return {
+    adapter,
     seed,
     kills,
+    stops,
+    serverCrashes,
     workerProcesses: all.length,
     jobs: acked.size,
+    addFailures,
+    unacknowledged,
     lost,
     notCompleted,
     overlaps,
+    lateStarts,
     rerunJobs,
     explainedByCrash,
     explainedByLease,
+    explainedByStop,
+    explainedByServerCrash,
     unexplained,
     completions,
+    leaseLost: Object.entries(errorEvents).filter(([k]) => k.startsWith("LeaseLostError")).reduce(
+      (s, [, v]) => s + v,
+      0,
+    ),
     startsByRuntime,
+    killsByRuntime,
     errorEvents,
     durationMs: Date.now() - began,
     problems,
@@ -375,13 +593,19 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
  */
 export function formatFleetReport(r: FleetReport): string {
   return [
-    `fleet on postgres, seed ${r.seed}: ${r.problems.length ? "FAILED" : "ok"}`,
-    `  ${r.kills} SIGKILLs of random workers, ${r.workerProcesses} worker processes in all; ` +
+    `fleet on ${r.adapter}, seed ${r.seed}: ${r.problems.length ? "FAILED" : "ok"}`,
+    `  ${r.kills} SIGKILLs of random workers ${
+      JSON.stringify(r.killsByRuntime)
+    }, ${r.stops} SIGSTOPs past the ` +
+    `lease, ${r.serverCrashes} server crashes; ${r.workerProcesses} worker processes in all; ` +
     `handler starts by runtime ${JSON.stringify(r.startsByRuntime)}`,
-    `  jobs ${r.jobs} acknowledged, completions reported ${r.completions}; lost ${r.lost}, ` +
-    `not completed ${r.notCompleted}, overlapping holds ${r.overlaps}`,
+    `  jobs ${r.jobs} acknowledged (+${r.unacknowledged} stored unacknowledged, ${r.addFailures} adds rejected), ` +
+    `completions reported ${r.completions}; lost ${r.lost}, not completed ${r.notCompleted}, ` +
+    `overlapping holds ${r.overlaps} (handlers started after their lease was healed: ${r.lateStarts})`,
     `  reruns: ${r.rerunJobs} jobs; explained by a kill ${r.explainedByCrash}, by lease expiry ` +
-    `${r.explainedByLease}; unexplained ${r.unexplained}`,
+    `${r.explainedByLease} (holder SIGSTOPped: ${r.explainedByStop}), by a server crash losing a relaxed claim ` +
+    `${r.explainedByServerCrash}; unexplained ${r.unexplained}; ` +
+    `stale writes refused (LeaseLostError) ${r.leaseLost}`,
     `  error events ${JSON.stringify(r.errorEvents)}, wall time ${(r.durationMs / 1000).toFixed(1)} s`,
     ...r.problems.map((p) => `  problem: ${p}`),
   ].join("\n");

@@ -1,46 +1,59 @@
-// One process of a fleet on one PostgreSQL store (tests/crash/fleet.ts runs it): a producer that
-// adds jobs, or a worker that runs them, until "stop" on stdin (the parent SIGKILLs workers at
-// random meanwhile). Runs unchanged under node, bun and deno.
+// One process of a fleet on one shared store (tests/crash/fleet.ts runs it): a producer that adds
+// jobs, a worker that runs them, or the checker that reads the store for the parent, each until
+// "stop" on stdin (the parent SIGKILLs and SIGSTOPs workers at random meanwhile). Runs unchanged
+// under node, bun and deno; the store is SQLite, Deno KV or PostgreSQL (any adapter several
+// processes may share).
 //
-// Usage: <runtime> tests/crash/fleet_child.ts --url <postgres://...?table=...> --role producer|worker
-//          [--base <n>] [--seed <s>] [--lease <ms>] [--fault double-hold]
+// Usage: <runtime> tests/crash/fleet_child.ts --adapter sqlite|deno-kv|postgres --url <path or postgres://...?table=...>
+//          --role producer|worker|checker [--base <n>] [--seed <s>] [--lease <ms>] [--fault double-hold]
+//          [--dump <file>] (checker)
 //
 // --fault double-hold makes a worker also report, every 50 ms, a run of a job that another
 // worker holds (it reads an active job and prints start/end for it without claiming it): what a
 // broken lease would look like. The parent's checks must catch it (its self-test).
 //
 // Protocol (stdout, one whole line per event, written synchronously; times are Date.now()):
-//   ready                      the store is open and the producer/worker runs
+//   ready                      the store is open and the producer/worker/checker runs
 //   added <n> <id>             (producer) add() of payload {n} resolved: the acknowledgement
+//   addfail <n> <name>:<code>  (producer) add() of payload {n} rejected (e.g. the server was down): not owed
 //   start <id> <attempt> <t>   (worker) a handler started at t, so this process holds the lease
 //   end <id> <attempt> <t>     (worker) the handler returned at t, before its completion commit
 //   done <id>                  (worker) the completion commit resolved (the `completed` event)
-//   err <name>:<code>          an `error` event
+//   err <name>:<code>          an `error` event (a stale worker's refused write is LeaseLostError:undefined)
+//   drained                    (checker, after "drain" on stdin) no job is scheduled, ready, active or failed
+//   dumped <jobs>              (checker, after "stop") every job record of the queue is in the --dump file
 //   stopped <adds>             after "stop": the producer added its last job / the worker closed
 //   fatal <text>               something broke; exit code 2
 import { createInterface } from "node:readline";
+import { writeFileSync } from "node:fs";
 import process from "node:process";
-import { openStore } from "../../adapters/store/mod.ts";
+import { openStore, type StoreAdapter } from "../../adapters/store/mod.ts";
 import { Queue } from "../../src/queue.ts";
 import type { QueueEvent } from "../../src/events.ts";
 import { seededRandom } from "../../src/ids.ts";
+import { Keyspace } from "../../src/keys.ts";
+import { decodeRecord } from "../../src/payload.ts";
 import { arg, exit, oneLine, out, sleep } from "./_child_io.ts";
 import { FLEET_QUEUE } from "./protocol.ts";
 
 async function main(): Promise<void> {
+  const adapter = arg("adapter", "postgres") as StoreAdapter;
   const url = arg("url");
   const role = arg("role");
   const base = Number(arg("base", "0"));
   const random = seededRandom(Number(arg("seed", "1")));
   const leaseMs = Number(arg("lease", "1000"));
   let stopping = false;
+  let draining: (() => void) | undefined;
+  const drain = new Promise<void>((resolve) => (draining = resolve));
   const stop = new Promise<void>((resolve) => {
     createInterface({ input: process.stdin }).on("line", (l) => {
       if (l === "stop") (stopping = true, resolve());
+      if (l === "drain") draining!();
     });
   });
 
-  const kv = await openStore(url, { adapter: "postgres" });
+  const kv = await openStore(url, { adapter });
   const queue = new Queue<{ n: number }, number>(kv, FLEET_QUEUE, { maxAttempts: 1000, pollInterval: 200 });
   queue.addEventListener("error", (e) => {
     const err = (e as QueueEvent).error as { name?: string; code?: string } | undefined;
@@ -51,11 +64,44 @@ async function main(): Promise<void> {
     out("ready");
     let n = base;
     while (!stopping) {
-      const job = await queue.add({ n: ++n });
-      out(`added ${n} ${job.id}`);
+      const m = ++n;
+      try {
+        const job = await queue.add({ n: m });
+        out(`added ${m} ${job.id}`);
+      } catch (e) {
+        // Not acknowledged, so not owed (its commit may still have landed: the parent allows that).
+        const err = e as { name?: string; code?: string };
+        out(`addfail ${m} ${err?.name}:${err?.code}`);
+        await sleep(100);
+      }
       await sleep(5 + Math.floor(random() * 20));
     }
     out(`stopped ${n - base}`);
+  } else if (role === "checker") {
+    // Opened first (it makes the schema once, before the fleet), then waits for "drain".
+    out("ready");
+    await Promise.race([drain, stop]);
+    while (!stopping) {
+      const c = await queue.counts().catch(() => null);
+      if (c && c.scheduled + c.ready + c.active + c.failed === 0) {
+        out("drained");
+        break;
+      }
+      await sleep(100);
+    }
+    await stop;
+    const ks = new Keyspace(undefined, FLEET_QUEUE);
+    const lines: string[] = [];
+    for await (const e of kv.list({ prefix: [...ks.root, "job"] })) {
+      const r = decodeRecord(e.value);
+      lines.push(JSON.stringify({
+        id: r.id,
+        state: r.state,
+        history: r.history.map((h) => ({ attempt: h.attempt, outcome: h.outcome, endedAt: h.endedAt })),
+      }));
+    }
+    writeFileSync(arg("dump"), lines.join("\n") + "\n");
+    out(`dumped ${lines.length}`);
   } else {
     queue.addEventListener("completed", (e) => out(`done ${(e as QueueEvent).job!.id}`));
     const worker = queue.process(async (job, ctx) => {
@@ -81,6 +127,7 @@ async function main(): Promise<void> {
     await worker.close({ timeout: 10_000 });
     out("stopped 0");
   }
+  await queue.close();
   await kv.close();
   exit(0);
 }
