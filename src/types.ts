@@ -205,7 +205,7 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How often the lease is renewed, in ms. @default leaseMs / 3 */
   heartbeatInterval?: number;
-  /** Most jobs claimed per commit. @default concurrency (at most 100) */
+  /** Most jobs claimed per commit. @default concurrency (at most 256) */
   batchSize?: number;
   /** Poll interval for changes from other processes, in ms. @default the queue's pollInterval */
   pollInterval?: number;

@@ -122,7 +122,7 @@ export class Worker<T = unknown, R = unknown> {
         `Invalid worker option heartbeatInterval: ${this.#heartbeatMs} ms must be shorter than leaseMs (${this.#leaseMs} ms)`,
       );
     }
-    this.#batch = int("batchSize", options.batchSize ?? Math.min(this.concurrency, 100), 1);
+    this.#batch = int("batchSize", options.batchSize ?? Math.min(this.concurrency, 256), 1);
     this.#poll = int("pollInterval", options.pollInterval ?? e.settings.pollInterval, 1);
     this.#maintenance = options.maintenance ?? true;
     this.#cleanEvery = int("cleanInterval", options.cleanInterval ?? 60_000, 1);

@@ -105,6 +105,37 @@ export class KvState<S extends EntryStore = MemoryEntries> {
     return this.#entry(encodeKeyBinary(key), key);
   }
 
+  /**
+   * Reads several keys at once. The values are copies carved from one new buffer per call (one
+   * allocation instead of one per value: the engine reads its claimed records this way), so each
+   * is still the caller's own and changing one changes nothing stored.
+   */
+  getMany(keys: readonly KvKey[]): (KvEntry | null)[] {
+    const found: (StoredValue | undefined)[] = new Array(keys.length);
+    let total = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const v = this.map.get(encodeKeyBinary(keys[i]));
+      found[i] = v;
+      if (v) total += v.value.length;
+    }
+    const slab = new Uint8Array(total);
+    let off = 0;
+    const out: (KvEntry | null)[] = new Array(keys.length);
+    for (let i = 0; i < keys.length; i++) {
+      const v = found[i];
+      if (!v) {
+        out[i] = null;
+        continue;
+      }
+      const n = v.value.length;
+      const value = slab.subarray(off, off + n);
+      value.set(v.value);
+      off += n;
+      out[i] = { key: [...keys[i]], value, versionstamp: formatVersionstamp(v.seq) };
+    }
+    return out;
+  }
+
   #entry(k: string, key?: KvKey): KvEntry | null {
     const v = this.map.get(k);
     if (!v) return null;
@@ -186,12 +217,16 @@ export class KvState<S extends EntryStore = MemoryEntries> {
         if (batch.length >= Math.min(LIST_BATCH, remaining)) break;
       }
       if (batch.length === 0) return;
+      // The batch's values are copies carved from one new buffer (see getMany).
+      let total = 0;
+      for (const [, v] of batch) total += v.value.length;
+      const slab = new Uint8Array(total);
+      let off = 0;
       for (const [k, v] of batch) {
-        yield {
-          key: decodeKeyBinary(k),
-          value: copyBytes(v.value),
-          versionstamp: formatVersionstamp(v.seq),
-        };
+        const value = slab.subarray(off, off + v.value.length);
+        value.set(v.value);
+        off += v.value.length;
+        yield { key: decodeKeyBinary(k), value, versionstamp: formatVersionstamp(v.seq) };
       }
       remaining -= batch.length;
       const last = batch[batch.length - 1][0];

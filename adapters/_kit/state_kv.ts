@@ -66,7 +66,7 @@ export abstract class StateKv<S extends EntryStore = MemoryEntries> implements A
   getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
     try {
       this.assertOpen("getMany");
-      return Promise.resolve(keys.map((k) => this.state.get(k)));
+      return Promise.resolve(this.state.getMany(keys));
     } catch (e) {
       return Promise.reject(e);
     }
