@@ -351,16 +351,7 @@ export const scenarios: readonly Scenario[] = [
       const samples: number[] = [];
       const t0 = now();
       for (let i = 0; i < p.n && now() - t0 < p.budgetMs; i++) {
-        const started = new Promise<number>((resolve, reject) => {
-          const timer = setTimeout(
-            () => reject(new Error(`job ${i} did not start within 30 s`)),
-            30_000,
-          );
-          waiting.set(i, (t) => {
-            clearTimeout(timer);
-            resolve(t);
-          });
-        });
+        const started = startOf(waiting, i);
         const t = now();
         await inst.add({ i, t });
         samples.push((await started) - t);
@@ -402,16 +393,7 @@ export const scenarios: readonly Scenario[] = [
         await sleep(300); // let the worker go idle (blocked in its wait / poll)
         const t0 = now();
         for (let i = 0; i < p.n && now() - t0 < p.budgetMs; i++) {
-          const started = new Promise<number>((resolve, reject) => {
-            const timer = setTimeout(
-              () => reject(new Error(`job ${i} did not start within 30 s`)),
-              30_000,
-            );
-            waiting.set(i, (ms) => {
-              clearTimeout(timer);
-              resolve(ms);
-            });
-          });
+          const started = startOf(waiting, i);
           // The worker subtracts `t` from its own clock reading when the handler starts.
           const t = wallNow();
           await inst.add({ i, t });
@@ -516,4 +498,15 @@ export function scenario(id: string): Scenario {
     );
   }
   return s;
+}
+
+/** A promise of job `i`'s start (its time or latency), registered in `waiting`; rejects after 30 s. */
+function startOf(waiting: Map<number, (v: number) => void>, i: number): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`job ${i} did not start within 30 s`)), 30_000);
+    waiting.set(i, (v) => {
+      clearTimeout(timer);
+      resolve(v);
+    });
+  });
 }
