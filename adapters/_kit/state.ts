@@ -77,6 +77,24 @@ export class MemoryEntries extends SortedMap<StoredValue> implements EntryStore 
 export type AppliedMutation = { key: string; value: Uint8Array } | { key: string; value: null };
 
 /**
+ * Copies of the stored values (`undefined` for an absent entry), carved from one new buffer: one
+ * allocation per read instead of one per value, and each copy still the caller's own.
+ */
+function copiesOf(stored: readonly (StoredValue | undefined)[]): (Uint8Array | undefined)[] {
+  let total = 0;
+  for (const v of stored) if (v) total += v.value.length;
+  const slab = new Uint8Array(total);
+  let off = 0;
+  return stored.map((v) => {
+    if (!v) return undefined;
+    const copy = slab.subarray(off, off + v.value.length);
+    copy.set(v.value);
+    off += v.value.length;
+    return copy;
+  });
+}
+
+/**
  * The ordered in-memory state over the entry store `S` (by default the memory adapter's).
  *
  * @example
@@ -111,29 +129,11 @@ export class KvState<S extends EntryStore = MemoryEntries> {
    * is still the caller's own and changing one changes nothing stored.
    */
   getMany(keys: readonly KvKey[]): (KvEntry | null)[] {
-    const found: (StoredValue | undefined)[] = new Array(keys.length);
-    let total = 0;
-    for (let i = 0; i < keys.length; i++) {
-      const v = this.map.get(encodeKeyBinary(keys[i]));
-      found[i] = v;
-      if (v) total += v.value.length;
-    }
-    const slab = new Uint8Array(total);
-    let off = 0;
-    const out: (KvEntry | null)[] = new Array(keys.length);
-    for (let i = 0; i < keys.length; i++) {
-      const v = found[i];
-      if (!v) {
-        out[i] = null;
-        continue;
-      }
-      const n = v.value.length;
-      const value = slab.subarray(off, off + n);
-      value.set(v.value);
-      off += n;
-      out[i] = { key: [...keys[i]], value, versionstamp: formatVersionstamp(v.seq) };
-    }
-    return out;
+    const found = keys.map((k) => this.map.get(encodeKeyBinary(k)));
+    const values = copiesOf(found);
+    return found.map((v, i) =>
+      v ? { key: [...keys[i]], value: values[i]!, versionstamp: formatVersionstamp(v.seq) } : null
+    );
   }
 
   #entry(k: string, key?: KvKey): KvEntry | null {
@@ -218,15 +218,10 @@ export class KvState<S extends EntryStore = MemoryEntries> {
       }
       if (batch.length === 0) return;
       // The batch's values are copies carved from one new buffer (see getMany).
-      let total = 0;
-      for (const [, v] of batch) total += v.value.length;
-      const slab = new Uint8Array(total);
-      let off = 0;
-      for (const [k, v] of batch) {
-        const value = slab.subarray(off, off + v.value.length);
-        value.set(v.value);
-        off += v.value.length;
-        yield { key: decodeKeyBinary(k), value, versionstamp: formatVersionstamp(v.seq) };
+      const values = copiesOf(batch.map((e) => e[1]));
+      for (let i = 0; i < batch.length; i++) {
+        const [k, v] = batch[i];
+        yield { key: decodeKeyBinary(k), value: values[i]!, versionstamp: formatVersionstamp(v.seq) };
       }
       remaining -= batch.length;
       const last = batch[batch.length - 1][0];
