@@ -18,6 +18,7 @@ import {
 } from "./job.ts";
 import { Keyspace } from "./keys.ts";
 import { getMany, type WriteUnit } from "./committer.ts";
+import type { KvEntry } from "./kv.ts";
 import { chunk, decodeRecord, inlineRef, valueBytes } from "./payload.ts";
 import { dropBlobs, isByteSource, placeResult } from "./blobs.ts";
 import { type IntegrityError, JobStateError, LeaseLostError, LimitError, PermanentError } from "./errors.ts";
@@ -61,8 +62,9 @@ export interface ClaimResult<T> {
 const SPREAD = 1024;
 
 /**
- * Claims up to `n` ready jobs in one commit per batch (checked: each job's versionstamp and the
- * paused flag). After a claim that lost jobs to another claimer (other processes draining the same
+ * Claims up to `n` ready jobs in one commit per batch (checked: each job's ready entry, which the
+ * claim deletes, and the paused flag). A claim writes each job's lease entry and leaves its record
+ * as it is (src/lease_entry.ts). After a claim that lost jobs to another claimer (other processes draining the same
  * queue), the next one lists a few batches' worth and takes `n` from a random offset, so claimers
  * do not all race for the same head entries; without contention it takes the head, in order.
  */
@@ -75,13 +77,14 @@ export async function claim<T, R>(
 ): Promise<ClaimResult<T>> {
   const prefix = ctx.ks.indexPrefix("ready");
   const extra = ctx.contended ? Math.min(8 * n, SPREAD) : 0;
-  let ids: string[] = [];
-  for await (const e of ctx.kv.list({ prefix }, { limit: n + extra })) ids.push(Keyspace.idOf(e.key));
-  if (ids.length > n) {
-    const start = Math.floor(ctx.random() * (ids.length - n + 1));
-    ids = ids.slice(start, start + n);
+  let listed: KvEntry[] = [];
+  for await (const e of ctx.kv.list({ prefix }, { limit: n + extra })) listed.push(e);
+  if (listed.length > n) {
+    const start = Math.floor(ctx.random() * (listed.length - n + 1));
+    listed = listed.slice(start, start + n);
   }
-  if (!ids.length) return { held: [], paused: false, contended: false };
+  if (!listed.length) return { held: [], paused: false, contended: false };
+  const ids = listed.map((e) => Keyspace.idOf(e.key));
   const got = await getMany(ctx.kv, [ctx.ks.paused, ...ids.map((id) => ctx.ks.job(id))]);
   if (got[0]) return { held: [], paused: true, contended: false };
   const now = ctx.clock.now();
@@ -97,7 +100,8 @@ export async function claim<T, R>(
     if (record.state !== "ready") continue;
     const token = batchId + "-" + i.toString(36);
     const next = transition(record, { type: "claim", token, owner, leaseMs, external }, now);
-    pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
+    const ready = listed[i - 1];
+    pending.push({ entry: { record, versionstamp: ready.versionstamp, fence: ready.key }, next });
   }
   const paused = [[ctx.ks.paused, null] as const];
   // A claim lost in a power loss only makes the job run again: its commit need not wait for a sync.

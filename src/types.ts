@@ -67,7 +67,10 @@ export interface Job<T = unknown, R = unknown> {
   readonly lease?: { readonly owner: string; readonly expiresAt: number };
   /** The repeating schedule that enqueued it. */
   readonly schedule?: string;
-  /** The versionstamp of the record as read (`null` for a transactional add not yet committed). */
+  /**
+   * The versionstamp of the record as read (for an active job: of its lease entry, which holds what
+   * the attempt changed; `null` for a transactional add not yet committed).
+   */
   readonly versionstamp: string | null;
 }
 
