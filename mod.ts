@@ -76,6 +76,7 @@ export {
   KvqError,
   type KvqErrorOptions,
   LeaseLostError,
+  CompletionNotCommittedError,
   LimitError,
   type LimitKind,
   PayloadTooLargeError,

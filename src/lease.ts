@@ -17,8 +17,8 @@ import {
   type ValueRef,
 } from "./job.ts";
 import { Keyspace } from "./keys.ts";
-import { getMany, type WriteUnit } from "./committer.ts";
-import type { KvEntry } from "./kv.ts";
+import { addCounts, encodeCounts, getMany, type WriteUnit, zeroCounts } from "./committer.ts";
+import type { AtomicOp, KvCommitResult, KvEntry } from "./kv.ts";
 import { chunk, decodeRecord, inlineRef, valueBytes } from "./payload.ts";
 import { dropBlobs, isByteSource, placeResult } from "./blobs.ts";
 import { type IntegrityError, JobStateError, LeaseLostError, LimitError, PermanentError } from "./errors.ts";
@@ -46,6 +46,8 @@ export interface Held<T> {
   chain: Promise<unknown>;
   /** This job's writes queued or running (absent: none). */
   writes?: number;
+  /** A completion staged in the caller's atomic op (`completeIn`), and how it went. */
+  tx?: { state: "staged" | "committed" | "failed"; why?: string; cause?: unknown };
 }
 
 /** What one claim got. */
@@ -178,6 +180,14 @@ export function fenced<T, R>(
       held.writes!--;
     }
   };
+  return chained(held, run);
+}
+
+/**
+ * Runs `run` as the next of this job's writes, after the ones queued before it (`run` counts
+ * itself out of `held.writes` when it ends).
+ */
+function chained<T, V>(held: Held<T>, run: () => Promise<V>): Promise<V> {
   // Nothing of this job's in flight (the common case: one outcome per run): write at once, not a
   // microtask later behind a settled chain.
   held.writes = (held.writes ?? 0) + 1;
@@ -326,4 +336,88 @@ export async function fail<T, R>(
 /** Gives a held job back (ready, attempt not counted; canceled if a cancel was requested). */
 export async function release<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Promise<Job<T, R>> {
   return await settle(ctx, held, { type: "release", token: held.token }, none);
+}
+
+/**
+ * Transactional completion (`ctx.complete(result, { atomic })`): stages the completion of a held job
+ * in the caller's atomic op. When the caller commits the op, the completion's checks and mutations
+ * join it (as this job's next write: after any heartbeat in flight, checked by the lease entry as
+ * it then is), with its count change in a delta key of its own (folded by maintenance, as a
+ * transactional add's). Once the op commits the job is completed and its events are published;
+ * `held.tx` tells the executor how it went.
+ */
+export function completeIn<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  result: unknown,
+  op: AtomicOp,
+): void {
+  const id = held.record.id;
+  if (held.tx) throw new TypeError(`Cannot complete job ${id} in an atomic op: it was staged once already`);
+  if (
+    op === null || typeof op !== "object" || typeof op.commit !== "function" || typeof op.check !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot complete job ${id}: options.atomic must be an atomic op of the queue's store`,
+    );
+  }
+  if (result !== undefined) {
+    const { bytes } = valueBytes(result);
+    const max = ctx.settings.maxPayloadBytes;
+    if (bytes.length > max) throw new LimitError("queue", "payloadBytes", bytes.length, max);
+  }
+  const ref = result === undefined ? undefined : inlineRef(result);
+  const tx: NonNullable<Held<T>["tx"]> = held.tx = { state: "staged" };
+  const commit = op.commit.bind(op);
+  op.commit = () =>
+    chained(held, async (): Promise<KvCommitResult> => {
+      try {
+        return await commitIn();
+      } finally {
+        held.writes!--;
+      }
+    });
+  const commitIn = async (): Promise<KvCommitResult> => {
+    let staged: Staged;
+    try {
+      const next = transition(
+        held.record,
+        { type: "complete", token: held.token, result: ref },
+        ctx.clock.now(),
+      );
+      staged = applyUnit(ctx, "complete", { record: held.record, versionstamp: held.versionstamp }, next);
+    } catch (e) {
+      if (!(e instanceof JobStateError)) {
+        Object.assign(tx, { state: "failed", why: "could not take the completion", cause: e });
+        throw e;
+      }
+      // The attempt already ended (canceled, timed out, lost): like a failed check, nothing commits.
+      Object.assign(tx, { state: "failed", why: "was committed after the attempt had ended", cause: e });
+      return { ok: false };
+    }
+    const u = staged.unit;
+    for (const [k, v] of u.checks) op.check(k, v);
+    for (const [k, v] of u.sets) op.set(k, v);
+    for (const k of u.deletes) op.delete(k);
+    op.set(ctx.ks.delta(`${id}~${held.record.attempt}`), encodeCounts(addCounts(zeroCounts(), u.delta)));
+    let res: KvCommitResult;
+    try {
+      res = await commit();
+    } catch (e) {
+      Object.assign(tx, { state: "failed", why: "threw on commit", cause: e });
+      throw e;
+    }
+    if (!res.ok) {
+      Object.assign(tx, { state: "failed", why: "failed a check (the handler's, or the lease moved on)" });
+      return res;
+    }
+    tx.state = "committed";
+    held.record = staged.record;
+    held.versionstamp = res.versionstamp;
+    const removed = disposition("complete", staged.record) === "remove";
+    if (removed && ctx.blobs) await dropBlobs(ctx, staged.record); // blob hook (src/blobs.ts)
+    const job = view<T, R>(staged.record, removed ? null : res.versionstamp, held.data, result);
+    publish(ctx, "complete", "active", staged.record, job);
+    return res;
+  };
 }

@@ -273,7 +273,8 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
   }
 
   /**
-   * Lists jobs in one state, a page at a time: `ready` in claim order, the others by time. A job whose
+   * Lists jobs in one state, a page at a time: `ready` in claim order, `active` by id (submission
+   * order), the others by time (`runAt`, or when they ended). A job whose
    * payload chunks are damaged is listed with `data: undefined` (`getJob` throws `IntegrityError` for it).
    *
    * @param state The state.

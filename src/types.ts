@@ -185,6 +185,35 @@ export interface JobContext {
    * `job.data` is `undefined` and this is the way to read them.
    */
   stream(): ReadableStream<Uint8Array>;
+  /**
+   * Transactional completion: stages the job's completion with `result` in `options.atomic`, an
+   * atomic op of the queue's own store that holds the handler's writes. When that op commits, the
+   * writes and the completion are stored together, in one commit (both or neither); the handler
+   * commits it itself before it returns, and its return value is then ignored. If the op does not
+   * commit (a failed check of the handler's, a lease that moved on: heartbeats wait for the commit,
+   * but a cancel request or an expired lease fails it), nothing of it is stored and the attempt
+   * fails with `CompletionNotCommittedError` when the handler returns. The result is stored inline
+   * (at most what fits in one store value, else `LimitError` here). Stage it once per attempt.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const kv = new MemoryKv();
+   * const queue = new Queue<{ order: string }>(kv, "orders");
+   * const { id } = await queue.add({ order: "A-1" });
+   * const worker = queue.process(async (job, ctx) => {
+   *   const op = kv.atomic().set(["app", "shipped", job.data.order], new Uint8Array([1]));
+   *   ctx.complete("shipped", { atomic: op });
+   *   await op.commit(); // the order row and the job's completion, together
+   * });
+   * console.log(await queue.result(id)); // "shipped"
+   * console.log((await kv.get(["app", "shipped", "A-1"])) !== null); // true
+   * await worker.close();
+   * await queue.close();
+   * ```
+   */
+  complete(result: unknown, options: { atomic: AtomicOp }): void;
 }
 
 /**
