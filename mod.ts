@@ -68,6 +68,7 @@ export { QUEUE_EVENTS, QueueEvent, type QueueEventType } from "./src/events.ts";
 export {
   BlobChecksumError,
   CanceledError,
+  CompletionNotCommittedError,
   CorruptionError,
   IntegrityError,
   JobFailedError,
@@ -76,7 +77,6 @@ export {
   KvqError,
   type KvqErrorOptions,
   LeaseLostError,
-  CompletionNotCommittedError,
   LimitError,
   type LimitKind,
   PayloadTooLargeError,
