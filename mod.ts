@@ -44,6 +44,8 @@ export { Worker } from "./src/worker.ts";
 export type {
   AddedJob,
   AddOptions,
+  BatchHandler,
+  BatchOptions,
   ClaimedJob,
   ClaimOptions,
   FailOptions,

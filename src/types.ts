@@ -222,6 +222,28 @@ export interface JobContext {
  */
 export type Handler<T = unknown, R = unknown> = (job: Job<T, R>, ctx: JobContext) => R | Promise<R>;
 
+/**
+ * A batch handler (`process(handler, { batch })`): gets up to `batch.size` jobs (and each job's
+ * context, in the same order) and returns one entry per job: its result, or an `Error` to fail that
+ * job alone. A throw fails every job of the batch. Each job is then completed, retried or
+ * dead-lettered on its own.
+ */
+export type BatchHandler<T = unknown, R = unknown> = (
+  jobs: Job<T, R>[],
+  contexts: JobContext[],
+) => readonly (R | Error)[] | Promise<readonly (R | Error)[]>;
+
+/** How a worker batches jobs for a {@linkcode BatchHandler}. */
+export interface BatchOptions {
+  /** Most jobs per handler call. */
+  size: number;
+  /**
+   * How long the first job of an unfilled batch waits for more before the batch goes out, in ms.
+   * @default 0 (the jobs of one claim go together; nothing waits for the next claim)
+   */
+  maxWaitMs?: number;
+}
+
 /** Middleware around every handler call: call `next()` to run the rest of the chain. */
 export type Middleware<T = unknown, R = unknown> = (
   job: Job<T, R>,
@@ -231,8 +253,13 @@ export type Middleware<T = unknown, R = unknown> = (
 
 /** Options of a worker. */
 export interface WorkerOptions {
-  /** Jobs run at once. @default 1 */
+  /** Jobs run at once. @default 1, or `batch.size` with `batch` */
   concurrency?: number;
+  /**
+   * Hand jobs to the handler in batches: the handler is then a {@linkcode BatchHandler}. Each job
+   * keeps its own lease, heartbeats, timeout and outcome; only the handler call is shared.
+   */
+  batch?: BatchOptions;
   /** Lease length in ms; renewed every `heartbeatInterval` while the handler runs. @default 30000 */
   leaseMs?: number;
   /** How often the lease is renewed, in ms. @default leaseMs / 3 */

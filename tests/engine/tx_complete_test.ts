@@ -1,7 +1,7 @@
 // Transactional completion: `ctx.complete(result, { atomic })` joins a handler's own writes to its
 // job's completion in one commit — both or neither — on the memory store and on the runtime's
 // default durable store.
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -162,4 +162,4 @@ test("ctx.complete rejects bad options and results over the payload limit with t
   await queue.close();
 });
 
-test.after?.(() => rmSync(dir, { recursive: true, force: true }));
+after(() => rmSync(dir, { recursive: true, force: true }));
