@@ -44,6 +44,8 @@ export { Worker } from "./src/worker.ts";
 export type {
   AddedJob,
   AddOptions,
+  BatchHandler,
+  BatchOptions,
   ClaimedJob,
   ClaimOptions,
   FailOptions,
@@ -68,6 +70,7 @@ export { QUEUE_EVENTS, QueueEvent, type QueueEventType } from "./src/events.ts";
 export {
   BlobChecksumError,
   CanceledError,
+  CompletionNotCommittedError,
   CorruptionError,
   IntegrityError,
   JobFailedError,

@@ -6,15 +6,25 @@
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof bench/engine_probe.ts
 //   bun bench/engine_probe.ts        deno run -A bench/engine_probe.ts
 //   node bench/engine_probe.ts 10000 256 count     also counts KV operations per job during the drain
+//   node bench/engine_probe.ts 100000 256 - store  the same drain on the runtime's default durable store
+//                                                  (openStore in a temporary directory), fsync and all
 import { MemoryKv } from "../adapters/memory/mod.ts";
 import type { AtomicKv, KvKey } from "../src/kv.ts";
 import { Queue } from "../src/queue.ts";
+import { openStore } from "../adapters/store/mod.ts";
+
+async function makeTempDir(): Promise<string> {
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  return mkdtempSync(`${tmpdir()}/kvq-probe-`);
+}
 
 const args = (globalThis as { process?: { argv: string[] } }).process?.argv.slice(2) ??
   (globalThis as { Deno?: { args: string[] } }).Deno?.args ?? [];
 const N = Number(args[0] ?? 100_000);
 const CONCURRENCY = Number(args[1] ?? 256);
 const COUNT = args[2] === "count";
+const STORE = args[3] === "store";
 
 /** KV operations made through the store (counted only with `count`). */
 const ops = { commits: 0, mutations: 0, checks: 0, keysRead: 0 };
@@ -45,7 +55,8 @@ function counted(kv: AtomicKv): AtomicKv {
   } as AtomicKv;
 }
 
-const store = new MemoryKv();
+const tmp = STORE ? await makeTempDir() : "";
+const store: AtomicKv = STORE ? await openStore(`${tmp}/probe.db`) : new MemoryKv();
 const queue = new Queue<number>(COUNT ? counted(store) : store, "probe");
 const t0 = performance.now();
 for (let i = 0; i < N; i += 1000) {
@@ -73,6 +84,12 @@ const t2 = performance.now();
 const c2 = cpu?.();
 const drained = { ...ops };
 await worker.close();
+if (STORE) {
+  await queue.close();
+  await store.close();
+  const { rmSync } = await import("node:fs");
+  rmSync(tmp, { recursive: true, force: true });
+}
 const runtime = "Deno" in globalThis ? "deno" : "Bun" in globalThis ? "bun" : "node";
 console.log(
   `${runtime}: add ${N} in ${(t1 - t0).toFixed(0)} ms (${(N / (t1 - t0) * 1000).toFixed(0)}/s), ` +

@@ -302,6 +302,28 @@ export class LeaseLostError extends KvqError {
 }
 
 /**
+ * A handler staged its job's completion in an atomic op (`ctx.complete(result, { atomic })`) and
+ * that op did not commit before the handler returned (its commit failed a check, threw, or was
+ * never called). Neither the handler's writes nor the completion happened; the attempt fails with
+ * this error (retried while attempts remain).
+ *
+ * @example
+ * ```ts
+ * import { CompletionNotCommittedError } from "./errors.ts";
+ * console.log(new CompletionNotCommittedError("01J0", "its commit failed a check").jobId); // "01J0"
+ * ```
+ */
+export class CompletionNotCommittedError extends KvqError {
+  /** The job id. */
+  readonly jobId: string;
+  /** Creates the error. */
+  constructor(jobId: string, why: string, options?: KvqErrorOptions) {
+    super(`Job ${jobId} did not complete: the atomic op its completion was staged in ${why}`, options);
+    this.jobId = jobId;
+  }
+}
+
+/**
  * A job's payload failed its HMAC-SHA256 signature check (it was changed in the store, or signed
  * with another key). The handler never ran; the job is `dead` with reason `integrity`.
  *

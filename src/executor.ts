@@ -8,13 +8,21 @@
 
 import { canonicalBytes } from "./payload.ts";
 import { blobSignedBytes, isBlobRef, loadBlob, valueStream } from "./blobs.ts";
-import { CanceledError, IntegrityError, LeaseLostError, ShutdownError, TimeoutError } from "./errors.ts";
+import {
+  CanceledError,
+  CompletionNotCommittedError,
+  IntegrityError,
+  LeaseLostError,
+  ShutdownError,
+  TimeoutError,
+} from "./errors.ts";
 import type { QueueContext } from "./context.ts";
 import { view } from "./job_store.ts";
-import { complete, fail, heartbeat, type Held, progress } from "./lease.ts";
+import { complete, completeIn, fail, heartbeat, type Held, progress } from "./lease.ts";
 import { signedBytes } from "./producer.ts";
 import type { TimerWheel, WheelEntry } from "./timer_wheel.ts";
 import type { Handler, JobContext } from "./types.ts";
+import type { AtomicOp } from "./kv.ts";
 
 /** Verifies a held job's payload signature; `null` when fine, else the error. */
 export async function verify<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Promise<IntegrityError | null> {
@@ -155,6 +163,12 @@ export async function execute<T, R>(
         heartbeat: async () => void await heartbeat(ctx, held, o.leaseMs),
         progress: async (value: unknown) => void await progress(ctx, held, value, o.leaseMs),
         stream: () => valueStream(ctx, id, ref, data),
+        complete: (result: unknown, options: { atomic: AtomicOp }) => {
+          if (options === null || typeof options !== "object") {
+            throw new TypeError(`Cannot complete job ${id}: expected options { atomic }`);
+          }
+          completeIn(ctx, held, result, options.atomic);
+        },
       };
       const mws = ctx.middleware;
       const chain = (i: number): Promise<R> =>
@@ -173,7 +187,18 @@ export async function execute<T, R>(
     free();
   }
   const reason = ac.aborted ? ac.reason : undefined;
+  const tx = held.tx;
+  if (tx?.state === "committed") {
+    // The handler's own op completed the job: nothing more to write, whatever came after.
+    if (!outcome.ok) ctx.emit("error", view<T, R>(held.record, held.versionstamp, held.data), outcome.error);
+    return;
+  }
   if (reason instanceof ShutdownError) return; // close() gives the job back
+  if (tx && outcome.ok) {
+    // Staged in an op that did not commit: neither its writes nor the completion happened.
+    const why = tx.why ?? "was not committed before the handler returned";
+    outcome = { ok: false, error: new CompletionNotCommittedError(id, why, { cause: tx.cause }) };
+  }
   try {
     if (reason instanceof LeaseLostError) throw reason;
     if (outcome.ok) await complete(ctx, held, outcome.value, "fail");

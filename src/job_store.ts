@@ -1,14 +1,17 @@
 /**
  * The job store: reads of job records and their values, the public views of them, and the only
  * place that turns (entry, next record) into a write unit for the committer (`moveUnit`,
- * `removeUnit`, `applyUnit`). Each unit checks the job record's versionstamp, so a job moved
- * by someone else in the meantime makes the unit fail, never a second change.
+ * `removeUnit`, `applyUnit`). Each unit checks the versionstamp of the job's fence (its record;
+ * while active, its lease entry, src/lease_entry.ts; for a claim, its ready entry), so a job moved
+ * by someone else in the meantime makes the unit fail, never a second change. A unit from `ready`
+ * also checks that no lease entry exists: a claim does not rewrite the record, so the record's
+ * versionstamp alone cannot tell a claimed job from a ready one.
  *
  * @module
  */
 
 import { isBlobRef, loadBlob } from "./blobs.ts";
-import type { KvKey } from "./kv.ts";
+import type { KvEntry, KvKey } from "./kv.ts";
 import {
   disposition,
   JOB_STATES,
@@ -20,6 +23,7 @@ import {
 import { Keyspace } from "./keys.ts";
 import { type Counts, getMany, keyId, type WriteUnit } from "./committer.ts";
 import { chunk, decodeRecord, decodeValue, encodeRecord, valueBytes } from "./payload.ts";
+import { decodeLease, encodeLease, overlay } from "./lease_entry.ts";
 import { IntegrityError, LimitError } from "./errors.ts";
 import { checkNumber } from "./validate.ts";
 import type { QueueContext } from "./context.ts";
@@ -34,12 +38,29 @@ const FAILED = enc.encode("failed");
 /** Jobs per page of `list` and of maintenance sweeps. */
 export const PAGE = 100;
 
-/** A record and the versionstamp it was read or written at. */
+/** A record and the versionstamp of its fence as read or written. */
 export interface Entry {
-  /** The record. */
+  /** The record (an active one with its lease entry over it). */
   record: JobRecord;
-  /** Its versionstamp. */
+  /** The versionstamp of `fence`. */
   versionstamp: string;
+  /**
+   * The key whose versionstamp `versionstamp` is. Absent: the job's record, or while the job is
+   * active its lease entry (see `fenceOf`). A claim fences on the ready entry it listed.
+   */
+  fence?: KvKey;
+}
+
+/** The key an entry's versionstamp belongs to (see {@linkcode Entry.fence}). */
+export function fenceOf<T, R>(ctx: QueueContext<T, R>, e: Entry): KvKey {
+  return e.fence ?? (e.record.state === "active" ? ctx.ks.lease(e.record.id) : ctx.ks.job(e.record.id));
+}
+
+/** The checks of a unit that changes `from`: its fence, and from `ready` that it is not claimed. */
+function fenceChecks<T, R>(ctx: QueueContext<T, R>, from: Entry): (readonly [KvKey, string | null])[] {
+  const checks: (readonly [KvKey, string | null])[] = [[fenceOf(ctx, from), from.versionstamp]];
+  if (from.record.state === "ready" && !from.fence) checks.push([ctx.ks.lease(from.record.id), null]);
+  return checks;
 }
 
 /** A record and the unit that commits it (when the unit is not the plain move to that record). */
@@ -103,8 +124,12 @@ export function encode<T, R>(ctx: QueueContext<T, R>, record: JobRecord): Uint8A
   return encodeRecord(record, ctx.kv.info.maxValueBytes, ctx.kv.info.name);
 }
 
-/** The value of a record's index entry (the delayed index tells scheduled from failed). */
+/**
+ * The value of a record's index entry: the delayed index tells scheduled from failed; an active
+ * job's entry is its lease entry.
+ */
 export function indexValue(record: JobRecord): Uint8Array {
+  if (record.state === "active") return encodeLease(record);
   return record.state === "scheduled" ? SCHEDULED : record.state === "failed" ? FAILED : EMPTY;
 }
 
@@ -122,8 +147,9 @@ export function blobKeys<T, R>(ctx: QueueContext<T, R>, record: JobRecord): KvKe
 
 /**
  * The unit that moves a job from `from` to `next` (one commit, checked), with `extra` merged in
- * (its checks and mutations after the move's own; see `mergeUnits`). Built in one go: this runs
- * twice per job (claim, outcome), so it makes no intermediate units.
+ * (its checks and mutations after the move's own; see `mergeUnits`). An active `next` writes its
+ * lease entry only, not the record. Built in one go: this runs twice per job (claim, outcome), so
+ * it makes no intermediate units.
  */
 export function moveUnit<T, R>(
   ctx: QueueContext<T, R>,
@@ -142,9 +168,10 @@ export function moveUnit<T, R>(
     for (const s of JOB_STATES) if (extra.delta[s]) delta[s] = (delta[s] ?? 0) + extra.delta[s]!;
   }
   const jobKey = ctx.ks.job(next.id);
-  const checks: (readonly [KvKey, string | null])[] = [[jobKey, from.versionstamp]];
+  const checks = fenceChecks(ctx, from);
   if (extra.checks) { for (const c of extra.checks) checks.push(c); }
-  const sets: (readonly [KvKey, Uint8Array])[] = [[newIndex, indexValue(next)], [jobKey, encode(ctx, next)]];
+  const sets: (readonly [KvKey, Uint8Array])[] = [[newIndex, indexValue(next)]];
+  if (next.state !== "active") sets.push([jobKey, encode(ctx, next)]);
   if (extra.sets) { for (const x of extra.sets) sets.push(x); }
   const deletes: KvKey[] = sameKey(oldIndex, newIndex) ? [] : [oldIndex];
   if (extra.deletes) { for (const d of extra.deletes) deletes.push(d); }
@@ -164,7 +191,7 @@ export function removeUnit<T, R>(ctx: QueueContext<T, R>, from: Entry): WriteUni
     conflicts.push(ctx.ks.unique(r.key));
   }
   return {
-    checks: [[ctx.ks.job(r.id), from.versionstamp]],
+    checks: fenceChecks(ctx, from),
     sets: [],
     deletes,
     delta: { [r.state]: -1 },
@@ -187,9 +214,11 @@ export function applyUnit<T, R>(
   try {
     return { record: next, unit: moveUnit(ctx, from, next, extra) };
   } catch (e) {
-    // The record outgrew the store's value limit (a claim's lease, a longer history, on a payload
-    // that nearly filled it when added): move an inline payload out into chunks, in the same commit.
-    if (!(e instanceof LimitError) || !("json" in next.payload || "b64" in next.payload)) throw e;
+    // The record outgrew the store's value limit (a longer history, on a payload that nearly filled
+    // it when added): move an inline payload out into chunks, in the same commit. (An active record
+    // is not written, only its lease entry: nothing to move.)
+    if (!(e instanceof LimitError) || next.state === "active") throw e;
+    if (!("json" in next.payload || "b64" in next.payload)) throw e;
     const { bytes, binary } = valueBytes(decodeValue(next.payload));
     const chunks = chunk(bytes, ctx.kv.info.maxValueBytes);
     const moved: JobRecord = { ...next, payload: { chunks: chunks.length, bytes: bytes.length, binary } };
@@ -199,17 +228,36 @@ export function applyUnit<T, R>(
   }
 }
 
-/** Reads a job record; `null` when there is none. */
+/** Reads a job (an active one with its lease entry over its record); `null` when there is none. */
 export async function read<T, R>(ctx: QueueContext<T, R>, id: string): Promise<Entry | null> {
-  const e = await ctx.kv.get(ctx.ks.job(id));
-  return e ? { record: decodeRecord(e.value), versionstamp: e.versionstamp } : null;
+  return (await readMany(ctx, [id], true))[0] ?? null;
 }
 
-/** Reads the records of `ids` (absent ones are left out). */
-export async function readMany<T, R>(ctx: QueueContext<T, R>, ids: readonly string[]): Promise<Entry[]> {
-  const got = await getMany(ctx.kv, ids.map((id) => ctx.ks.job(id)));
+/** The entry of a stored record and its lease entry (absent: not active). */
+function entryOf(job: KvEntry, lease: KvEntry | null | undefined): Entry {
+  const record = decodeRecord(job.value);
+  if (!lease) return { record, versionstamp: job.versionstamp };
+  return { record: overlay(record, decodeLease(lease.value)), versionstamp: lease.versionstamp };
+}
+
+/**
+ * Reads the jobs `ids` (absent ones are left out). With `leases`, active jobs are read with their
+ * lease entries; without, the records alone (for ids listed from another state's index: a job
+ * claimed since reads as it was, and any unit built from it fails its checks).
+ */
+export async function readMany<T, R>(
+  ctx: QueueContext<T, R>,
+  ids: readonly string[],
+  leases = false,
+): Promise<Entry[]> {
+  const keys = ids.map((id) => ctx.ks.job(id));
+  if (leases) { for (const id of ids) keys.push(ctx.ks.lease(id)); }
+  const got = await getMany(ctx.kv, keys);
   const out: Entry[] = [];
-  for (const e of got) if (e) out.push({ record: decodeRecord(e.value), versionstamp: e.versionstamp });
+  for (let i = 0; i < ids.length; i++) {
+    const e = got[i];
+    if (e) out.push(entryOf(e, leases ? got[ids.length + i] : null));
+  }
   return out;
 }
 
@@ -322,7 +370,10 @@ export async function byKey<T, R>(ctx: QueueContext<T, R>, key: string): Promise
   return await getJob(ctx, dec.decode(u.value));
 }
 
-/** Reads up to `limit` entries of an index (optionally only up to time `until`) with their records. */
+/**
+ * Reads up to `limit` entries of an index (optionally only up to time `until`: runAt, finishedAt;
+ * for `active`, lease expiry) with their records.
+ */
 export async function indexed<T, R>(
   ctx: QueueContext<T, R>,
   state: JobState,
@@ -330,14 +381,35 @@ export async function indexed<T, R>(
   limit: number,
 ): Promise<Entry[]> {
   const prefix = ctx.ks.indexPrefix(state);
-  const sel = until === undefined ? { prefix } : { prefix, end: [...prefix, until, true] };
   const ids: string[] = [];
+  if (state === "active") {
+    // Keyed by id, not by expiry: the entries are read and their expiry compared (active jobs are
+    // as many as the workers' concurrency, not the backlog).
+    for await (const e of ctx.kv.list({ prefix })) {
+      if (until !== undefined && decodeLease(e.value).lease.expiresAt > until) continue;
+      ids.push(Keyspace.idOf(e.key));
+      if (ids.length >= limit) break;
+    }
+    return await readMany(ctx, ids, true);
+  }
+  const sel = until === undefined ? { prefix } : { prefix, end: [...prefix, until, true] };
   for await (const e of ctx.kv.list(sel, { limit })) ids.push(Keyspace.idOf(e.key));
   return await readMany(ctx, ids);
 }
 
-/** The time part of the first entry of a time-ordered index (`null`: empty). */
+/**
+ * The time part of the first entry of a time-ordered index (`null`: empty); for `active`, the
+ * earliest lease expiry.
+ */
 export async function firstTime<T, R>(ctx: QueueContext<T, R>, state: JobState): Promise<number | null> {
+  if (state === "active") {
+    let first: number | null = null;
+    for await (const e of ctx.kv.list({ prefix: ctx.ks.indexPrefix(state) })) {
+      const at = decodeLease(e.value).lease.expiresAt;
+      if (first === null || at < first) first = at;
+    }
+    return first;
+  }
   for await (const e of ctx.kv.list({ prefix: ctx.ks.indexPrefix(state) }, { limit: 1 })) {
     return Keyspace.timeOf(e.key);
   }
@@ -384,7 +456,7 @@ export async function list<T, R>(
     last = e.key;
     if (ids.length >= limit) break;
   }
-  const entries = await readMany(ctx, ids);
+  const entries = await readMany(ctx, ids, state === "active");
   const cursor = ids.length >= limit && last ? JSON.stringify(last.slice(prefix.length)) : null;
   return { jobs: await views(ctx, entries, true), cursor };
 }

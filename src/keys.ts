@@ -9,7 +9,10 @@
  *                                                                (higher priority first, then id =
  *                                                                submission order, ids are ULIDs)
  * root + ["delayed", queue, runAt, id]             -> state     scheduled and failed (retry) jobs
- * root + ["lease", queue, expiresAt, id]           -> ""        active jobs, by lease expiry
+ * root + ["lease", queue, id]                      -> lease     active jobs: what the attempt changed
+ *                                                                (attempt, lease, progress, cancel request;
+ *                                                                src/lease_entry.ts), over the record as it
+ *                                                                was when claimed
  * root + ["done", queue, finishedAt, id]           -> ""        completed
  * root + ["dead", queue, finishedAt, id]           -> ""        dead letters
  * root + ["canceled", queue, finishedAt, id]       -> ""        canceled
@@ -29,8 +32,10 @@
  *
  * Job keys include the queue, so queues with their own (e.g. deterministic) id factories never
  * collide. Every job is in exactly one state index at a time: each state change is one atomic commit that
- * checks the job record's versionstamp, deletes the old index entry, writes the new one and the
- * record, and adds its count change to its writer's delta (no key is written by every writer).
+ * checks the versionstamp of the job's fence (its record; while active, its lease entry; for a claim,
+ * its ready entry), deletes the old index entry, writes the new one and the record (not while the
+ * job stays active: the lease entry is its index entry and holds what changed), and adds its count
+ * change to its writer's delta (no key is written by every writer).
  *
  * @module
  */
@@ -111,6 +116,11 @@ export class Keyspace {
 
   readonly #prefixes = new Map<JobState, KvKey>();
 
+  /** The lease entry of an active job (its index entry while active; src/lease_entry.ts). */
+  lease(id: string): KvKey {
+    return [...this.indexPrefix("active"), id];
+  }
+
   /** The index key of a record in its current state. */
   index(job: JobRecord): KvKey {
     const p = this.indexPrefix(job.state);
@@ -122,7 +132,7 @@ export class Keyspace {
       case "failed":
         return [...p, job.runAt, job.id];
       case "active":
-        return [...p, job.lease?.expiresAt ?? 0, job.id];
+        return [...p, job.id];
       default:
         return [...p, job.finishedAt ?? job.updatedAt, job.id];
     }
@@ -158,7 +168,7 @@ export class Keyspace {
     return indexKey[indexKey.length - 1] as string;
   }
 
-  /** The time part (runAt / expiresAt / finishedAt) of a time-ordered index key. */
+  /** The time part (runAt / finishedAt) of a time-ordered index key (every index but ready and lease). */
   static timeOf(indexKey: KvKey): number {
     return indexKey[indexKey.length - 2] as number;
   }

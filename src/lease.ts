@@ -17,7 +17,8 @@ import {
   type ValueRef,
 } from "./job.ts";
 import { Keyspace } from "./keys.ts";
-import { getMany, type WriteUnit } from "./committer.ts";
+import { addCounts, encodeCounts, getMany, type WriteUnit, zeroCounts } from "./committer.ts";
+import type { AtomicOp, KvCommitResult, KvEntry } from "./kv.ts";
 import { chunk, decodeRecord, inlineRef, valueBytes } from "./payload.ts";
 import { dropBlobs, isByteSource, placeResult } from "./blobs.ts";
 import { type IntegrityError, JobStateError, LeaseLostError, LimitError, PermanentError } from "./errors.ts";
@@ -45,6 +46,8 @@ export interface Held<T> {
   chain: Promise<unknown>;
   /** This job's writes queued or running (absent: none). */
   writes?: number;
+  /** A completion staged in the caller's atomic op (`completeIn`), and how it went. */
+  tx?: { state: "staged" | "committed" | "failed"; why?: string; cause?: unknown };
 }
 
 /** What one claim got. */
@@ -61,8 +64,9 @@ export interface ClaimResult<T> {
 const SPREAD = 1024;
 
 /**
- * Claims up to `n` ready jobs in one commit per batch (checked: each job's versionstamp and the
- * paused flag). After a claim that lost jobs to another claimer (other processes draining the same
+ * Claims up to `n` ready jobs in one commit per batch (checked: each job's ready entry, which the
+ * claim deletes, and the paused flag). A claim writes each job's lease entry and leaves its record
+ * as it is (src/lease_entry.ts). After a claim that lost jobs to another claimer (other processes draining the same
  * queue), the next one lists a few batches' worth and takes `n` from a random offset, so claimers
  * do not all race for the same head entries; without contention it takes the head, in order.
  */
@@ -75,13 +79,14 @@ export async function claim<T, R>(
 ): Promise<ClaimResult<T>> {
   const prefix = ctx.ks.indexPrefix("ready");
   const extra = ctx.contended ? Math.min(8 * n, SPREAD) : 0;
-  let ids: string[] = [];
-  for await (const e of ctx.kv.list({ prefix }, { limit: n + extra })) ids.push(Keyspace.idOf(e.key));
-  if (ids.length > n) {
-    const start = Math.floor(ctx.random() * (ids.length - n + 1));
-    ids = ids.slice(start, start + n);
+  let listed: KvEntry[] = [];
+  for await (const e of ctx.kv.list({ prefix }, { limit: n + extra })) listed.push(e);
+  if (listed.length > n) {
+    const start = Math.floor(ctx.random() * (listed.length - n + 1));
+    listed = listed.slice(start, start + n);
   }
-  if (!ids.length) return { held: [], paused: false, contended: false };
+  if (!listed.length) return { held: [], paused: false, contended: false };
+  const ids = listed.map((e) => Keyspace.idOf(e.key));
   const got = await getMany(ctx.kv, [ctx.ks.paused, ...ids.map((id) => ctx.ks.job(id))]);
   if (got[0]) return { held: [], paused: true, contended: false };
   const now = ctx.clock.now();
@@ -97,7 +102,8 @@ export async function claim<T, R>(
     if (record.state !== "ready") continue;
     const token = batchId + "-" + i.toString(36);
     const next = transition(record, { type: "claim", token, owner, leaseMs, external }, now);
-    pending.push({ entry: { record, versionstamp: e.versionstamp }, next });
+    const ready = listed[i - 1];
+    pending.push({ entry: { record, versionstamp: ready.versionstamp, fence: ready.key }, next });
   }
   const paused = [[ctx.ks.paused, null] as const];
   // A claim lost in a power loss only makes the job run again: its commit need not wait for a sync.
@@ -174,6 +180,14 @@ export function fenced<T, R>(
       held.writes!--;
     }
   };
+  return chained(held, run);
+}
+
+/**
+ * Runs `run` as the next of this job's writes, after the ones queued before it (`run` counts
+ * itself out of `held.writes` when it ends).
+ */
+function chained<T, V>(held: Held<T>, run: () => Promise<V>): Promise<V> {
   // Nothing of this job's in flight (the common case: one outcome per run): write at once, not a
   // microtask later behind a settled chain.
   held.writes = (held.writes ?? 0) + 1;
@@ -322,4 +336,88 @@ export async function fail<T, R>(
 /** Gives a held job back (ready, attempt not counted; canceled if a cancel was requested). */
 export async function release<T, R>(ctx: QueueContext<T, R>, held: Held<T>): Promise<Job<T, R>> {
   return await settle(ctx, held, { type: "release", token: held.token }, none);
+}
+
+/**
+ * Transactional completion (`ctx.complete(result, { atomic })`): stages the completion of a held job
+ * in the caller's atomic op. When the caller commits the op, the completion's checks and mutations
+ * join it (as this job's next write: after any heartbeat in flight, checked by the lease entry as
+ * it then is), with its count change in a delta key of its own (folded by maintenance, as a
+ * transactional add's). Once the op commits the job is completed and its events are published;
+ * `held.tx` tells the executor how it went.
+ */
+export function completeIn<T, R>(
+  ctx: QueueContext<T, R>,
+  held: Held<T>,
+  result: unknown,
+  op: AtomicOp,
+): void {
+  const id = held.record.id;
+  if (held.tx) throw new TypeError(`Cannot complete job ${id} in an atomic op: it was staged once already`);
+  if (
+    op === null || typeof op !== "object" || typeof op.commit !== "function" || typeof op.check !== "function"
+  ) {
+    throw new TypeError(
+      `Cannot complete job ${id}: options.atomic must be an atomic op of the queue's store`,
+    );
+  }
+  if (result !== undefined) {
+    const { bytes } = valueBytes(result);
+    const max = ctx.settings.maxPayloadBytes;
+    if (bytes.length > max) throw new LimitError("queue", "payloadBytes", bytes.length, max);
+  }
+  const ref = result === undefined ? undefined : inlineRef(result);
+  const tx: NonNullable<Held<T>["tx"]> = held.tx = { state: "staged" };
+  const commit = op.commit.bind(op);
+  op.commit = () =>
+    chained(held, async (): Promise<KvCommitResult> => {
+      try {
+        return await commitIn();
+      } finally {
+        held.writes!--;
+      }
+    });
+  const commitIn = async (): Promise<KvCommitResult> => {
+    let staged: Staged;
+    try {
+      const next = transition(
+        held.record,
+        { type: "complete", token: held.token, result: ref },
+        ctx.clock.now(),
+      );
+      staged = applyUnit(ctx, "complete", { record: held.record, versionstamp: held.versionstamp }, next);
+    } catch (e) {
+      if (!(e instanceof JobStateError)) {
+        Object.assign(tx, { state: "failed", why: "could not take the completion", cause: e });
+        throw e;
+      }
+      // The attempt already ended (canceled, timed out, lost): like a failed check, nothing commits.
+      Object.assign(tx, { state: "failed", why: "was committed after the attempt had ended", cause: e });
+      return { ok: false };
+    }
+    const u = staged.unit;
+    for (const [k, v] of u.checks) op.check(k, v);
+    for (const [k, v] of u.sets) op.set(k, v);
+    for (const k of u.deletes) op.delete(k);
+    op.set(ctx.ks.delta(`${id}~${held.record.attempt}`), encodeCounts(addCounts(zeroCounts(), u.delta)));
+    let res: KvCommitResult;
+    try {
+      res = await commit();
+    } catch (e) {
+      Object.assign(tx, { state: "failed", why: "threw on commit", cause: e });
+      throw e;
+    }
+    if (!res.ok) {
+      Object.assign(tx, { state: "failed", why: "failed a check (the handler's, or the lease moved on)" });
+      return res;
+    }
+    tx.state = "committed";
+    held.record = staged.record;
+    held.versionstamp = res.versionstamp;
+    const removed = disposition("complete", staged.record) === "remove";
+    if (removed && ctx.blobs) await dropBlobs(ctx, staged.record); // blob hook (src/blobs.ts)
+    const job = view<T, R>(staged.record, removed ? null : res.versionstamp, held.data, result);
+    publish(ctx, "complete", "active", staged.record, job);
+    return res;
+  };
 }

@@ -29,6 +29,8 @@ import { result } from "./result.ts";
 import type {
   AddedJob,
   AddOptions,
+  BatchHandler,
+  BatchOptions,
   ClaimedJob,
   ClaimOptions,
   FailOptions,
@@ -184,6 +186,27 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
   }
 
   /**
+   * Starts a worker whose handler takes jobs in batches (see {@linkcode BatchHandler}).
+   *
+   * @param handler `(jobs, contexts) => results`: one result, or an `Error`, per job.
+   * @param options Worker options with `batch: { size, maxWaitMs }`.
+   * @returns The running worker.
+   *
+   * @example Write a batch of rows in one call, each job acked on its own
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const queue = new Queue<number, number>(new MemoryKv(), "rows");
+   * const jobs = await queue.addBulk([1, 2, 3].map((data) => ({ data })));
+   * const worker = queue.process((batch) => batch.map((j) => (j.data === 2 ? new Error("bad row") : j.data * 10)), {
+   *   batch: { size: 3 },
+   * });
+   * console.log(await queue.result(jobs[0].id)); // 10
+   * await worker.close();
+   * ```
+   */
+  process(handler: BatchHandler<T, R>, options: WorkerOptions & { batch: BatchOptions }): Worker<T, R>;
+  /**
    * Starts a worker that runs `handler` for each job.
    *
    * @param handler Returns the result (stored with the job) or throws (retry; `PermanentError`: dead).
@@ -201,8 +224,9 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
    * await worker.close();
    * ```
    */
-  process(handler: Handler<T, R>, options?: WorkerOptions): Worker<T, R> {
-    return new Worker<T, R>(this, handler, options);
+  process(handler: Handler<T, R>, options?: WorkerOptions & { batch?: undefined }): Worker<T, R>;
+  process(handler: Handler<T, R> | BatchHandler<T, R>, options?: WorkerOptions): Worker<T, R> {
+    return new Worker<T, R>(this, handler as Handler<T, R>, options);
   }
 
   /**
@@ -273,7 +297,8 @@ export class Queue<T = unknown, R = unknown> extends EventTarget {
   }
 
   /**
-   * Lists jobs in one state, a page at a time: `ready` in claim order, the others by time. A job whose
+   * Lists jobs in one state, a page at a time: `ready` in claim order, `active` by id (submission
+   * order), the others by time (`runAt`, or when they ended). A job whose
    * payload chunks are damaged is listed with `data: undefined` (`getJob` throws `IntegrityError` for it).
    *
    * @param state The state.

@@ -67,7 +67,10 @@ export interface Job<T = unknown, R = unknown> {
   readonly lease?: { readonly owner: string; readonly expiresAt: number };
   /** The repeating schedule that enqueued it. */
   readonly schedule?: string;
-  /** The versionstamp of the record as read (`null` for a transactional add not yet committed). */
+  /**
+   * The versionstamp of the record as read (for an active job: of its lease entry, which holds what
+   * the attempt changed; `null` for a transactional add not yet committed).
+   */
   readonly versionstamp: string | null;
 }
 
@@ -182,6 +185,35 @@ export interface JobContext {
    * `job.data` is `undefined` and this is the way to read them.
    */
   stream(): ReadableStream<Uint8Array>;
+  /**
+   * Transactional completion: stages the job's completion with `result` in `options.atomic`, an
+   * atomic op of the queue's own store that holds the handler's writes. When that op commits, the
+   * writes and the completion are stored together, in one commit (both or neither); the handler
+   * commits it itself before it returns, and its return value is then ignored. If the op does not
+   * commit (a failed check of the handler's, a lease that moved on: heartbeats wait for the commit,
+   * but a cancel request or an expired lease fails it), nothing of it is stored and the attempt
+   * fails with `CompletionNotCommittedError` when the handler returns. The result is stored inline
+   * (at most what fits in one store value, else `LimitError` here). Stage it once per attempt.
+   *
+   * @example
+   * ```ts
+   * import { MemoryKv } from "../adapters/memory/mod.ts";
+   * import { Queue } from "./queue.ts";
+   * const kv = new MemoryKv();
+   * const queue = new Queue<{ order: string }>(kv, "orders");
+   * const { id } = await queue.add({ order: "A-1" });
+   * const worker = queue.process(async (job, ctx) => {
+   *   const op = kv.atomic().set(["app", "shipped", job.data.order], new Uint8Array([1]));
+   *   ctx.complete("shipped", { atomic: op });
+   *   await op.commit(); // the order row and the job's completion, together
+   * });
+   * console.log(await queue.result(id)); // "shipped"
+   * console.log((await kv.get(["app", "shipped", "A-1"])) !== null); // true
+   * await worker.close();
+   * await queue.close();
+   * ```
+   */
+  complete(result: unknown, options: { atomic: AtomicOp }): void;
 }
 
 /**
@@ -189,6 +221,28 @@ export interface JobContext {
  * while attempts remain), throw a `PermanentError` to send the job straight to `dead`.
  */
 export type Handler<T = unknown, R = unknown> = (job: Job<T, R>, ctx: JobContext) => R | Promise<R>;
+
+/**
+ * A batch handler (`process(handler, { batch })`): gets up to `batch.size` jobs (and each job's
+ * context, in the same order) and returns one entry per job: its result, or an `Error` to fail that
+ * job alone. A throw fails every job of the batch. Each job is then completed, retried or
+ * dead-lettered on its own.
+ */
+export type BatchHandler<T = unknown, R = unknown> = (
+  jobs: Job<T, R>[],
+  contexts: JobContext[],
+) => readonly (R | Error)[] | Promise<readonly (R | Error)[]>;
+
+/** How a worker batches jobs for a {@linkcode BatchHandler}. */
+export interface BatchOptions {
+  /** Most jobs per handler call. */
+  size: number;
+  /**
+   * How long the first job of an unfilled batch waits for more before the batch goes out, in ms.
+   * @default 0 (the jobs of one claim go together; nothing waits for the next claim)
+   */
+  maxWaitMs?: number;
+}
 
 /** Middleware around every handler call: call `next()` to run the rest of the chain. */
 export type Middleware<T = unknown, R = unknown> = (
@@ -199,8 +253,13 @@ export type Middleware<T = unknown, R = unknown> = (
 
 /** Options of a worker. */
 export interface WorkerOptions {
-  /** Jobs run at once. @default 1 */
+  /** Jobs run at once. @default 1, or `batch.size` with `batch` */
   concurrency?: number;
+  /**
+   * Hand jobs to the handler in batches: the handler is then a {@linkcode BatchHandler}. Each job
+   * keeps its own lease, heartbeats, timeout and outcome; only the handler call is shared.
+   */
+  batch?: BatchOptions;
   /** Lease length in ms; renewed every `heartbeatInterval` while the handler runs. @default 30000 */
   leaseMs?: number;
   /** How often the lease is renewed, in ms. @default leaseMs / 3 */

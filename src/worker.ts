@@ -16,7 +16,8 @@ import { nextDelayed } from "./maintenance/promoter.ts";
 import { nextExpiry } from "./maintenance/healer.ts";
 import { runDue } from "./maintenance/run_due.ts";
 import { TimerWheel } from "./timer_wheel.ts";
-import type { Handler, WorkerOptions } from "./types.ts";
+import type { BatchHandler, Handler, WorkerOptions } from "./types.ts";
+import { batching, batchOptions } from "./batch.ts";
 import type { QueueSignal } from "./notifier.ts";
 import type { KvKey } from "./kv.ts";
 import type { Queue } from "./queue.ts";
@@ -114,7 +115,8 @@ export class Worker<T = unknown, R = unknown> {
       }
       return v;
     };
-    this.concurrency = int("concurrency", options.concurrency ?? 1, 1);
+    const batch = options.batch === undefined ? undefined : batchOptions(options.batch);
+    this.concurrency = int("concurrency", options.concurrency ?? batch?.size ?? 1, 1);
     this.#leaseMs = int("leaseMs", options.leaseMs ?? 30_000, 1);
     this.#heartbeatMs = int("heartbeatInterval", options.heartbeatInterval ?? this.#leaseMs / 3, 1);
     if (this.#heartbeatMs >= this.#leaseMs) {
@@ -133,7 +135,9 @@ export class Worker<T = unknown, R = unknown> {
     e.workers.add(this);
     // One timer for every running job's heartbeats and timeout, not two system timers per job.
     const wheel = new TimerWheel(e.clock);
-    this.#exec = { handler, leaseMs: this.#leaseMs, heartbeatMs: this.#heartbeatMs, wheel };
+    // A batch handler runs behind a collector: each job still runs, and ends, on its own.
+    const run = batch ? batching(handler as unknown as BatchHandler<T, R>, batch, e.clock) : handler;
+    this.#exec = { handler: run, leaseMs: this.#leaseMs, heartbeatMs: this.#heartbeatMs, wheel };
     this.#loop = this.#run();
   }
 

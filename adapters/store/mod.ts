@@ -175,7 +175,8 @@ async function head(path: string, n: number): Promise<string | null> {
 
 /**
  * The format of the store at `path`, read from its first bytes (never written): `null` when there
- * is no file yet (or it is empty). The file store starts with `KVQF`; an SQLite file with
+ * is no file yet (or it is empty, or an SQLite database without a single table: a store whose
+ * creation was cut short; it opens as a new store). The file store starts with `KVQF`; an SQLite file with
  * `SQLite format 3`, and its schema (in the file or, while a writer has it open, in its `-wal`)
  * tells kvq's sqlite store (table `kv_meta`) from Deno KV (table `migration_state`).
  *
@@ -199,10 +200,23 @@ export async function detectStoreFormat(path: string): Promise<StoreFormat | nul
   }
   if (start.startsWith("KVQF")) return "file";
   if (!start.startsWith("SQLite format 3\0")) return "unknown";
-  const schema = start + ((await head(path + "-wal", 1 << 20)) ?? "");
+  const wal = (await head(path + "-wal", 1 << 20)) ?? "";
+  const schema = start + wal;
   if (/CREATE TABLE[^(]*kv_meta/i.test(schema)) return "sqlite";
   if (/CREATE TABLE[^(]*migration_state/i.test(schema)) return "deno-kv";
+  // No table at all: a store whose creation was cut short (killed after SQLite wrote the file's
+  // header, before the schema committed). Nothing is in it to lose: it opens as a new store.
+  if (noTables(start) && !/CREATE /i.test(wal)) return null;
   return "other-sqlite";
+}
+
+/**
+ * Whether an SQLite file's first page says its schema is empty: page 1 holds the schema table, a
+ * leaf table b-tree page (type 13 at offset 100) with no cells (bytes 103-104).
+ */
+function noTables(start: string): boolean {
+  return start.length >= 108 && start.charCodeAt(100) === 0x0d && start.charCodeAt(103) === 0 &&
+    start.charCodeAt(104) === 0;
 }
 
 const FORMAT_NAMES: Record<StoreFormat, string> = {

@@ -34,7 +34,7 @@ import type { AtomicKv, AtomicOp, KvCommitResult } from "../../src/kv.ts";
 import { Queue } from "../../src/queue.ts";
 import type { QueueEvent } from "../../src/events.ts";
 import { seededRandom } from "../../src/ids.ts";
-import { decodeRecord } from "../../src/payload.ts";
+import { storedJobs } from "../../src/lease_entry.ts";
 import { CRASH_QUEUE, dumpLines, INDEXES } from "./protocol.ts";
 import { Keyspace } from "../../src/keys.ts";
 
@@ -65,8 +65,7 @@ function ackEarly(inner: AtomicKv): AtomicKv {
 /** Reads the whole keyspace of the crash queue into dump lines (nothing else runs meanwhile). */
 async function dump(kv: AtomicKv, queue: Queue<{ n: number }, number>, file: string): Promise<number> {
   const ks = new Keyspace(undefined, CRASH_QUEUE);
-  const records = [];
-  for await (const e of kv.list({ prefix: [...ks.root, "job"] })) records.push(decodeRecord(e.value));
+  const records = [...(await storedJobs(kv, ks)).values()];
   const index: { idx: string; key: unknown[]; v: string }[] = [];
   const dec = new TextDecoder();
   for (const idx of INDEXES) {

@@ -32,7 +32,7 @@ import { Queue } from "../../src/queue.ts";
 import type { QueueEvent } from "../../src/events.ts";
 import { seededRandom } from "../../src/ids.ts";
 import { Keyspace } from "../../src/keys.ts";
-import { decodeRecord } from "../../src/payload.ts";
+import { storedJobs } from "../../src/lease_entry.ts";
 import { arg, exit, oneLine, out, sleep } from "./_child_io.ts";
 import { FLEET_QUEUE } from "./protocol.ts";
 
@@ -92,8 +92,7 @@ async function main(): Promise<void> {
     await stop;
     const ks = new Keyspace(undefined, FLEET_QUEUE);
     const lines: string[] = [];
-    for await (const e of kv.list({ prefix: [...ks.root, "job"] })) {
-      const r = decodeRecord(e.value);
+    for (const r of (await storedJobs(kv, ks)).values()) {
       lines.push(JSON.stringify({
         id: r.id,
         state: r.state,

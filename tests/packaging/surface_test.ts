@@ -17,6 +17,7 @@ const SURFACE: Record<string, string[]> = {
   ".": [
     "BlobChecksumError",
     "CanceledError",
+    "CompletionNotCommittedError",
     "CorruptionError",
     "DEFAULT_BACKOFF",
     "DEFAULT_ROOT",

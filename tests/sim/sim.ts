@@ -46,6 +46,7 @@ import type { Clock, TimerHandle } from "../../src/clock.ts";
 import { sleep } from "../../src/clock.ts";
 import { monotonicUlid, seededRandom } from "../../src/ids.ts";
 import { decodeRecord, decodeValue } from "../../src/payload.ts";
+import { decodeLease, type LeaseFields, overlay } from "../../src/lease_entry.ts";
 import { Keyspace, STATE_INDEX } from "../../src/keys.ts";
 import { type Counts, isTerminal, type JobRecord, type JobState, zeroCounts } from "../../src/job.ts";
 
@@ -480,15 +481,26 @@ class World {
   }
 
   async #stale(id: string, token: string | undefined): Promise<boolean> {
-    const e = await this.mem.get(ks.job(id));
-    const current = e ? decodeRecord(e.value) : null;
+    const [current] = await this.#jobs([id]);
     return token !== undefined && (current?.state !== "active" || current.lease?.token !== token);
   }
 
-  /** Applies a batch to the memory store, checking fencing on every job record it changes. */
+  /** The jobs `ids` as stored: each record with its lease entry over it while active. */
+  async #jobs(ids: readonly string[]): Promise<(JobRecord | null)[]> {
+    const got = await this.mem.getMany([...ids.map((id) => ks.job(id)), ...ids.map((id) => ks.lease(id))]);
+    return ids.map((_, i) => {
+      const job = got[i], lease = got[ids.length + i];
+      if (!job) return null;
+      return lease ? overlay(decodeRecord(job.value), decodeLease(lease.value)) : decodeRecord(job.value);
+    });
+  }
+
+  /** Applies a batch to the memory store, checking fencing on every job it changes. */
   async apply(batch: AtomicBatch): Promise<KvCommitResult> {
-    const jobKeys = batch.mutations.filter((m) => isJobKey(m.key)).map((m) => m.key);
-    const before = await this.mem.getMany(jobKeys);
+    const ids = [
+      ...new Set(batch.mutations.filter((m) => jobIdOf(m.key) !== null).map((m) => jobIdOf(m.key)!)),
+    ];
+    const before = await this.#jobs(ids);
     const cron = batch.mutations.some((m) => compareKeys(m.key, ks.cron(SCHEDULE)) === 0)
       ? await this.mem.get(ks.cron(SCHEDULE))
       : undefined;
@@ -498,10 +510,9 @@ class World {
     const res = await op.commit();
     if (!res.ok) return res;
     this.stats.commits++;
-    const after = await this.mem.getMany(jobKeys);
-    for (let i = 0; i < jobKeys.length; i++) {
-      const prev = before[i] ? decodeRecord(before[i]!.value) : null;
-      const next = after[i] ? decodeRecord(after[i]!.value) : null;
+    const after = await this.#jobs(ids);
+    for (let i = 0; i < ids.length; i++) {
+      const prev = before[i], next = after[i];
       if (next) this.#transition(prev, next, await this.#result(next));
       else if (prev) this.#removed(prev);
     }
@@ -598,6 +609,7 @@ class World {
   async checkStore(): Promise<Map<string, JobRecord>> {
     this.stats.checks++;
     const records = new Map<string, JobRecord>();
+    const leases = new Map<string, LeaseFields>();
     const indexed = new Map<string, KvKey[]>();
     const blobs: KvKey[] = [];
     const uniques = new Map<string, string>();
@@ -609,10 +621,16 @@ class World {
         uniques.set(k[3] as string, new TextDecoder().decode(e.value));
       } else if (INDEX_NAMES.has(k[1] as string) && k[2] === QUEUE) {
         const id = Keyspace.idOf(k);
+        if (k[1] === "lease") leases.set(id, decodeLease(e.value));
         const list = indexed.get(id) ?? [];
         list.push(k);
         indexed.set(id, list);
       }
+    }
+    for (const [id, fields] of leases) {
+      const r = records.get(id);
+      if (r && r.state !== "ready") this.fail(`job ${id} has a lease entry over a ${r.state} record`);
+      if (r) records.set(id, overlay(r, fields));
     }
     const ticks = new Set<string>();
     const byKey = new Map<string, string>();
@@ -983,8 +1001,10 @@ function touched(batch: AtomicBatch | undefined): string {
   return [...n].map(([k, v]) => `${v} ${k}`).join(", ");
 }
 
-function isJobKey(key: KvKey): boolean {
-  return key[0] === "kvq" && key[1] === "job" && key[2] === QUEUE;
+/** The job a key belongs to when it is a job record or a lease entry of the queue, else null. */
+function jobIdOf(key: KvKey): string | null {
+  const own = key[0] === "kvq" && key[2] === QUEUE && key.length === 4;
+  return own && (key[1] === "job" || key[1] === "lease") ? key[3] as string : null;
 }
 
 /** Seeded stand-ins for the ambient sources of time and randomness, while `fn` runs. */

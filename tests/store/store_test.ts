@@ -132,3 +132,40 @@ test("openStore refuses a file that is no kvq store with StorageError code FORMA
     assert.equal(await detectStoreFormat(join(dir, "missing.db")), null);
   });
 });
+
+/** An SQLite database file with no table: what a kill leaves between SQLite's header write and the schema. */
+function sqliteWithoutTables(): Uint8Array {
+  const page = new Uint8Array(4096);
+  page.set(new TextEncoder().encode("SQLite format 3\0"), 0);
+  page.set([0x10, 0x00, 2, 2, 0, 0x40, 0x20, 0x20], 16); // page size 4096, WAL, payload fractions
+  page.set([0, 0, 0, 1, 0, 0, 0, 1], 24); // change counter 1, 1 page
+  page.set([0, 0, 0, 4], 44); // schema format 4
+  page.set([0, 0, 0, 1], 92); // version-valid-for
+  page.set([0x0d, 0, 0, 0, 0, 0x10, 0, 0], 100); // page 1: a leaf table b-tree page with no cells
+  return page;
+}
+
+test("openStore opens an SQLite file without a table (its creation was killed) as a new store, on every runtime", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "store.db");
+    writeFileSync(path, sqliteWithoutTables());
+    assert.equal(await detectStoreFormat(path), null);
+    const kv = await openStore(path);
+    await kv.atomic().set(["k"], new Uint8Array([1])).commit();
+    await kv.close();
+    const again = await openStore(path);
+    assert.deepEqual((await again.get(["k"]))?.value, new Uint8Array([1]));
+    await again.close();
+  });
+});
+
+test("an SQLite database with a table of its own is still refused, not taken for an empty one", async () => {
+  await inTempDir(async (dir) => {
+    const path = join(dir, "app.db");
+    const bytes = sqliteWithoutTables();
+    bytes.set([0, 1], 103); // one cell in the schema table
+    writeFileSync(path, bytes);
+    assert.equal(await detectStoreFormat(path), "other-sqlite");
+    await assert.rejects(openStore(path), (e) => e instanceof StorageError && e.code === "FORMAT");
+  });
+});
