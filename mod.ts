@@ -84,6 +84,7 @@ export {
   PayloadTooLargeError,
   PermanentError,
   QueueFullError,
+  RateLimitedError,
   ShutdownError,
   StorageError,
   StoreClosedError,

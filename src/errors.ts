@@ -302,6 +302,32 @@ export class LeaseLostError extends KvqError {
 }
 
 /**
+ * Thrown by a handler to say "rate-limited: run me again in `retryAfterMs`": the attempt does not
+ * count; the job waits (`scheduled`) until then and runs again. No `failed` event is emitted; the
+ * history records the attempt as `released` with this error. A job rate-limited every time waits
+ * every time (it never uses up an attempt).
+ *
+ * @example
+ * ```ts
+ * import { RateLimitedError } from "./errors.ts";
+ * const e = new RateLimitedError(30_000, "the mail API said 429");
+ * console.log(e.retryAfterMs); // 30000
+ * ```
+ */
+export class RateLimitedError extends KvqError {
+  /** How long the job waits before it runs again, in ms. */
+  readonly retryAfterMs: number;
+  /** Creates the error; `retryAfterMs` must be a finite number >= 0 (`RangeError`). */
+  constructor(retryAfterMs: number, message?: string, options?: KvqErrorOptions) {
+    if (typeof retryAfterMs !== "number" || !Number.isFinite(retryAfterMs) || retryAfterMs < 0) {
+      throw new RangeError(`Invalid retryAfterMs: expected a finite number >= 0, got ${retryAfterMs}`);
+    }
+    super(message ?? `Rate-limited: run again in ${retryAfterMs} ms`, options);
+    this.retryAfterMs = retryAfterMs;
+  }
+}
+
+/**
  * A handler staged its job's completion in an atomic op (`ctx.complete(result, { atomic })`) and
  * that op did not commit before the handler returned (its commit failed a check, threw, or was
  * never called). Neither the handler's writes nor the completion happened; the attempt fails with

@@ -10,7 +10,7 @@
  */
 
 import { type Backoff, backoffDelay, DEFAULT_BACKOFF } from "./backoff.ts";
-import { IntegrityError, JobStateError, PermanentError } from "./errors.ts";
+import { IntegrityError, JobStateError, PermanentError, RateLimitedError } from "./errors.ts";
 import type {
   AttemptOutcome,
   AttemptRecord,
@@ -203,7 +203,9 @@ function toTerminal(
  * - `fail`: `active` → `canceled` when a cancel was requested; else `dead` (reason `permanent`) when
  *   the failure is permanent (see {@linkcode isPermanent}; reason `integrity` for an
  *   `IntegrityError`); else `dead` (reason `exhausted`) when `attempt >= maxAttempts`; else
- *   `failed` with `runAt = now + backoff(attempt)`. The error goes to the history.
+ *   `failed` with `runAt = now + backoff(attempt)`. The error goes to the history. A
+ *   `RateLimitedError` cause is not a failure: `scheduled` at `now + retryAfterMs`, `attempt - 1`
+ *   (the history says `released`), no event.
  * - `expire`: `active` whose lease expired → `canceled` when a cancel was requested; `dead` (reason
  *   `stalled`) when no attempt remains; else `ready` at once. The attempt counts.
  * - `release`: `active` → `ready` with `attempt - 1` (shutdown does not use up an attempt), or
@@ -298,6 +300,16 @@ export function transition(job: JobRecord, event: JobEvent, now: number): JobRec
       requireToken(job, "fail", event.token);
       if (job.cancelRequested) {
         return toTerminal(endAttempt(job, now, "canceled", event.error), "canceled", now, "canceled");
+      }
+      if (event.cause instanceof RateLimitedError && !event.permanent && event.retry !== false) {
+        // Rate-limited: not a failure; the attempt does not count, the job waits and runs again.
+        const released = endAttempt(job, now, "released", event.error);
+        return {
+          ...released,
+          state: "scheduled",
+          attempt: job.attempt - 1,
+          runAt: now + event.cause.retryAfterMs,
+        };
       }
       const ended = endAttempt(job, now, "failed", event.error);
       if (event.permanent || event.retry === false || isPermanent(event.cause)) {
@@ -491,6 +503,7 @@ export function eventsOf(event: JobEventType, before: JobState, after: JobRecord
   const ending = (): JobOutcomeEvent[] =>
     after.state === "dead" ? ["dead"] : after.state === "canceled" ? ["canceled"] : [];
   if (before === "active" && after.state !== "active") {
+    if (event === "fail" && after.state === "scheduled") return []; // rate-limited: not a failure
     if (event === "fail" || (event === "complete" && after.state !== "completed") || event === "heartbeat") {
       return ["failed", after.state === "failed" ? "retrying" : (after.state as "dead" | "canceled")];
     }

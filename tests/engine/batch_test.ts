@@ -10,6 +10,7 @@ import { openStore } from "../../adapters/store/mod.ts";
 import type { AtomicKv } from "../../src/kv.ts";
 import { Queue } from "../../src/queue.ts";
 import { FakeClock } from "../../src/clock.ts";
+import { RateLimitedError } from "../../src/errors.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "kvq-batch-"));
 let n = 0;
@@ -98,3 +99,33 @@ test("batch options are checked: size an integer >= 1, maxWaitMs a number >= 0",
 });
 
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+test("a handler that throws RateLimitedError runs again after retryAfterMs, the attempt not counted, no failed event", async () => {
+  const clock = new FakeClock(0);
+  const queue = new Queue<number, string>(new MemoryKv(), "limited", { clock, maxAttempts: 1 });
+  const events: string[] = [];
+  for (const t of ["failed", "retrying", "dead", "completed"] as const) queue.on(t, () => events.push(t));
+  const attempts: number[] = [];
+  const worker = queue.process((_job, ctx) => {
+    attempts.push(ctx.attempt);
+    if (attempts.length < 3) throw new RateLimitedError(500, "429 from the API");
+    return "sent";
+  });
+  const { id } = await queue.add(1);
+  for (let i = 0; i < 30 && attempts.length < 1; i++) await clock.advance(1);
+  const waiting = await queue.getJob(id);
+  assert.equal(waiting?.state, "scheduled");
+  assert.equal(waiting?.attempt, 0);
+  assert.equal(waiting?.history.at(-1)?.outcome, "released");
+  assert.equal(waiting?.history.at(-1)?.error?.name, "RateLimitedError");
+  await clock.advance(400);
+  assert.equal(attempts.length, 1, "not before retryAfterMs");
+  for (let i = 0; i < 10; i++) await clock.advance(500);
+  assert.equal(await queue.result(id), "sent");
+  // maxAttempts 1, yet three runs: the rate-limited ones did not count.
+  assert.deepEqual(attempts, [1, 1, 1]);
+  assert.deepEqual(events, ["completed"]);
+  assert.throws(() => new RateLimitedError(-1), RangeError);
+  await worker.close();
+  await queue.close();
+});

@@ -7,6 +7,7 @@ import {
   admits,
   createJob,
   disposition,
+  errorInfo,
   eventsOf,
   isPermanent,
   type JobRecord,
@@ -14,7 +15,7 @@ import {
   unfinished,
   zeroCounts,
 } from "../../src/job.ts";
-import { IntegrityError, JobStateError, PermanentError } from "../../src/errors.ts";
+import { IntegrityError, JobStateError, PermanentError, RateLimitedError } from "../../src/errors.ts";
 
 const err = { name: "Error", message: "boom" };
 
@@ -134,4 +135,21 @@ test("eventsOf maps each change to its queue events, in order", () => {
   assert.deepEqual(at({ type: "claim", token: "u", owner: "w", leaseMs: 5 }, ready), []);
   assert.deepEqual(at({ type: "remove" }, ready), []);
   assert.deepEqual(at({ type: "heartbeat", token: "t", leaseMs: 5 }), []);
+});
+
+test("rule: a RateLimitedError cause is not a failure: scheduled at now + retryAfterMs, attempt not counted, no event", () => {
+  const ready = createJob({ id: "r", queue: "q", payload: { json: 1 }, maxAttempts: 1 }, 0);
+  const active = transition(ready, { type: "claim", token: "t", owner: "w", leaseMs: 1000 }, 10);
+  const cause = new RateLimitedError(250);
+  const next = transition(active, { type: "fail", token: "t", error: errorInfo(cause), cause }, 20);
+  assert.equal(next.state, "scheduled");
+  assert.equal(next.runAt, 270);
+  assert.equal(next.attempt, 0);
+  assert.equal(next.history.at(-1)?.outcome, "released");
+  assert.deepEqual(eventsOf("fail", "active", next), []);
+  // retry: false still means "do not retry": the job dies.
+  assert.equal(
+    transition(active, { type: "fail", token: "t", error: errorInfo(cause), cause, retry: false }, 20).state,
+    "dead",
+  );
 });

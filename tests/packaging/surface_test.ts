@@ -36,6 +36,7 @@ const SURFACE: Record<string, string[]> = {
     "Queue",
     "QueueEvent",
     "QueueFullError",
+    "RateLimitedError",
     "ShutdownError",
     "StorageError",
     "StoreClosedError",
