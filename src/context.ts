@@ -8,6 +8,7 @@
  * @module
  */
 
+import { checkRateLimit, type RateLimit } from "./rate_limit.ts";
 import { type AtomicKv, encodeKey } from "./kv.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { type IdFactory, monotonicUlid } from "./ids.ts";
@@ -69,6 +70,8 @@ export interface QueueSettings {
   readonly pollInterval: number;
   /** Retention of ended jobs. */
   readonly retention: QueueOptions["retention"];
+  /** The rate limit of job starts, shared by every worker and consumer on the store. */
+  readonly rateLimit: Required<RateLimit> | undefined;
 }
 
 /** What every service of one queue shares. */
@@ -175,6 +178,7 @@ export function createContext<T, R>(
       removeOnComplete: options.removeOnComplete ?? false,
       pollInterval,
       retention: options.retention,
+      rateLimit: checkRateLimit(options.rateLimit),
     },
     signer: options.signingKey !== undefined ? createSigner(options.signingKey) : undefined,
     blobs: blobSettings(options.blobs),

@@ -25,6 +25,8 @@
  * root + ["meta", queue, "delta", id]              -> count delta of a transactional add
  *                                                     (deltas are folded into "counts" by maintenance)
  * root + ["meta", queue, "paused"]                 -> present while the queue is paused
+ * root + ["meta", queue, "rate"]                   -> the rate limit's token bucket (JSON), when the
+ *                                                     queue has one: written by each claim batch
  * root + ["cron", queue, name]                     -> repeating schedule (JSON)
  * root + ["metrics", queue]                        -> the sidecar's metrics ledger (JSON): totals of the
  *                                                     jobs that ended, read from the terminal indexes
@@ -78,6 +80,8 @@ export class Keyspace {
   readonly paused: KvKey;
   /** The admission key (see the table above). */
   readonly admit: KvKey;
+  /** The rate limit's token bucket (see the table above). */
+  readonly rate: KvKey;
 
   /**
    * Creates the keyspace of `queue` under `root`.
@@ -95,6 +99,7 @@ export class Keyspace {
     this.counts = [...root, "meta", queue, "counts"];
     this.paused = [...root, "meta", queue, "paused"];
     this.admit = [...this.counts, "admit"];
+    this.rate = [...root, "meta", queue, "rate"];
   }
 
   /** The job record key. */

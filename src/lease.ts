@@ -19,6 +19,7 @@ import {
 import { Keyspace } from "./keys.ts";
 import { addCounts, encodeCounts, getMany, type WriteUnit, zeroCounts } from "./committer.ts";
 import type { AtomicOp, KvCommitResult, KvEntry } from "./kv.ts";
+import { giveBack, takeTokens } from "./rate_limit.ts";
 import { chunk, decodeRecord, inlineRef, valueBytes } from "./payload.ts";
 import { dropBlobs, isByteSource, placeResult } from "./blobs.ts";
 import { type IntegrityError, JobStateError, LeaseLostError, LimitError, PermanentError } from "./errors.ts";
@@ -58,6 +59,8 @@ export interface ClaimResult<T> {
   paused: boolean;
   /** Some listed jobs were lost to another claimer: there may be more to take. */
   contended: boolean;
+  /** The rate limit's bucket was empty: when its next token is due (absent: not limited). */
+  retryAt?: number;
 }
 
 /** How far past its batch a claim that lost jobs last time looks, at most (see `claim`). */
@@ -76,6 +79,26 @@ export async function claim<T, R>(
   owner: string,
   leaseMs: number,
   external = false,
+): Promise<ClaimResult<T>> {
+  const limit = ctx.settings.rateLimit;
+  if (limit) {
+    // Tokens first (a checked commit of their own), then at most that many jobs.
+    const t = await takeTokens(ctx, limit, n);
+    if (!t.got) return { held: [], paused: false, contended: false, retryAt: t.retryAt ?? undefined };
+    const out = await claimSome(ctx, t.got, owner, leaseMs, external);
+    if (out.held.length < t.got) await giveBack(ctx, limit, t.got - out.held.length);
+    return out;
+  }
+  return await claimSome(ctx, n, owner, leaseMs, external);
+}
+
+/** The claim itself: up to `n` ready jobs, as `claim` says. */
+async function claimSome<T, R>(
+  ctx: QueueContext<T, R>,
+  n: number,
+  owner: string,
+  leaseMs: number,
+  external: boolean,
 ): Promise<ClaimResult<T>> {
   const prefix = ctx.ks.indexPrefix("ready");
   const extra = ctx.contended ? Math.min(8 * n, SPREAD) : 0;

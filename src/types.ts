@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { RateLimit } from "./rate_limit.ts";
 import type { AtomicOp, KvKey } from "./kv.ts";
 import type { Clock } from "./clock.ts";
 import type { IdFactory } from "./ids.ts";
@@ -149,6 +150,12 @@ export interface QueueOptions {
   timeout?: number;
   /** Most unfinished jobs (scheduled, ready, active, failed). @default Infinity */
   maxQueued?: number;
+  /**
+   * A rate limit on job starts, shared by every worker and consumer of this queue on the store (a
+   * token bucket: `max` starts per `per` ms, at most `burst` at once, default `max`).
+   * @default none
+   */
+  rateLimit?: RateLimit;
   /** What `add` does when the queue is full: reject with `QueueFullError`, or store it `dead` (reason `overflow`). @default "reject" */
   overflow?: "reject" | "dead";
   /** Largest payload (and result) in bytes. @default 4 MiB */

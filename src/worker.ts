@@ -91,6 +91,8 @@ export class Worker<T = unknown, R = unknown> {
   #nextDelayed: number | null = -Infinity;
   #nextSchedule: number | null = null;
   #nextExpiry: number | null = null;
+  /** When the rate limit's next token is due (after a claim found the bucket empty). */
+  #nextToken: number | null = null;
 
   /**
    * Starts a worker. Prefer `queue.process(handler, options)`.
@@ -220,6 +222,8 @@ export class Worker<T = unknown, R = unknown> {
         this.#nextDelayed,
         this.#maintenance ? this.#nextSchedule : null,
         this.#maintenance ? this.#nextExpiry : null,
+        // A token matters only to a worker with a free slot to claim for.
+        this.#busy < this.concurrency ? this.#nextToken : null,
       ]
     ) {
       if (t !== null) due = Math.min(due, t);
@@ -324,8 +328,9 @@ export class Worker<T = unknown, R = unknown> {
     if (free > 0 && !this.#paused && !this.#closing) {
       const want = Math.min(free, this.#batch);
       const seq = this.#pauseSeq;
-      const { held, paused, contended } = await claim(ctx, want, this.id, this.#leaseMs);
+      const { held, paused, contended, retryAt } = await claim(ctx, want, this.id, this.#leaseMs);
       this.#setPaused(paused, seq);
+      this.#nextToken = retryAt ?? null;
       for (const h of held) this.#start(h);
       if (held.length) this.#progress = true;
       // A full batch, or jobs lost to another worker: there may be more to claim right away.
