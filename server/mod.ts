@@ -10,7 +10,7 @@
  * | --- | --- |
  * | `GET /`, `GET /assets/*` | the dashboard page, its script and styles, uPlot (no auth; no data in them) |
  * | `GET /healthz` | `{ "ok": true }` (no auth) |
- * | `GET /openapi.json`, `GET /docs` | this API as OpenAPI 3.1, and its interactive reference (no auth) |
+ * | `GET /openapi.json`, `GET /docs`, `GET /docs/scalar.js` | this API as OpenAPI 3.1, its interactive reference, that page's script (no auth; the script needs `@scalar/api-reference` installed) |
  * | `GET /metrics` | Prometheus text: jobs per state, oldest ready age, totals and histograms from the store, deliveries per peer |
  * | `GET /queues` | every queue with its counts and paused flag |
  * | `GET /queues/:queue` | one queue: its name, counts and paused flag (404 when it does not exist) |

@@ -30,8 +30,8 @@ import { createDelivery, deliverRoutes, sendRoutes } from "./delivery/routes.ts"
 
 /**
  * Route modules that answer without a token (registered before the token check). A module here
- * must serve no data: the dashboard page and its assets, `/healthz`, `/openapi.json`, `/docs`, and
- * `/deliver` (a peer's message is authenticated by its HMAC signature instead).
+ * must serve no data: the dashboard page and its assets, `/healthz`, `/openapi.json`, `/docs` and its
+ * script, and `/deliver` (a peer's message is authenticated by its HMAC signature instead).
  */
 const OPEN_ROUTES: readonly RouteModule[] = [dashboardPageRoutes, systemRoutes, deliverRoutes];
 /** Route modules behind the token, one line each (see server/routes/_route.ts for the pattern). */
@@ -66,8 +66,9 @@ export interface ServerOptions {
   /**
    * Who may call the API: a bearer token, several, or a function of the request. `GET /` and
    * `GET /assets/*` (the dashboard page and its scripts, which hold no data), `GET /healthz`,
-   * `GET /openapi.json` (the API's OpenAPI 3.1 document) and `GET /docs` (its reference page) are
-   * always open, and so is `POST /deliver/:queue` (authenticated by each message's signature).
+   * `GET /openapi.json` (the API's OpenAPI 3.1 document), `GET /docs` (its reference page) and
+   * `GET /docs/scalar.js` (that page's script) are always open, and so is `POST /deliver/:queue`
+   * (authenticated by each message's signature).
    * @default open to all
    */
   auth?: string | readonly string[] | ((request: Request) => boolean | Promise<boolean>);

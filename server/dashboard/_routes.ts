@@ -11,6 +11,7 @@
 
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Job } from "../../mod.ts";
+import { assetResponse } from "../_asset.ts";
 import { HttpError } from "../_errors.ts";
 import { define, json, type RouteModule } from "../routes/_route.ts";
 import {
@@ -30,19 +31,6 @@ import { UPLOT_CSS, UPLOT_JS } from "./_uplot.ts";
 /** The page's scripts and styles come only from this server; `fetch` only to it. */
 const CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-function asset(body: string, type: string): () => Response {
-  return () =>
-    new Response(body, {
-      headers: {
-        "content-type": type,
-        "content-security-policy": CSP,
-        "x-content-type-options": "nosniff",
-        "referrer-policy": "no-referrer",
-        "cache-control": type.startsWith("text/html") ? "no-cache" : "public, max-age=300",
-      },
-    });
-}
 
 const ASSETS: readonly (readonly [path: string, body: string, type: string, what: string])[] = [
   [
@@ -75,7 +63,7 @@ export const dashboardPageRoutes: RouteModule = (app, ctx) => {
         security: [],
         responses: { 200: { description: what, content: { [type.split(";")[0]]: { schema: z.string() } } } },
       }),
-      asset(body, type),
+      (c) => assetResponse(c.req.raw, body, type, { csp: CSP }),
     );
   }
 };

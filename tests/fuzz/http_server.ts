@@ -6,10 +6,12 @@
 //   rss        { rss }                     its resident set size in bytes
 //   snapshot   { entries, bytes, hash }    every key, value and versionstamp of the store, hashed
 //   entries    { entries: [[key, versionstamp], ...] }   (to say what changed when a hash differs)
-//   entries    { entries: [[key, versionstamp], ...] }   (to say what changed when a hash differs)
 //   mark       forgets the mutating requests seen so far
 //   log ID     { requests }: those since the mark that name job ID or were answered below 400
 //   exit       closes the server and the store, then exits
+//
+// With KVQ_MEMLOG=1 it also prints a MEM line to stderr every 2 s: RSS, heap total/used, external,
+// array buffers, and each of V8's heap spaces as size/used (MB; none on Bun).
 import process from "node:process";
 import { createInterface } from "node:readline";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
@@ -59,6 +61,24 @@ async function snapshot(): Promise<{ entries: number; bytes: number; hash: strin
 }
 
 console.log(JSON.stringify({ port: http.port, token: TOKEN, maxBodyBytes }));
+if (process.env.KVQ_MEMLOG) {
+  const { getHeapSpaceStatistics } = await import("node:v8");
+  const mb = (n: number) => (n / 1e6).toFixed(1);
+  const started = Date.now();
+  setInterval(() => {
+    const m = process.memoryUsage();
+    let spaces: string[] = [];
+    try {
+      spaces = getHeapSpaceStatistics().filter((s) => s.space_size > 0)
+        .map((s) => `${s.space_name.replace("_space", "")}=${mb(s.space_size)}/${mb(s.space_used_size)}`);
+    } catch { /* no V8 heap spaces on this runtime */ }
+    const t = ((Date.now() - started) / 1000).toFixed(0);
+    process.stderr.write(
+      `MEM t=${t} rss=${mb(m.rss)} heapTotal=${mb(m.heapTotal)} heapUsed=${mb(m.heapUsed)} ` +
+        `external=${mb(m.external)} ab=${mb(m.arrayBuffers)} ${spaces.join(" ")}\n`,
+    );
+  }, 2000).unref();
+}
 const lines = createInterface({ input: process.stdin });
 for await (const line of lines) {
   const cmd = line.trim();

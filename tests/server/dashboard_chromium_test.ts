@@ -7,19 +7,14 @@
 // KVQ_DASHBOARD_SCREENSHOT=1 also writes docs/dashboard.png.
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { BrowserContext, Page } from "playwright-core";
 import { MemoryKv } from "../../adapters/memory/mod.ts";
 import { Queue } from "../../mod.ts";
 import { createServer, serve } from "../../server/mod.ts";
+import { launchChromium, noChromium } from "./_chromium.ts";
 
-const CHROMIUM = process.env.KVQ_CHROMIUM ?? "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`;
+const skip = noChromium;
 const SCREENSHOT = process.env.KVQ_DASHBOARD_SCREENSHOT
   ? fileURLToPath(new URL("../../docs/dashboard.png", import.meta.url))
   : undefined;
@@ -85,23 +80,8 @@ if (skip) {
 
     await seed();
     const http = await serve(app, { port: 0 });
-    const { chromium } = await import("playwright-core");
-    const profile = mkdtempSync(join(tmpdir(), "kvq-dashboard-"));
-    const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1280, height: 800 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchChromium("dashboard");
+    const context: BrowserContext = browser.context;
     const page: Page = context.pages()[0] ?? await context.newPage();
     page.setDefaultTimeout(10_000);
     page.on("console", (m) => {
@@ -113,8 +93,7 @@ if (skip) {
     await page.waitForSelector('#queues a[data-queue="mail"].sel', { timeout: 15_000 });
 
     after(async () => {
-      await context.close();
-      rmSync(profile, { recursive: true, force: true });
+      await browser.close();
       await http.close();
       await app.close();
       await queue.close();

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { routesOf } from "../../server/server.ts";
 import { withServer } from "./_helpers.ts";
 import { violatingCalls } from "./_openapi.ts";
+import { SCALAR_PACKAGE, scalarBundle } from "../../server/_scalar.ts";
 import process from "node:process";
 
 describe("GET /openapi.json", () => {
@@ -22,6 +23,44 @@ describe("GET /openapi.json", () => {
       assert.equal(docs.status, 200);
       assert.match(docs.text, /\/openapi\.json/);
       assert.equal((await call("GET", "/queues", undefined, { token: null })).status, 401);
+    }));
+
+  test("/docs loads nothing from another host: its scripts and styles are served by the sidecar, open like the page", () =>
+    withServer({ auth: "tok" }, async ({ call }) => {
+      const docs = await call("GET", "/docs", undefined, { token: null });
+      assert.equal(docs.status, 200);
+      assert.match(docs.headers.get("content-type") ?? "", /^text\/html/);
+      const refs = pageReferences(docs.text);
+      const foreign = refs.filter((r) => !/^\/(?!\/)/.test(r));
+      assert.deepEqual(foreign, [], `/docs references ${foreign.join(", ")}`);
+      const installed = await scalarBundle();
+      if (installed === undefined) {
+        // Without the package: a page that says how to get it, and no script at all.
+        assert.match(docs.text, new RegExp(`npm install ${SCALAR_PACKAGE}`));
+        assert.deepEqual(refs.filter((r) => r.endsWith(".js")), []);
+        const missing = await call("GET", "/docs/scalar.js", undefined, { token: null });
+        assert.equal(missing.status, 404);
+        assert.match(missing.body.error.message, /@scalar\/api-reference is not installed/);
+        return;
+      }
+      assert.ok(refs.includes("/docs/scalar.js"), `/docs loads ${refs.join(", ")}`);
+      for (const ref of refs) {
+        const res = await call("GET", ref, undefined, { token: null });
+        assert.equal(res.status, 200, `GET ${ref}`);
+      }
+      const js = await call("GET", "/docs/scalar.js", undefined, { token: null });
+      assert.equal(js.headers.get("content-type"), "text/javascript; charset=utf-8");
+      assert.equal(js.headers.get("cache-control"), "public, max-age=300");
+      assert.equal(js.headers.get("x-content-type-options"), "nosniff");
+      assert.equal(js.text.length, new TextDecoder().decode(installed.body).length);
+      const etag = js.headers.get("etag")!;
+      assert.equal(etag, `"scalar-${installed.version}"`);
+      const again = await call("GET", "/docs/scalar.js", undefined, {
+        token: null,
+        headers: { "if-none-match": etag },
+      });
+      assert.equal(again.status, 304);
+      assert.equal(again.text, "");
     }));
 
   test("documents every route the app serves, and only those", () =>
@@ -103,3 +142,25 @@ describe("GET /openapi.json", () => {
       );
     }));
 });
+
+/**
+ * Every script, stylesheet, font, image, frame or preload a page names: `src` and `href` attributes of
+ * the tags that load something, `@import` and `url(...)` in its styles. A page that loads nothing
+ * from another host has only paths starting with one `/` here.
+ */
+function pageReferences(html: string): string[] {
+  const refs: string[] = [];
+  const loaders = /<(script|link|img|iframe|source|embed|object|video|audio)\b[^>]*>/gi;
+  for (const [tag] of html.matchAll(loaders)) {
+    for (const [, , value] of tag.matchAll(/\b(src|href|data)\s*=\s*["']?([^"'\s>]+)/gi)) refs.push(value);
+  }
+  for (const [, value] of html.matchAll(/@import\s+(?:url\()?["']?([^"')\s;]+)/gi)) refs.push(value);
+  for (const [, value] of html.matchAll(/url\(\s*["']?([^"')\s]+)/gi)) {
+    if (!value.startsWith("data:")) refs.push(value);
+  }
+  // A module script can import from anywhere: any absolute URL inside a script counts too.
+  for (const [, body] of html.matchAll(/<script\b[^>]*>([\s\S]*?)<\/script>/gi)) {
+    for (const [url] of body.matchAll(/(?:https?:)?\/\/[\w.-]+\.[a-z]{2,}[^\s"'`)]*/gi)) refs.push(url);
+  }
+  return refs;
+}
