@@ -121,33 +121,44 @@ export function postgresSql(schema: string, table: string): PostgresSql {
   const kv = q(""), seq = q("_seq"), commits = q("_commits"), meta = q("_meta"), commit = q("_commit");
   const channel = `kvq:${schema}.${table}`, lockName = `kvq:${schema}.${table}`;
   // Names are checked identifiers, so they are safe inside the quoted literals below.
+  // Part k of the packed parameters is `blob` bytes (ends[k] - lens[k], ends[k]]: cut where used, so
+  // each operation's statements read their parts in time proportional to them.
+  const cut = (a: string, b: string, alias: string) =>
+    `SELECT substring(blob FROM ${alias}.e - ${alias}.l + 1 FOR ${alias}.l) FROM unnest(ends[${a} : ${b}], ` +
+    `lens[${a} : ${b}]) AS ${alias}(e, l)`;
   const commitFunction = [
     `CREATE OR REPLACE FUNCTION ${commit}(relax bool, payload text, blob bytea, lens int4[], shape int4[],`,
     "  stamps int8[]) RETURNS int8[] LANGUAGE plpgsql AS $kvq$",
     "DECLARE",
-    "  p bytea[]; res int8[] := '{}'; at int := 1; sat int := 1; nc int; ns int; nd int;",
+    "  ends int4[]; res int8[] := '{}'; at int := 1; sat int := 1; nc int; ns int; nd int;",
     "  stamp int8; applied bool := false;",
     "BEGIN",
     // Commits and stamps are serialized: a stamp drawn after another one's is never visible first.
     `  PERFORM pg_advisory_xact_lock(hashtextextended('${lockName}', 0));`,
     "  IF relax THEN PERFORM set_config('synchronous_commit', 'off', true); END IF;",
-    `  p := ARRAY(SELECT part FROM (${parts("blob", "lens")}) x ORDER BY i);`,
+    "  ends := ARRAY(SELECT (sum(l) OVER (ORDER BY i))::int4 FROM unnest(lens) WITH ORDINALITY AS x(l, i) ORDER BY i);",
     "  FOR j IN 0 .. coalesce(array_length(shape, 1), 0) / 3 - 1 LOOP",
     "    nc := shape[3 * j + 1]; ns := shape[3 * j + 2]; nd := shape[3 * j + 3];",
     // Each check reads its key through the primary key: read committed sees every earlier commit.
-    "    IF nc > 0 AND EXISTS (SELECT 1 FROM unnest(p[at + 1 : at + nc], stamps[sat : sat + nc - 1]) AS c(k, s)",
-    `        WHERE (SELECT t.vs FROM ${kv} t WHERE t.k = c.k) IS DISTINCT FROM c.s) THEN`,
+    "    IF nc > 0 AND EXISTS (SELECT 1 FROM unnest(ends[at + 1 : at + nc], lens[at + 1 : at + nc],",
+    "        stamps[sat : sat + nc - 1]) AS c(e, l, s)",
+    `        WHERE (SELECT t.vs FROM ${kv} t WHERE t.k = substring(blob FROM c.e - c.l + 1 FOR c.l))`,
+    "          IS DISTINCT FROM c.s) THEN",
     "      stamp := NULL;",
     "    ELSE",
     `      stamp := nextval('${seq}');`,
-    `      INSERT INTO ${commits} (id, vs) VALUES (p[at], stamp);`,
+    `      INSERT INTO ${commits} (id, vs) VALUES (substring(blob FROM ends[at] - lens[at] + 1 FOR lens[at]), stamp);`,
     "      IF ns > 0 THEN",
-    `        INSERT INTO ${kv} (k, v, vs) SELECT u.k, u.v, stamp`,
-    "          FROM unnest(p[at + nc + 1 : at + nc + ns], p[at + nc + ns + 1 : at + nc + 2 * ns]) AS u(k, v)",
+    `        INSERT INTO ${kv} (k, v, vs) SELECT substring(blob FROM u.ke - u.kl + 1 FOR u.kl),`,
+    "          substring(blob FROM u.ve - u.vl + 1 FOR u.vl), stamp",
+    "          FROM unnest(ends[at + nc + 1 : at + nc + ns], lens[at + nc + 1 : at + nc + ns],",
+    "            ends[at + nc + ns + 1 : at + nc + 2 * ns], lens[at + nc + ns + 1 : at + nc + 2 * ns]) AS u(ke, kl, ve, vl)",
     "          ON CONFLICT (k) DO UPDATE SET v = excluded.v, vs = excluded.vs;",
     "      END IF;",
     "      IF nd > 0 THEN",
-    `        DELETE FROM ${kv} WHERE k = ANY(p[at + nc + 2 * ns + 1 : at + nc + 2 * ns + nd]);`,
+    `        DELETE FROM ${kv} WHERE k = ANY(ARRAY(${
+      cut("at + nc + 2 * ns + 1", "at + nc + 2 * ns + nd", "d")
+    }));`,
     "      END IF;",
     "      applied := true;",
     "    END IF;",
