@@ -6,12 +6,15 @@
  *
  * Storage: table `kvq (k bytea PRIMARY KEY, v bytea NOT NULL, vs int8 NOT NULL)` keyed by the
  * core's key encoding (bytea compares bytewise, which is the codec's order), a sequence for
- * versionstamps, a commit-id table, and a meta table with the schema version, all created on the
- * first open (schema and table names are options). See `./sql.ts` for every statement.
+ * versionstamps, a commit-id table, a meta table with the schema version and a PL/pgSQL commit
+ * function, all created on the first open (schema and table names are options; a version-1 store
+ * gets the function on open). See `./sql.ts` for every statement.
  *
- * Commits: one atomic operation is one SQL statement (checks, then all upserts, then all deletes,
- * each a multi-row clause over arrays), and the operations of one process that wait together
- * are sent as ONE transaction in one round trip (`sql.batch`), each with its own versionstamp.
+ * Commits: the operations of one process that wait together are sent as ONE statement, a call of
+ * the commit function, in one round trip and one transaction; each operation gets its own
+ * versionstamp and sees what the operations before it wrote (checks, then all upserts, then all
+ * deletes, each a multi-row statement). Keys and values go packed into one `bytea` parameter
+ * (`./pack.ts`), so the client writes one hex string instead of an escaped array per column.
  * Every transaction first takes one transaction-scoped advisory lock per store, then draws its
  * versionstamps from the sequence. So versionstamps are assigned in commit order: a transaction
  * that draws a stamp after another one holds the lock until it has committed, and the next one
@@ -62,6 +65,7 @@ import {
   type AtomicOp,
   BufferedAtomicOp,
   encodeKey,
+  encodeKeyBinary,
   formatVersionstamp,
   type KvCommitResult,
   type KvEntry,
@@ -79,9 +83,10 @@ import {
   postgresError,
   type PostgresQuery,
 } from "./client.ts";
-import { startsWith } from "../_kit/bytes.ts";
+import { bytesToBinary, startsWith } from "../_kit/bytes.ts";
 import { pagedList } from "../_kit/paged_list.ts";
 import { hex, notifyPayload, parseNotification, wakes } from "./notify.ts";
+import { int8Array, Packer } from "./pack.ts";
 import { checkName, type PostgresSql, postgresSql, SCHEMA_VERSION } from "./sql.ts";
 
 export type { PostgresClient, PostgresClientOptions, PostgresQuery } from "./client.ts";
@@ -264,7 +269,6 @@ export class PostgresKv implements AtomicKv {
   readonly table: string;
   readonly #client: PostgresClient;
   readonly #sql: PostgresSql;
-  readonly #lock: string;
   readonly #ownsClient: boolean;
   readonly #notifyDepth: number;
   readonly #outcomeTimeoutMs: number;
@@ -336,13 +340,12 @@ export class PostgresKv implements AtomicKv {
   private constructor(
     client: PostgresClient,
     sql: PostgresSql,
-    setup: { lock: string; durable: boolean },
+    setup: { durable: boolean },
     settings: Settings,
     ownsClient: boolean,
   ) {
     this.#client = client;
     this.#sql = sql;
-    this.#lock = sql.lock(setup.lock);
     this.#ownsClient = ownsClient;
     this.#notifyDepth = settings.notifyDepth;
     this.#outcomeTimeoutMs = settings.outcomeTimeoutMs;
@@ -385,21 +388,23 @@ export class PostgresKv implements AtomicKv {
   /** {@inheritDoc AtomicKv.getMany} */
   async getMany(keys: readonly KvKey[]): Promise<(KvEntry | null)[]> {
     this.#open("getMany");
-    const encoded = keys.map((k) => encodeKey(k));
-    if (encoded.length === 0) return [];
+    if (keys.length === 0) return [];
+    const packer = new Packer();
+    for (const k of keys) packer.add(encodeKeyBinary(k));
+    const { blob, lens } = packer.pack();
     let rows: readonly Row[];
     try {
       // One statement: every key is read at the same snapshot.
-      rows = await this.#query(this.#sql.getMany, [encoded]);
+      rows = await this.#query(this.#sql.getMany, [blob, lens]);
     } catch (e) {
       throw postgresError("getMany", e);
     }
-    const found = new Map<string, Row>();
-    for (const row of rows) found.set(hex(bytes(row.k)), row);
-    return encoded.map((k, i) => {
-      const row = found.get(hex(k));
-      return row ? this.#entry([...keys[i]], row) : null;
-    });
+    const out: (KvEntry | null)[] = new Array(keys.length).fill(null);
+    for (const row of rows) {
+      const i = (row.i as number) - 1;
+      out[i] = this.#entry([...keys[i]], row);
+    }
+    return out;
   }
 
   /** {@inheritDoc AtomicKv.list} */
@@ -482,24 +487,28 @@ export class PostgresKv implements AtomicKv {
     this.#maybePrune();
   }
 
-  /** Applies a group in one transaction (one round trip); each commit gets its own versionstamp. */
+  /**
+   * Applies a group in one statement (one round trip, one transaction); each commit gets its own
+   * versionstamp.
+   */
   async #apply(group: readonly Pending[]): Promise<KvCommitResult[]> {
-    const sql = this.#sql;
-    const queries: PostgresQuery[] = [this.#query(this.#lock, [])];
-    if (this.info.durable && group.every((p) => p.batch.relaxed)) queries.push(this.#query(sql.relax, []));
-    const first = queries.length;
-    for (const p of group) queries.push(this.#query(sql.apply, applyParams(p)));
-    if (this.info.watch) {
-      const payload = notifyPayload(this.#token, group.flatMap((p) => p.batch.mutations), this.#notifyDepth);
-      queries.push(this.#query(sql.notify, [sql.channel, payload, group.map((p) => p.id)]));
+    const relax = this.info.durable && group.every((p) => p.batch.relaxed);
+    const payload = this.info.watch
+      ? notifyPayload(this.#token, group.flatMap((p) => p.batch.mutations), this.#notifyDepth)
+      : null;
+    const { blob, lens, shape, stamps } = packGroup(group);
+    // A batch of one: every commit transaction goes through the client's batch() (the seam the
+    // tests script faults at).
+    const [rows] = await this.#client.batch([
+      this.#query(this.#sql.commit, [relax, payload, blob, lens, shape, stamps]),
+    ]) as readonly (readonly Row[])[];
+    const r = rows[0]?.r;
+    if (!Array.isArray(r) || r.length !== group.length) {
+      throw new StorageError(NAME, "commit", `the commit function returned ${JSON.stringify(r)}`);
     }
-    const rows = await this.#client.batch(queries) as readonly (readonly Row[])[];
-    return group.map((_, i) => {
-      const r = rows[first + i];
-      return r.length > 0
-        ? { ok: true, versionstamp: formatVersionstamp(BigInt(r[0].vs as string)) }
-        : { ok: false };
-    });
+    return group.map((_, i) =>
+      r[i] === null ? { ok: false } : { ok: true, versionstamp: formatVersionstamp(BigInt(r[i])) }
+    );
   }
 
   /**
@@ -675,26 +684,38 @@ export class PostgresKv implements AtomicKv {
   }
 }
 
-/** The parameters of one atomic operation: later mutations of a key win over earlier ones. */
-function applyParams(p: Pending): unknown[] {
-  const { checks, mutations } = p.batch;
-  const last = new Map<string, AtomicBatch["mutations"][number]>();
-  for (const m of mutations) last.set(hex(m.keyBytes), m);
-  const setKeys: Uint8Array[] = [], setValues: Uint8Array[] = [], deleteKeys: Uint8Array[] = [];
-  for (const m of last.values()) {
-    if (m.type === "set") {
-      setKeys.push(m.keyBytes);
-      setValues.push(m.value);
-    } else deleteKeys.push(m.keyBytes);
+/**
+ * The parameters of a group's call of the commit function: per operation its commit id, its check
+ * keys, its set keys, their values and its delete keys, packed (a later mutation of a key wins over
+ * an earlier one, so sets and deletes are disjoint), with its counts in `shape` and its checks'
+ * versionstamps in `stamps`.
+ */
+function packGroup(
+  group: readonly Pending[],
+): { blob: Uint8Array; lens: string; shape: string; stamps: string } {
+  const packer = new Packer();
+  const shape: number[] = [], stamps: (string | null)[] = [];
+  for (const p of group) {
+    const { checks, mutations } = p.batch;
+    const last = new Map<string, AtomicBatch["mutations"][number]>();
+    for (const m of mutations) last.set(binaryOf(m), m);
+    packer.add(p.id);
+    for (const c of checks) {
+      packer.add(c.keyBinary ?? c.keyBytes);
+      stamps.push(stampParam(c.versionstamp));
+    }
+    let sets = 0;
+    for (const [k, m] of last) if (m.type === "set") (packer.add(k), sets++);
+    for (const m of last.values()) if (m.type === "set") packer.add(m.value);
+    for (const [k, m] of last) if (m.type === "delete") packer.add(k);
+    shape.push(checks.length, sets, last.size - sets);
   }
-  return [
-    checks.map((c) => c.keyBytes),
-    checks.map((c) => stampParam(c.versionstamp)),
-    setKeys,
-    setValues,
-    deleteKeys,
-    p.id,
-  ];
+  return { ...packer.pack(), shape: `{${shape.join(",")}}`, stamps: int8Array(stamps) };
+}
+
+/** A check's or mutation's key as a binary string (one char per byte). */
+function binaryOf(e: { keyBinary?: string; keyBytes: Uint8Array }): string {
+  return e.keyBinary ?? bytesToBinary(e.keyBytes);
 }
 
 /** Creates the schema when missing (under an advisory lock) and checks the stored version. */
@@ -702,15 +723,15 @@ async function prepareSchema(
   client: PostgresClient,
   sql: PostgresSql,
   schema: string,
-): Promise<{ lock: string; durable: boolean }> {
+): Promise<{ durable: boolean }> {
   const meta = sql.table.slice(0, -1) + '_meta"';
   let state: Row;
   try {
     [state] = await client.unsafe(
       "SELECT to_regclass($1)::text AS meta, to_regclass($2)::text AS kv, to_regnamespace($3)::text AS ns, " +
-        "hashtextextended($4, 0)::text AS lock, current_setting('synchronous_commit') AS sync, " +
+        "current_setting('synchronous_commit') AS sync, " +
         "current_setting('fsync') AS fsync, current_setting('transaction_isolation') AS isolation",
-      [meta, sql.table, `"${schema}"`, sql.lockName],
+      [meta, sql.table, `"${schema}"`],
     );
     if (state.isolation !== "read committed") {
       throw new StorageError(
@@ -724,13 +745,14 @@ async function prepareSchema(
       if (state.kv !== null) {
         throw new StorageError(NAME, "open", `${sql.table} exists and is not a kvq store (no ${meta} table)`);
       }
-      const statements = state.ns === null ? sql.schema : sql.schema.slice(1);
-      await client.batch([
-        client.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [sql.lockName + ":schema"]),
-        ...statements.map((s) => client.unsafe(s)),
-      ]);
+      await underSchemaLock(client, sql, state.ns === null ? sql.schema : sql.schema.slice(1));
     }
-    const [row] = await client.unsafe(sql.version);
+    let [row] = await client.unsafe(sql.version);
+    if (Number(row?.schema_version) === 1) {
+      // A store made by an older kvq: add what version 2 has (every process that opens it may try).
+      await underSchemaLock(client, sql, sql.migrate);
+      [row] = await client.unsafe(sql.version);
+    }
     const version = Number(row?.schema_version);
     if (version !== SCHEMA_VERSION) {
       throw new StorageError(
@@ -745,7 +767,15 @@ async function prepareSchema(
   } catch (e) {
     throw postgresError("open", e);
   }
-  return { lock: String(state.lock), durable: state.sync !== "off" && state.fsync === "on" };
+  return { durable: state.sync !== "off" && state.fsync === "on" };
+}
+
+/** Runs statements in one transaction that first takes the store's schema lock. */
+async function underSchemaLock(client: PostgresClient, sql: PostgresSql, statements: readonly string[]) {
+  await client.batch([
+    client.unsafe("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", [sql.lockName + ":schema"]),
+    ...statements.map((s) => client.unsafe(s)),
+  ]);
 }
 
 /**

@@ -8,7 +8,7 @@
  * @module
  */
 
-import { encodeKey, type KvKey } from "../../src/kv.ts";
+import { encodeKeyBinary, type KvKey } from "../../src/kv.ts";
 import { startsWith } from "../_kit/bytes.ts";
 
 /** Largest payload sent; a longer list of prefixes becomes `*` (wake every watcher). */
@@ -38,13 +38,25 @@ function unhex(s: string): Uint8Array | null {
   return out;
 }
 
+/** Lower-case hex of a binary string (one char per byte). */
+function hexBinary(s: string): string {
+  let out = "";
+  for (let i = 0; i < s.length; i++) out += HEX[s.charCodeAt(i)];
+  return out;
+}
+
 /** A mutated key as the payload needs it. */
 export interface NotifiedKey {
   /** The key. */
   readonly key: KvKey;
   /** Its encoding. */
   readonly keyBytes: Uint8Array;
+  /** Its encoding as a binary string, when the batch carries it (then `keyBytes` is not read). */
+  readonly keyBinary?: string;
 }
+
+/** How many distinct truncated prefixes {@link notifyPayload} remembers to skip re-encoding. */
+const KNOWN_PREFIXES = 16;
 
 /**
  * Builds the payload for the keys a transaction mutated, each prefix once.
@@ -63,9 +75,19 @@ export interface NotifiedKey {
  */
 export function notifyPayload(token: string, keys: Iterable<NotifiedKey>, depth: number): string {
   const items = new Set<string>();
+  // The binary prefixes of `depth` parts already named. A key's parts encode self-delimited, so a
+  // key that starts with one of them has those first parts: its item is already in the list.
+  const known: string[] = [];
   let size = token.length + 1;
-  for (const { key, keyBytes } of keys) {
-    const item = key.length > depth ? hex(encodeKey(key.slice(0, depth))) + "+" : hex(keyBytes);
+  for (const k of keys) {
+    const { key } = k, binary = k.keyBinary;
+    let item: string;
+    if (key.length > depth) {
+      if (binary !== undefined && known.some((p) => binary.startsWith(p))) continue;
+      const prefix = encodeKeyBinary(key.slice(0, depth));
+      if (known.length < KNOWN_PREFIXES) known.push(prefix);
+      item = hexBinary(prefix) + "+";
+    } else item = binary !== undefined ? hexBinary(binary) : hex(k.keyBytes);
     if (items.has(item)) continue;
     items.add(item);
     size += item.length + 1;

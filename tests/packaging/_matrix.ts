@@ -117,6 +117,9 @@ export async function openMatrix(): Promise<Matrix> {
           tag + "%"
         }`;
       for (const t of tables) await sql.unsafe(`DROP TABLE IF EXISTS public."${t.tablename}"`);
+      await sql.unsafe(
+        `DROP SEQUENCE IF EXISTS public."${tag}_seq"; DROP FUNCTION IF EXISTS public."${tag}_commit"`,
+      );
       await sql.end();
     });
     const { UnstorageKv } = await import("../../adapters/unstorage/mod.ts");

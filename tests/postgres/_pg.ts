@@ -28,13 +28,14 @@ export function tableName(what: string): string {
   return `kvq_test_${what}_${[...bytes].map((b) => b.toString(16).padStart(2, "0")).join("")}`;
 }
 
-/** Drops a store's table, sequence and side tables. */
+/** Drops a store's table, sequence, side tables and commit function. */
 export async function dropStore(table: string, schema = "public"): Promise<void> {
   const sql = await createPostgresClient(POSTGRES_URL, { max: 1, onnotice: false });
   try {
     await sql.unsafe(
       ["", "_commits", "_meta"].map((s) => `DROP TABLE IF EXISTS "${schema}"."${table}${s}";`).join(" ") +
-        ` DROP SEQUENCE IF EXISTS "${schema}"."${table}_seq"`,
+        ` DROP SEQUENCE IF EXISTS "${schema}"."${table}_seq";` +
+        ` DROP FUNCTION IF EXISTS "${schema}"."${table}_commit"`,
     );
   } finally {
     await sql.end({ timeout: 1 });

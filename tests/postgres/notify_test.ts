@@ -2,7 +2,7 @@
 // Pure functions: these tests need no server.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { encodeKey, type KvKey } from "../../src/kv.ts";
+import { encodeKey, encodeKeyBinary, type KvKey } from "../../src/kv.ts";
 import { MAX_PAYLOAD, notifyPayload, parseNotification, wakes } from "../../adapters/postgres/notify.ts";
 
 const mutated = (...keys: KvKey[]) => keys.map((key) => ({ key, keyBytes: encodeKey(key) }));
@@ -47,6 +47,26 @@ describe("postgres notify payload", () => {
     const n = read(payload);
     assert.equal(n.all, true);
     assert.equal(wakes(n, encodeKey(["anything"])), true);
+  });
+
+  test("keys given with their binary encoding give the same payload as keys given as bytes", () => {
+    const keys: KvKey[] = [
+      ["kvq", "q", "idx", "ready", 0, "b"],
+      ["kvq", "q", "job", "b"],
+      ["kvq", "q", "idx", "ready", 0, "a"],
+      ["kvq", "q2", "job", "a"],
+      ["kvq", "q"],
+      ["kvq", "q", "job"],
+      ["x", new Uint8Array([0, 1]), 2n, true, -1.5],
+    ];
+    const binary = keys.map((key) => ({ key, keyBytes: encodeKey(key), keyBinary: encodeKeyBinary(key) }));
+    for (const depth of [1, 2, 3, 5]) {
+      assert.equal(
+        notifyPayload("t", binary, depth),
+        notifyPayload("t", mutated(...keys), depth),
+        `depth ${depth}`,
+      );
+    }
   });
 
   test("a payload that is not the adapter's reads as null and wakes nobody", () => {

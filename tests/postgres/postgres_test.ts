@@ -97,7 +97,7 @@ function holdTable(sql: PostgresClient, table: string): Promise<unknown> {
 const connectionLost = () => Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
 
 describe("PostgresKv", { skip }, () => {
-  test("open() creates the schema once, at version 1, in the schema named by the options", async () => {
+  test("open() creates the schema once, at version 2, in the schema named by the options", async () => {
     const table = newTable("schema");
     const schema = `kvq_test_schema_${table.slice(-8)}`;
     try {
@@ -109,7 +109,7 @@ describe("PostgresKv", { skip }, () => {
       const rows = await withClient((sql) =>
         sql.unsafe(`SELECT schema_version FROM "${schema}"."${table}_meta"`, [])
       );
-      assert.deepEqual(rows.map((r) => r.schema_version), [1]);
+      assert.deepEqual(rows.map((r) => r.schema_version), [2]);
     } finally {
       await withClient((sql) => sql.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`, []));
     }
@@ -118,16 +118,43 @@ describe("PostgresKv", { skip }, () => {
   test("open() refuses a store of another schema version and a table that is not kvq's", async () => {
     const table = newTable("version");
     await (await open(table)).close();
-    await withClient((sql) => sql.unsafe(`UPDATE "public"."${table}_meta" SET schema_version = 2`, []));
+    await withClient((sql) => sql.unsafe(`UPDATE "public"."${table}_meta" SET schema_version = 3`, []));
     const newer = await rejection(open(table));
     assert.ok(newer instanceof StorageError, String(newer));
-    assert.match(newer.message, /schema version 2.*newer kvq/);
+    assert.match(newer.message, /schema version 3.*newer kvq/);
 
     const foreign = newTable("foreign");
     await withClient((sql) => sql.unsafe(`CREATE TABLE "public"."${foreign}" (id int)`, []));
     const e = await rejection(open(foreign));
     assert.ok(e instanceof StorageError, String(e));
     assert.match(e.message, /is not a kvq store/);
+  });
+
+  test("open() brings a version-1 store (no commit function) to version 2 and keeps its entries", async () => {
+    const table = newTable("v1");
+    const kv = await open(table);
+    const first = await kv.atomic().set(["kept"], u8(4)).commit();
+    await kv.close();
+    // What version 1 had: the same tables, no commit function.
+    await withClient((sql) =>
+      sql.unsafe(
+        `DROP FUNCTION "public"."${table}_commit"; UPDATE "public"."${table}_meta" SET schema_version = 1`,
+        [],
+      )
+    );
+    const [a, b] = await Promise.all([open(table), open(table)]);
+    try {
+      assert.deepEqual((await b.get(["kept"]))?.value, u8(4));
+      const next = await a.atomic().check(["kept"], (first as { versionstamp: string }).versionstamp)
+        .set(["kept"], u8(5)).commit();
+      assert.equal(next.ok, true);
+      const rows = await withClient((sql) =>
+        sql.unsafe(`SELECT schema_version FROM "public"."${table}_meta"`, [])
+      );
+      assert.deepEqual(rows.map((r) => r.schema_version), [2]);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
   });
 
   test("open() rejects bad table names with TypeError and an unreachable server with StorageError", async () => {
