@@ -40,6 +40,7 @@
 // their src/ files; adapter-author tools live in kv.ts.
 
 export { Queue } from "./src/queue.ts";
+export type { RateLimit } from "./src/rate_limit.ts";
 export { Worker } from "./src/worker.ts";
 export type {
   AddedJob,
