@@ -207,8 +207,13 @@ export async function runFleet(options: FleetOptions): Promise<FleetReport> {
   }
 
   const problems: string[] = [];
+  // At most 50 problems, but the first of each kind always (up to 100): many problems of one kind
+  // (a fault that starts jobs twice) must not hide another (a job held twice).
+  const kinds = new Set<string>();
   const problem = (s: string) => {
-    if (problems.length < 50) problems.push(s);
+    const kind = s.replace(/[0-9A-Za-z]*\d[0-9A-Za-z]*/g, "#").slice(0, 48);
+    if (problems.length < 50 || (!kinds.has(kind) && problems.length < 100)) problems.push(s);
+    kinds.add(kind);
   };
   const acked = new Map<string, number>();
   const holds = new Map<string, Hold[]>();
