@@ -20,8 +20,10 @@
  * replaced it meanwhile); then it removes the marker and starts over. An opener that finds the
  * marker held by a live process waits for it to go; one that finds it held by a dead process (or
  * unparseable) breaks the marker by the same rule one level up (`<store>.lock.break.break`, and so
- * on), then starts over. After taking the lock, an opener also breaks a marker left by a dead
- * breaker, so a crash leaves no marker behind for long.
+ * on), then starts over. After taking the lock, an opener also breaks the first marker if a dead
+ * breaker left it; a marker further up (left by a second crash while breaking the first) stays
+ * until a breaker needs that level, which breaks it then: it names a dead process, so it never
+ * blocks an open.
  *
  * Why this is safe: a file of this protocol (lock or marker) is removed only by its owner or by the
  * holder of its marker, and the marker's holder removes it only if it still has the content whose
@@ -181,7 +183,7 @@ async function takeLockFile(
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
       if (await linkNew(fs, tmp, lockPath, adapter)) {
         // Ours. A marker a dead breaker left is removed now rather than at the next break.
-        await breakDeadMarker(fs, storePath, lockPath, tmp, 0, adapter);
+        await breakDeadMarker(fs, storePath, lockPath, tmp, adapter);
         return;
       }
       const seen = await readSmall(fs, lockPath);
@@ -282,14 +284,16 @@ async function breakDeadMarker(
   storePath: string,
   path: string,
   tmp: string,
-  level: number,
   adapter: string,
 ): Promise<void> {
   const marker = `${path}.break`;
   try {
-    const seen = await readSmall(fs, marker);
-    if (seen === null || liveOwner(fs, seen) !== null || level + 1 >= MAX_LEVELS) return;
-    await breakStale(fs, storePath, marker, seen, tmp, level + 1, adapter);
+    // Each round removes the marker, or a dead marker above it (left by a second crash).
+    for (let round = 0; round < MAX_LEVELS; round++) {
+      const seen = await readSmall(fs, marker);
+      if (seen === null || liveOwner(fs, seen) !== null) return;
+      await breakStale(fs, storePath, marker, seen, tmp, 1, adapter);
+    }
   } catch {
     // Tidying only: a marker left here is broken by the next breaker.
   }
