@@ -34,9 +34,9 @@
  * Why a crash at any step recovers on its own: every file a crashed process leaves (a lock, a
  * marker at any level) names that process, which is dead, so the next opener breaks it; the lock
  * file and the markers are never empty or partly written (linked from synced files). A crash
- * between writing the temporary file and linking it, or after linking it to a marker that is then
- * removed, leaves the temporary file behind (harmless; it has a random name, and without listing the
- * directory nothing removes it).
+ * before the opener removes its temporary file (right after it took the lock, or gave up) leaves
+ * that file behind: harmless (a random name, read by no one), but nothing removes it, as the fs
+ * layer cannot list a directory.
  *
  * **Releasing** removes the lock file (one step; a crash before it leaves a stale lock).
  *
