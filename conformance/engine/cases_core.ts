@@ -368,8 +368,23 @@ export function coreCases(o: EngineSuiteOptions): void {
       await until(async () => (await q.getJob(job.id))?.progress !== undefined, "progress");
       assert.deepEqual((await q.getJob(job.id))?.progress, { pct: 50 });
       const lease0 = (await q.getJob(job.id))!;
-      await h.run(10_000, 250);
+      // 10 s of fake time (over three leases) in 250 ms steps. A heartbeat is real I/O (on a file store it
+      // can queue behind a slow fsync) while the fake clock moves on its own, so before each step wait, in
+      // real time, until the lease outlasts that step: a renewal in flight is not overtaken by fake time,
+      // and a heartbeat that never lands still fails here (the wait times out).
+      for (let t = 0; t < 10_000; t += 250) {
+        await until(
+          async () => ((await q.getJob(job.id))?.lease?.expiresAt ?? 0) > h.clock.now() + 250,
+          "the heartbeat to renew the lease",
+        );
+        await h.run(250, 250);
+      }
       assert.equal(stalled.length, 0, "a heartbeating job is never stalled");
+      // Renewed all along: the lease now runs well past where the first one ended.
+      assert.ok(
+        (await q.getJob(job.id))!.lease!.expiresAt >= lease0.lease!.expiresAt + 8000,
+        "the lease was renewed",
+      );
       assert.equal((await q.getJob(job.id))?.state, "active");
       g.open();
       assert.equal(await q.result(job.id), "ok");

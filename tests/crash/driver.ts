@@ -110,7 +110,7 @@ export interface CrashReport {
   readonly unexplained: number;
   /** Opens that failed. */
   readonly openErrors: number;
-  /** File store: times a kill left a stale lock with its tombstone, so opens refused until both were deleted. */
+  /** File store: opens refused by a lock no live process held (left by a kill); its files were deleted. */
   readonly stuckLocks: number;
   /** Leases the healer took back (stalled events). */
   readonly stalls: number;
@@ -499,16 +499,18 @@ export async function runCrash(options: CrashOptions): Promise<CrashReport> {
       killedCycles.add(cycle);
       cyclesRun = cycle;
       const dumped = absorb(run, cycle, dumpFile);
-      // The file store's known limit (docs/RELIABILITY.md): a kill between the two steps of breaking a
-      // stale lock leaves its tombstone, and every later open refuses. Counted (a problem), then the
-      // documented manual recovery (delete both files) so the run goes on.
+      // The file store must open after any kill (its lock protocol breaks a dead holder's lock and a dead
+      // breaker's marker on its own). A refused open with no live process is a stuck lock: counted (a
+      // problem), the files named in the log, then deleted so that the run goes on.
       if (adapter === "file" && run.lines.some((l) => l.startsWith("fatal open StoreLockedError"))) {
-        const stale = readdirSync(dir).filter((f) => /\.lock(\.[0-9a-f]+\.stale)?$/.test(f));
-        if (stale.some((f) => f.endsWith(".stale"))) {
-          stuckLocks++;
-          for (const f of stale) rmSync(join(dir, f), { force: true });
-          log(`${adapter}/${runtime}: cycle ${cycle}: stale lock and tombstone left by a kill; deleted both`);
-        }
+        const lockFiles = readdirSync(dir).filter((f) =>
+          /\.lock(\.break)*$|\.lock\.[0-9a-f]+\.stale$/.test(f)
+        );
+        stuckLocks++;
+        for (const f of lockFiles) rmSync(join(dir, f), { force: true });
+        log(
+          `${adapter}/${runtime}: cycle ${cycle}: open refused after a kill; deleted ${lockFiles.join(", ")}`,
+        );
       }
       if (!dumped) earlyKills++;
       rmSync(dumpFile, { force: true });

@@ -56,7 +56,7 @@ function startChild() {
   };
 }
 
-test("FileKv single writer: of several processes opening one store at once (fresh, or with a stale lock), exactly one wins every round, the others get StoreLockedError", async () => {
+test("FileKv single writer: of several processes opening one store at once (fresh, with a stale lock, or with a stale lock and a dead breaker's marker), exactly one wins every round, the others get StoreLockedError", async () => {
   const t = tempDir();
   const children = Array.from({ length: PROCESSES }, startChild);
   try {
@@ -66,6 +66,8 @@ test("FileKv single writer: of several processes opening one store at once (fres
       const path = `${t.dir}/round-${round}.kvq`;
       // Every other round the store has a stale lock (of a dead process) that all of them break at once.
       if (round % 2 === 1) writeFileSync(path + ".lock", `999999999\n00aa\n${round}\n`);
+      // Every fourth round that lock has the break marker of a breaker that died too: they all break both.
+      if (round % 4 === 3) writeFileSync(path + ".lock.break", `999999998\n00bb\n${round}\n`);
       // Every child opens at the same wall-clock moment, so the opens overlap.
       const at = Date.now() + 60;
       for (const c of children) c.send(`open ${path} ${at}`);
@@ -80,7 +82,7 @@ test("FileKv single writer: of several processes opening one store at once (fres
       for (const c of children) c.send(`close ${path}`);
       for (const c of children) assert.equal(await c.next(), `closed ${path}`);
     }
-    // No temporary lock file or tombstone is left behind.
+    // No temporary lock file or marker is left behind.
     assert.deepEqual(readdirSync(t.dir).filter((f) => f.includes(".lock")), []);
     // The winner's acknowledged commit is in every store, and each store opens cleanly.
     for (let round = 0; round < ROUNDS; round++) {

@@ -6,7 +6,6 @@ import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { FileKv } from "../../adapters/file/mod.ts";
 import { StoreLockedError } from "../../src/errors.ts";
-import { crc32c } from "../../adapters/file/crc32c.ts";
 import { childCommand, dec, enc, tempDir } from "./helpers.ts";
 import { SimFs } from "./sim_fs.ts";
 
@@ -143,25 +142,6 @@ test("FileKv single writer: a lock with this pid but another process's token is 
   } finally {
     t.cleanup();
   }
-});
-
-test("FileKv single writer: a stale lock whose breaker died mid-way stays locked, with both files named", async () => {
-  const sim = new SimFs();
-  const stale = "999999999\n00aa\n01\n";
-  sim.setFile("/data/store.kvq.lock", enc(stale));
-  // The tombstone a breaker makes (named after the stale content's CRC-32C), left by a crash.
-  const crc = crc32c(0, enc(stale)).toString(16).padStart(8, "0");
-  sim.setFile(`/data/store.kvq.lock.${crc}.stale`, enc(stale));
-  await assert.rejects(FileKv.open("/data/store.kvq", { fs: sim, reserveBytes: 0 }), (e) => {
-    assert.ok(e instanceof StoreLockedError, String(e));
-    assert.match(String((e.cause as Error).message), /\.stale, left by a process that died/);
-    return true;
-  });
-  // Once the files are deleted as the error says, the store opens.
-  await sim.unlink("/data/store.kvq.lock");
-  await sim.unlink(`/data/store.kvq.lock.${crc}.stale`);
-  const kv = await FileKv.open("/data/store.kvq", { fs: sim, reserveBytes: 0 });
-  await kv.close();
 });
 
 test("FileKv single writer: the lock file is never seen without its owner, and no temporary file stays", async () => {
