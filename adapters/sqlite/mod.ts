@@ -44,8 +44,7 @@ import {
   type KvListOptions,
   type KvListSelector,
 } from "../../src/kv.ts";
-import { bytesToBinary, plainBytes, startsWith } from "../_kit/bytes.ts";
-import { type FinalWrite, MultiRow } from "./multi_row.ts";
+import { plainBytes, startsWith } from "../_kit/bytes.ts";
 import { pagedList } from "../_kit/paged_list.ts";
 import { errorMessage, storageError } from "../_kit/errors.ts";
 import { WatchHub } from "../_kit/watch_hub.ts";
@@ -104,9 +103,6 @@ export interface SqliteKvOptions {
 
 const NAME = "sqlite";
 
-/** A stored key, as the binary string the batches carry (adapters/_kit/bytes.ts). */
-const binaryOf = (k: Uint8Array): string => bytesToBinary(plainBytes(k, NAME));
-
 const SCHEMA = [
   "CREATE TABLE IF NOT EXISTS kv (k BLOB PRIMARY KEY, v BLOB NOT NULL, vs INTEGER NOT NULL) WITHOUT ROWID",
   "CREATE TABLE IF NOT EXISTS kv_meta (id INTEGER PRIMARY KEY CHECK (id = 0), seq INTEGER NOT NULL, " +
@@ -118,6 +114,7 @@ type Pending = Queued<{ readonly batch: AtomicBatch }>;
 
 interface Statements {
   get: SqliteStatement;
+  version: SqliteStatement;
   upsert: SqliteStatement;
   delete: SqliteStatement;
   seq: SqliteStatement;
@@ -154,7 +151,6 @@ export class SqliteKv implements AtomicKv {
   readonly path: string;
   readonly #db: SqliteDatabase;
   readonly #st: Statements;
-  readonly #rows: MultiRow;
   readonly #closeDatabase: boolean;
   readonly #watchPollMs: number;
   readonly #queue = new WriteQueue<{ readonly batch: AtomicBatch }>();
@@ -257,6 +253,7 @@ export class SqliteKv implements AtomicKv {
       }
       this.#st = {
         get: db.prepare("SELECT v, vs FROM kv WHERE k = ?"),
+        version: db.prepare("SELECT vs FROM kv WHERE k = ?"),
         upsert: db.prepare(
           "INSERT INTO kv (k, v, vs) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v, vs = excluded.vs",
         ),
@@ -267,7 +264,6 @@ export class SqliteKv implements AtomicKv {
         rangeReverse: db.prepare("SELECT k, v, vs FROM kv WHERE k >= ? AND k < ? ORDER BY k DESC LIMIT ?"),
         dataVersion: db.prepare("PRAGMA data_version"),
       };
-      this.#rows = new MultiRow(db);
     } catch (e) {
       throw this.#error("open", e);
     }
@@ -453,31 +449,18 @@ export class SqliteKv implements AtomicKv {
     }
   }
 
-  /**
-   * Applies batches in order in one transaction; each gets its own versionstamp. The checked keys
-   * are read once, in multi-row statements, and each batch's checks are held against them and the
-   * writes of the batches before it; the group's final writes go out in multi-row statements too
-   * (multi_row.ts).
-   */
+  /** Applies batches in order in one transaction; each gets its own versionstamp. */
   #apply(batches: readonly AtomicBatch[]): KvCommitResult[] {
     const st = this.#st;
     return this.#transaction(() => {
       const first = Number((st.seq.get() as { seq: number | bigint }).seq);
       let seq = first;
-      const checked = new Map<string, Uint8Array>();
-      for (const batch of batches) {
-        for (const c of batch.checks) checked.set(c.keyBinary ?? bytesToBinary(c.keyBytes), c.keyBytes);
-      }
-      const stored = checked.size ? this.#rows.versions([...checked.values()], binaryOf) : new Map();
-      const writes = new Map<string, FinalWrite>();
       const results: KvCommitResult[] = [];
       for (const batch of batches) {
         let ok = true;
         for (const c of batch.checks) {
-          const k = c.keyBinary ?? bytesToBinary(c.keyBytes);
-          const w = writes.get(k);
-          const vs = w ? (w.value === null ? undefined : w.seq) : stored.get(k);
-          if ((vs === undefined ? null : formatVersionstamp(vs)) !== c.versionstamp) {
+          const row = st.version.get(c.keyBytes) as { vs: number } | null | undefined;
+          if ((row ? formatVersionstamp(row.vs) : null) !== c.versionstamp) {
             ok = false;
             break;
           }
@@ -488,12 +471,11 @@ export class SqliteKv implements AtomicKv {
         }
         seq++;
         for (const m of batch.mutations) {
-          const k = m.keyBinary ?? bytesToBinary(m.keyBytes);
-          writes.set(k, { key: m.keyBytes, value: m.type === "set" ? m.value : null, seq });
+          if (m.type === "set") st.upsert.run(m.keyBytes, m.value, seq);
+          else st.delete.run(m.keyBytes);
         }
         results.push({ ok: true, versionstamp: formatVersionstamp(seq) });
       }
-      if (writes.size) this.#rows.write([...writes.values()]);
       if (seq !== first) st.setSeq.run(seq);
       return results;
     });
