@@ -11,23 +11,13 @@ import type { FsLayer } from "../../adapters/file/fs.ts";
 import { FileKv } from "../../adapters/file/mod.ts";
 import { dec, enc } from "./helpers.ts";
 import { fsError, SimFs, type SimOp } from "./sim_fs.ts";
+import { FAULT_OPS } from "./io_faults.ts";
 
 const PATH = "/data/store.kvq";
 const LOCK = PATH + ".lock";
 const OPTIONS = { reserveBytes: 0, autoCompact: false } as const;
-const OPS: readonly SimOp[] = [
-  "open",
-  "close",
-  "read",
-  "write",
-  "fdatasync",
-  "ftruncate",
-  "size",
-  "rename",
-  "link",
-  "unlink",
-  "fsyncDir",
-];
+/** Every operation a kill can land on: the simulated disk's operations. */
+const OPS: readonly SimOp[] = FAULT_OPS;
 /** Crashes per history at most (each one after the first only where the one before left a marker). */
 const DEPTH = 4;
 
