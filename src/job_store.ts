@@ -22,8 +22,8 @@ import {
 } from "./job.ts";
 import { Keyspace } from "./keys.ts";
 import { type Counts, getMany, keyId, type WriteUnit } from "./committer.ts";
-import { chunk, decodeRecord, decodeValue, encodeRecord, valueBytes } from "./payload.ts";
-import { decodeLease, encodeLease, overlay } from "./lease_entry.ts";
+import { chunk, decodeValue, encodeRecord, valueBytes } from "./payload.ts";
+import { decodeLease, encodeLease, storedJob } from "./lease_entry.ts";
 import { IntegrityError, LimitError } from "./errors.ts";
 import { checkNumber } from "./validate.ts";
 import type { QueueContext } from "./context.ts";
@@ -235,9 +235,7 @@ export async function read<T, R>(ctx: QueueContext<T, R>, id: string): Promise<E
 
 /** The entry of a stored record and its lease entry (absent: not active). */
 function entryOf(job: KvEntry, lease: KvEntry | null | undefined): Entry {
-  const record = decodeRecord(job.value);
-  if (!lease) return { record, versionstamp: job.versionstamp };
-  return { record: overlay(record, decodeLease(lease.value)), versionstamp: lease.versionstamp };
+  return { record: storedJob(job.value, lease?.value), versionstamp: (lease ?? job).versionstamp };
 }
 
 /**

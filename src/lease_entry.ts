@@ -14,7 +14,7 @@
 import type { JobRecord, Lease } from "./job_record.ts";
 import type { AtomicKv } from "./kv.ts";
 import { Keyspace } from "./keys.ts";
-import { decodeRecord } from "./payload.ts";
+import { decodeRecord, parseStored } from "./payload.ts";
 import { CorruptionError } from "./errors.ts";
 import { encodeUtf8 } from "./utf8.ts";
 
@@ -33,8 +33,6 @@ export interface LeaseFields {
   /** A cancel was requested while the job ran. */
   readonly cancelRequested?: boolean;
 }
-
-const dec = new TextDecoder();
 
 /**
  * The lease entry of an active record.
@@ -65,15 +63,7 @@ export function encodeLease(active: JobRecord): Uint8Array {
 
 /** Decodes a lease entry; a value that is not one is a `CorruptionError`. */
 export function decodeLease(bytes: Uint8Array): LeaseFields {
-  let f: unknown;
-  try {
-    f = JSON.parse(dec.decode(bytes));
-  } catch (e) {
-    throw new CorruptionError("queue", "decode", `a lease entry is not JSON (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
-  const o = f as Partial<LeaseFields> | null;
+  const o = parseStored(bytes, "a lease entry") as Partial<LeaseFields> | null;
   if (
     typeof o !== "object" || o === null || typeof o.attempt !== "number" ||
     typeof o.updatedAt !== "number" || typeof o.lease !== "object" || o.lease === null ||
@@ -89,19 +79,25 @@ export function overlay(base: JobRecord, fields: LeaseFields): JobRecord {
   return { ...base, ...fields, state: "active" };
 }
 
+/** A job as stored: its record's value, with its lease entry's value (when active) laid over it. */
+export function storedJob(record: Uint8Array, lease?: Uint8Array | null): JobRecord {
+  const base = decodeRecord(record);
+  return lease ? overlay(base, decodeLease(lease)) : base;
+}
+
 /**
  * Every job of one queue as stored, by id: each record, with its lease entry over it while active.
  * For checkers and tools that read a whole store (crash tests, dumps); the engine reads by id.
  */
 export async function storedJobs(kv: AtomicKv, ks: Keyspace): Promise<Map<string, JobRecord>> {
+  const leases = new Map<string, Uint8Array>();
+  for await (const e of kv.list({ prefix: ks.indexPrefix("active") })) {
+    leases.set(Keyspace.idOf(e.key), e.value);
+  }
   const jobs = new Map<string, JobRecord>();
   for await (const e of kv.list({ prefix: [...ks.root, "job", ks.queue] })) {
-    jobs.set(Keyspace.idOf(e.key), decodeRecord(e.value));
-  }
-  for await (const e of kv.list({ prefix: ks.indexPrefix("active") })) {
     const id = Keyspace.idOf(e.key);
-    const r = jobs.get(id);
-    if (r) jobs.set(id, overlay(r, decodeLease(e.value)));
+    jobs.set(id, storedJob(e.value, leases.get(id)));
   }
   return jobs;
 }

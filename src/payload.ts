@@ -214,17 +214,21 @@ export function encodeRecord(record: JobRecord, maxBytes: number = Infinity, ada
  * ```
  */
 export function decodeRecord(bytes: Uint8Array): JobRecord {
-  let record: unknown;
-  try {
-    record = JSON.parse(dec.decode(bytes));
-  } catch (e) {
-    throw new CorruptionError("queue", "decode", `a job record is not JSON (${(e as Error).message})`, {
-      cause: e,
-    });
-  }
+  const record = parseStored(bytes, "a job record");
   const bad = recordFault(record);
   if (bad) throw new CorruptionError("queue", "decode", `a stored value is not a job record: ${bad}`);
   return record as JobRecord;
+}
+
+/** The JSON of a stored value; not JSON is a `CorruptionError` naming `what` it should have been. */
+export function parseStored(bytes: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(dec.decode(bytes));
+  } catch (e) {
+    throw new CorruptionError("queue", "decode", `${what} is not JSON (${(e as Error).message})`, {
+      cause: e,
+    });
+  }
 }
 
 const RECORD_NUMBERS = ["priority", "attempt", "maxAttempts", "runAt", "createdAt", "updatedAt"] as const;

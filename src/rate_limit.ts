@@ -12,6 +12,7 @@
  */
 
 import type { QueueContext } from "./context.ts";
+import type { AtomicOp } from "./kv.ts";
 import { checkNumber } from "./validate.ts";
 import { encodeUtf8 } from "./utf8.ts";
 
@@ -94,11 +95,7 @@ export async function takeTokens<T, R>(
     const tokens = tokensAt(decode(e?.value), limit, now);
     const got = Math.min(want, Math.floor(tokens));
     if (got < 1) return { got: 0, retryAt: nextTokenAt(tokens, limit, now) };
-    const bucket: Bucket = { tokens: tokens - got, at: now };
-    const op = ctx.kv.atomic().check(key, e?.versionstamp ?? null).set(
-      key,
-      encodeUtf8(JSON.stringify(bucket)),
-    );
+    const op = replaceBucket(ctx, e?.versionstamp ?? null, { tokens: tokens - got, at: now });
     // Tokens lost in a power loss only let a few more jobs start: no fsync needed.
     op.relaxed?.();
     if ((await op.commit()).ok) return { got, retryAt: null };
@@ -115,10 +112,14 @@ export async function giveBack<T, R>(
   const key = ctx.ks.rate;
   const e = await ctx.kv.get(key);
   const now = ctx.clock.now();
-  const bucket: Bucket = {
-    tokens: Math.min(limit.burst, tokensAt(decode(e?.value), limit, now) + n),
-    at: now,
-  };
-  await ctx.kv.atomic().check(key, e?.versionstamp ?? null).set(key, encodeUtf8(JSON.stringify(bucket)))
-    .commit();
+  const tokens = Math.min(limit.burst, tokensAt(decode(e?.value), limit, now) + n);
+  await replaceBucket(ctx, e?.versionstamp ?? null, { tokens, at: now }).commit();
+}
+
+/** The op that replaces the bucket read at `versionstamp` with `bucket` (checked). */
+function replaceBucket<T, R>(ctx: QueueContext<T, R>, versionstamp: string | null, bucket: Bucket): AtomicOp {
+  return ctx.kv.atomic().check(ctx.ks.rate, versionstamp).set(
+    ctx.ks.rate,
+    encodeUtf8(JSON.stringify(bucket)),
+  );
 }

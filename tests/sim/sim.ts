@@ -46,7 +46,7 @@ import type { Clock, TimerHandle } from "../../src/clock.ts";
 import { sleep } from "../../src/clock.ts";
 import { monotonicUlid, seededRandom } from "../../src/ids.ts";
 import { decodeRecord, decodeValue } from "../../src/payload.ts";
-import { decodeLease, type LeaseFields, overlay } from "../../src/lease_entry.ts";
+import { decodeLease, type LeaseFields, overlay, storedJob } from "../../src/lease_entry.ts";
 import { Keyspace, STATE_INDEX } from "../../src/keys.ts";
 import { type Counts, isTerminal, type JobRecord, type JobState, zeroCounts } from "../../src/job.ts";
 
@@ -489,9 +489,8 @@ class World {
   async #jobs(ids: readonly string[]): Promise<(JobRecord | null)[]> {
     const got = await this.mem.getMany([...ids.map((id) => ks.job(id)), ...ids.map((id) => ks.lease(id))]);
     return ids.map((_, i) => {
-      const job = got[i], lease = got[ids.length + i];
-      if (!job) return null;
-      return lease ? overlay(decodeRecord(job.value), decodeLease(lease.value)) : decodeRecord(job.value);
+      const job = got[i];
+      return job ? storedJob(job.value, got[ids.length + i]?.value) : null;
     });
   }
 
